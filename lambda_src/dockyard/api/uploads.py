@@ -1,0 +1,66 @@
+"""Blob uploads: POST (session, monolithic or mount), PATCH, PUT, GET status, DELETE."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response
+
+from dockyard.api import urls
+from dockyard.api.body import RequestBody
+from dockyard.api.deps import ContentLength, Name, RegistryDep
+from dockyard.domain.names import validate_name
+from dockyard.registry.blobs import BlobInfo
+from dockyard.registry.uploads import range_header
+from dockyard.storage.base import UploadSession
+
+router = APIRouter()
+ContentRange = Annotated[str | None, Header(alias="content-range")]
+
+
+def _created(name: str, info: BlobInfo) -> Response:
+    return Response(status_code=201, headers={
+        "Location": urls.blob(name, info.digest), "Docker-Content-Digest": str(info.digest)})
+
+
+def _accepted(name: str, session: UploadSession, status: int = 202) -> Response:
+    return Response(status_code=status, headers={
+        "Location": urls.upload(name, session.id), "Range": range_header(session.offset),
+        "Docker-Upload-UUID": session.id})
+
+
+@router.post("/v2/{name:path}/blobs/uploads/")
+@router.post("/v2/{name:path}/blobs/uploads", include_in_schema=False)
+def start_upload(request: Request, name: Name, registry: RegistryDep, digest: str | None = None,
+                 mount: str | None = None, source: Annotated[str | None, Query(alias="from")] = None) -> Response:
+    if mount is not None and source is not None:
+        info = registry.blobs.mount(name, mount, validate_name(source))
+        if info is not None:
+            return _created(name, info)
+    elif digest is not None:
+        return _created(name, registry.uploads.upload(name, digest, RequestBody(request)))
+    return _accepted(name, registry.uploads.start(name))
+
+
+@router.patch("/v2/{name:path}/blobs/uploads/{upload_id}")
+def append_chunk(request: Request, name: Name, upload_id: str, registry: RegistryDep,
+                 content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
+    session = registry.uploads.append(name, upload_id, RequestBody(request), content_range, content_length)
+    return _accepted(name, session)
+
+
+@router.put("/v2/{name:path}/blobs/uploads/{upload_id}")
+def finish_upload(request: Request, name: Name, upload_id: str, registry: RegistryDep, digest: str | None = None,
+                  content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
+    info = registry.uploads.finish(name, upload_id, digest, RequestBody(request), content_range, content_length)
+    return _created(name, info)
+
+
+@router.get("/v2/{name:path}/blobs/uploads/{upload_id}")
+def upload_status(name: Name, upload_id: str, registry: RegistryDep) -> Response:
+    return _accepted(name, registry.uploads.status(name, upload_id), status=204)
+
+
+@router.delete("/v2/{name:path}/blobs/uploads/{upload_id}")
+def cancel_upload(name: Name, upload_id: str, registry: RegistryDep) -> Response:
+    registry.uploads.cancel(name, upload_id)
+    return Response(status_code=204)

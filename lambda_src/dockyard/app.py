@@ -1,0 +1,61 @@
+"""The FastAPI application: `create_app()` is the registry, whatever hosts it (Lambda, uvicorn)."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import FastAPI
+
+from dockyard.api import base, blobs, listings, manifests, uploads
+from dockyard.config import Settings
+from dockyard.errors import install_error_handlers
+from dockyard.registry import Registry
+
+API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
+
+
+class ApiVersionHeader:
+    """Adds `Docker-Distribution-API-Version: registry/2.0` to every response (a plain ASGI middleware)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_header(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), API_VERSION_HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def _lazy_registry(settings: Settings | None, registry: Registry | None):
+    """A provider that builds the registry (and its AWS clients) on the first request, once."""
+    lock = threading.Lock()
+    built: list[Registry] = [registry] if registry is not None else []
+
+    def provide() -> Registry:
+        if not built:
+            with lock:
+                if not built:
+                    from dockyard.registry.factory import build_registry
+
+                    built.append(build_registry(settings or Settings.from_env()))
+        return built[0]
+
+    return provide
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    """The registry app. Nothing touches AWS until the first request."""
+    app = FastAPI(title="Dockyard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.registry = _lazy_registry(settings, registry)
+    install_error_handlers(app)
+    # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
+    for module in (base, listings, uploads, blobs, manifests):
+        app.include_router(module.router)
+    app.add_middleware(ApiVersionHeader)
+    return app

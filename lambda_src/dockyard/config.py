@@ -1,0 +1,70 @@
+"""Registry settings, parsed once from the environment (or given explicitly by `dockyard serve` and tests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dockyard.resources import DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, Env
+
+MIB = 1024 * 1024
+# S3 refuses multipart parts below 5 MiB (except the last one).
+MIN_PART_SIZE = 5 * MIB
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the registry needs to know about where it stores data and how it behaves."""
+
+    bucket: str = DEFAULT_BUCKET
+    table: str = DEFAULT_TABLE
+    region: str = DEFAULT_REGION
+    # An S3- and DynamoDB-compatible endpoint (moto); None means real AWS.
+    endpoint_url: str | None = None
+    # Lifetime of presigned blob GET URLs, in seconds.
+    presign_ttl: int = 300
+    # An upload session that sees no activity for this many seconds is gone.
+    upload_ttl: int = 24 * 3600
+    # Bytes buffered before a multipart part is sent to S3 while streaming an upload.
+    part_size: int = 8 * MIB
+
+    def __post_init__(self) -> None:
+        if self.part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
+            raise ValueError("presign_ttl must be between 1 second and 7 days")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from environment variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for field, var, cast in (
+            ("bucket", Env.BUCKET, str),
+            ("table", Env.TABLE, str),
+            ("region", Env.REGION, str),
+            ("endpoint_url", Env.ENDPOINT_URL, str),
+            ("presign_ttl", Env.PRESIGN_TTL, int),
+            ("upload_ttl", Env.UPLOAD_TTL, int),
+            ("part_size", Env.PART_SIZE, int),
+        ):
+            if env.get(var):
+                values[field] = cast(env[var])
+        if "region" not in values and env.get("AWS_REGION"):
+            values["region"] = env["AWS_REGION"]
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings (for child processes)."""
+        env = {
+            Env.BUCKET: self.bucket,
+            Env.TABLE: self.table,
+            Env.REGION: self.region,
+            Env.PRESIGN_TTL: str(self.presign_ttl),
+            Env.UPLOAD_TTL: str(self.upload_ttl),
+            Env.PART_SIZE: str(self.part_size),
+        }
+        if self.endpoint_url:
+            env[Env.ENDPOINT_URL] = self.endpoint_url
+        return env

@@ -1,0 +1,1 @@
+"""Pure OCI domain rules: digests, names, media types, manifests. No I/O."""

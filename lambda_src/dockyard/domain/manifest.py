@@ -1,0 +1,156 @@
+"""Manifest validation: media type, structure, and what a manifest references.
+
+`parse_manifest` never changes the bytes: the registry stores and serves exactly what was pushed. It only
+reads the JSON to learn the media type, the blobs and child manifests that must already exist in the
+repository, and the `subject` used by the referrers API.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.domain import mediatypes as mt
+from dockyard.domain.digest import CANONICAL, Digest
+from dockyard.errors import Err, RegistryError
+
+# Clients and registries should support manifests of at least 4 MiB; we accept exactly that much.
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    artifact_type: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest and what it refers to."""
+
+    body: bytes
+    media_type: str
+    digest: Digest
+    blobs: tuple[Digest, ...] = ()
+    children: tuple[Digest, ...] = ()
+    subject: Descriptor | None = None
+    # For the referrers API: the manifest's artifactType, else (image manifests) the config media type.
+    artifact_type: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+def _invalid(detail: str) -> RegistryError:
+    return RegistryError(Err.MANIFEST_INVALID, detail)
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _invalid(f"{where}: annotations must be an object of strings")
+    return value
+
+
+def _descriptor(value: Any, where: str) -> Descriptor:
+    if not isinstance(value, dict):
+        raise _invalid(f"{where}: a descriptor must be an object")
+    media_type, size = value.get("mediaType"), value.get("size")
+    if not isinstance(media_type, str) or not media_type:
+        raise _invalid(f"{where}: mediaType is required")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _invalid(f"{where}: size must be a non-negative integer")
+    digest = Digest.parse(value.get("digest"), Err.MANIFEST_INVALID)
+    artifact_type = value.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise _invalid(f"{where}: artifactType must be a string")
+    if "data" in value:
+        _check_embedded_data(value["data"], digest, size, where)
+    return Descriptor(media_type, digest, size, artifact_type, _string_map(value.get("annotations"), where))
+
+
+def _check_embedded_data(data: Any, digest: Digest, size: int, where: str) -> None:
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None or len(raw) != size or Digest.of(raw, digest.algorithm) != digest:
+        raise _invalid(f"{where}: data does not match the descriptor's digest and size")
+
+
+def _media_type(doc: dict, content_type: str | None) -> str:
+    declared = doc.get("mediaType")
+    if declared is not None and not isinstance(declared, str):
+        raise _invalid("mediaType must be a string")
+    header = mt.base_type(content_type)
+    if declared and header in mt.MANIFESTS and header != declared:
+        raise _invalid(f"Content-Type {header!r} does not match the manifest's mediaType {declared!r}")
+    media_type = declared or (header if header in mt.MANIFESTS | set(mt.DOCKER_SCHEMA1) else None)
+    if media_type is None:
+        # OCI allows mediaType to be absent; tell an index from an image manifest by its shape.
+        media_type = mt.OCI_INDEX if "manifests" in doc else mt.OCI_MANIFEST if "config" in doc else None
+    if media_type in mt.DOCKER_SCHEMA1:
+        raise _invalid("Docker schema 1 manifests are not supported")
+    if media_type not in mt.MANIFESTS:
+        raise _invalid(f"unsupported manifest media type: {media_type or header!r}")
+    return media_type
+
+
+def parse_manifest(body: bytes, content_type: str | None, algorithm: str = CANONICAL) -> Manifest:
+    """Validate a pushed manifest; raises MANIFEST_INVALID (or MANIFEST_TOO_LARGE) with a precise detail."""
+    if len(body) > MAX_MANIFEST_SIZE:
+        raise RegistryError(Err.MANIFEST_TOO_LARGE, f"manifest is {len(body)} bytes; the limit is {MAX_MANIFEST_SIZE}")
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _invalid("manifest must be a JSON object")
+    media_type = _media_type(doc, content_type)
+    if doc.get("schemaVersion") != 2:
+        raise _invalid("schemaVersion must be 2")
+
+    blobs: list[Digest] = []
+    children: list[Digest] = []
+    artifact_type = doc.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise _invalid("artifactType must be a string")
+    if media_type in mt.IMAGE_MANIFESTS:
+        if "config" not in doc:
+            raise _invalid("an image manifest needs a config descriptor")
+        config = _descriptor(doc["config"], "config")
+        layers = doc.get("layers", [])
+        if not isinstance(layers, list):
+            raise _invalid("layers must be an array")
+        blobs.append(config.digest)
+        for i, layer in enumerate(layers):
+            descriptor = _descriptor(layer, f"layers[{i}]")
+            if descriptor.media_type not in mt.NON_DISTRIBUTABLE_LAYERS:
+                blobs.append(descriptor.digest)
+        artifact_type = artifact_type or config.media_type
+    else:
+        manifests = doc.get("manifests")
+        if not isinstance(manifests, list):
+            raise _invalid("an index needs a manifests array")
+        children = [_descriptor(m, f"manifests[{i}]").digest for i, m in enumerate(manifests)]
+
+    subject = _descriptor(doc["subject"], "subject") if doc.get("subject") is not None else None
+    return Manifest(
+        body=body,
+        media_type=media_type,
+        digest=Digest.of(body, algorithm),
+        blobs=tuple(dict.fromkeys(blobs)),
+        children=tuple(dict.fromkeys(children)),
+        subject=subject,
+        artifact_type=artifact_type,
+        annotations=_string_map(doc.get("annotations"), "manifest"),
+    )

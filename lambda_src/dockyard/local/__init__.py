@@ -1,0 +1,1 @@
+"""Running the registry outside Lambda: the embedded moto backend used by `dockyard serve`."""

@@ -1,0 +1,131 @@
+"""Writing an upload's bytes to S3 while they stream in, with bounded memory.
+
+Whole parts (`part_size`, 8 MiB by default) go to an S3 multipart upload as soon as they fill. What is left
+at the end of a request, if smaller than S3's 5 MiB part minimum, waits in a tail object and is prepended
+to the next chunk. A running SHA-256 covers every byte received; its state is saved with the session so
+that any process can continue it. Memory use is one part buffer, whatever the blob's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+from dockyard.config import MIN_PART_SIZE
+from dockyard.domain.digest import Digest
+from dockyard.domain.hashing import ResumableSha256
+from dockyard.storage.base import UploadSession
+from dockyard.storage.s3_blobs import S3Blobs
+
+# S3 allows 10,000 parts per multipart upload.
+MAX_PARTS = 10_000
+
+
+class BodyReader(Protocol):
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes (exactly `size` unless the body ends); b"" at the end."""
+
+
+class Assembly:
+    """The bytes of one upload session, as they are being appended to."""
+
+    def __init__(self, store: S3Blobs, session: UploadSession, part_size: int,
+                 keep_lease: Callable[[], None] = lambda: None):
+        self.store = store
+        self.session = session
+        self.part_size = part_size
+        self.keep_lease = keep_lease
+        self.multipart_id = session.multipart_id
+        self.parts = session.parts
+        self.offset = session.offset
+        self.hasher = self._resume_hash(session)
+        self.buffer = bytearray(store.read_tail(session.id, session.tail)) if session.tail else bytearray()
+        self.tail_changed = False
+
+    @staticmethod
+    def _resume_hash(session: UploadSession) -> ResumableSha256 | None:
+        if session.offset == 0 and not session.hash_state:
+            return ResumableSha256() if ResumableSha256.available() else None
+        return ResumableSha256(session.hash_state) if ResumableSha256.can_resume(session.hash_state) else None
+
+    @property
+    def in_s3(self) -> bool:
+        """Whether any of this upload's bytes were written under its S3 upload prefix."""
+        return bool(self.multipart_id or self.session.tail or self.tail_changed)
+
+    def write(self, body: BodyReader, limit: int | None = None) -> int:
+        """Append the body (at most `limit` + 1 bytes are read); returns the number of bytes received."""
+        received = 0
+        while True:
+            want = self.part_size - len(self.buffer)
+            if limit is not None:
+                want = min(want, limit + 1 - received)
+            chunk = body.read(want) if want > 0 else b""
+            if not chunk:
+                break
+            self.buffer += chunk
+            if self.hasher:
+                self.hasher.update(chunk)
+            received += len(chunk)
+            if len(self.buffer) >= self.part_size:
+                self._send_part()
+        self.offset += received
+        self.tail_changed = self.tail_changed or received > 0
+        return received
+
+    def _send_part(self) -> None:
+        if self.parts + 1 > MAX_PARTS:
+            raise OverflowError("upload exceeds the maximum number of parts")
+        self.keep_lease()
+        if self.multipart_id is None:
+            self.multipart_id = self.store.start_multipart(self.session.id)
+        self.store.upload_part(self.session.id, self.multipart_id, self.parts + 1, self.buffer)
+        self.parts += 1
+        self.buffer = bytearray()
+
+    def suspend(self) -> UploadSession:
+        """End of a chunk: keep what is left for the next request. Returns the session's new state."""
+        tail, tail_size = self.session.tail, self.session.tail_size
+        if len(self.buffer) >= MIN_PART_SIZE:
+            self._send_part()
+            tail, tail_size = None, 0
+        elif self.tail_changed:
+            tail = self.store.put_tail(self.session.id, bytes(self.buffer)) if self.buffer else None
+            tail_size = len(self.buffer)
+        return replace(self.session, offset=self.offset, parts=self.parts, multipart_id=self.multipart_id,
+                       tail=tail, tail_size=tail_size, hash_state=self.hasher.state() if self.hasher else None)
+
+    def digest(self, algorithm: str) -> Digest:
+        """The digest of everything received. Small blobs are hashed in memory; large ones in stream, or by
+        reading the assembled object back where no resumable state exists (call `seal` first)."""
+        if self.multipart_id is None:
+            return Digest.of(bytes(self.buffer), algorithm)
+        if self.hasher and algorithm == "sha256":
+            return Digest("sha256", self.hasher.hexdigest())
+        hasher = hashlib.new(algorithm)
+        for chunk in self.store.iter_upload(self.session.id):
+            hasher.update(chunk)
+        return Digest(algorithm, hasher.hexdigest())
+
+    def seal(self) -> None:
+        """Final chunk received: send the last part and assemble the multipart upload."""
+        if self.multipart_id is not None:
+            if self.buffer:
+                self._send_part()
+            self.keep_lease()
+            self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
+
+    def store_blob(self, digest: Digest, exists: bool) -> None:
+        """Put the sealed, verified bytes at their content address (unless they are there already)."""
+        if exists:
+            return
+        if self.multipart_id is None:
+            self.store.put_blob(digest, bytes(self.buffer))
+        else:
+            self.store.promote_upload(self.session.id, digest)
+
+    def discard(self) -> None:
+        if self.in_s3:
+            self.store.discard_upload(self.session.id, self.multipart_id)

@@ -1,0 +1,45 @@
+"""Blob reads and cross-repository mounts. A blob is visible only in repositories it is linked into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockyard.config import Settings
+from dockyard.domain.digest import Digest
+from dockyard.errors import Err, RegistryError
+from dockyard.storage.dynamo_meta import DynamoMeta
+from dockyard.storage.s3_blobs import S3Blobs
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    digest: Digest
+    size: int
+
+
+class Blobs:
+    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
+        self.meta, self.store, self.settings = meta, store, settings
+
+    def stat(self, repo: str, digest: str) -> BlobInfo:
+        """HEAD: one DynamoDB read, no S3 call."""
+        parsed = Digest.parse(digest)
+        size = self.meta.get_link(repo, parsed)
+        if size is None:
+            raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
+        return BlobInfo(parsed, size)
+
+    def locate(self, repo: str, digest: str) -> tuple[BlobInfo, str]:
+        """GET: the blob and a short-lived presigned URL for it. One DynamoDB read; presigning is local."""
+        info = self.stat(repo, digest)
+        return info, self.store.presign_get(info.digest, self.settings.presign_ttl)
+
+    def mount(self, repo: str, digest: str, source: str) -> BlobInfo | None:
+        """Link a blob of `source` into `repo`; None when `source` does not have it (the caller uploads)."""
+        parsed = Digest.parse(digest)
+        size = self.meta.get_link(source, parsed)
+        if size is None:
+            return None
+        if source != repo:
+            self.meta.link_blob(repo, parsed, size)
+        return BlobInfo(parsed, size)

@@ -1,0 +1,198 @@
+"""The blob upload lifecycle: start, append chunks, finish (verify, store, link), cancel.
+
+Sessions live in DynamoDB, so an upload started on one process can continue on another. A request that
+writes to a session first takes its lease with one conditional update (which also checks the chunk's
+offset), and gives it back when it saves the new state. Nothing is linked into a repository until the
+digest of what arrived matches the digest the client claimed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, replace
+
+from dockyard.config import Settings
+from dockyard.domain.digest import Digest
+from dockyard.errors import Err, RegistryError
+from dockyard.registry.assembly import Assembly, BodyReader
+from dockyard.registry.blobs import BlobInfo
+from dockyard.storage.base import ConditionFailed, UploadSession
+from dockyard.storage.dynamo_meta import DynamoMeta
+from dockyard.storage.s3_blobs import S3Blobs
+
+# A writer holds a session for at most this long without renewing (Lambda's own limit is 15 minutes).
+LEASE_SECONDS = 15 * 60
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The inclusive byte range a chunk claims (from `Content-Range`)."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @classmethod
+    def parse(cls, content_range: str | None, content_length: int | None) -> Chunk | None:
+        if content_range is None:
+            return None
+        match = _CONTENT_RANGE.match(content_range.strip())
+        if not match or int(match[2]) < int(match[1]):
+            raise RegistryError(Err.BLOB_UPLOAD_INVALID, f"invalid Content-Range: {content_range[:100]!r}")
+        chunk = cls(int(match[1]), int(match[2]))
+        if content_length is not None and content_length != chunk.length:
+            raise RegistryError(Err.SIZE_INVALID,
+                                f"Content-Length {content_length} does not match Content-Range {content_range}")
+        return chunk
+
+
+def range_header(offset: int) -> str:
+    """The `Range` an upload reports: the inclusive range stored so far (`0-0` when empty, as distribution)."""
+    return f"0-{max(offset - 1, 0)}"
+
+
+class _Lease:
+    """Keeps a session's write lease alive through a long stream."""
+
+    def __init__(self, meta: DynamoMeta, session: UploadSession):
+        self.meta, self.session, self.renewed = meta, session, time.time()
+
+    def keep(self) -> None:
+        now = time.time()
+        if now - self.renewed > LEASE_SECONDS / 3:
+            try:
+                self.meta.renew_lock(self.session.id, self.session.lock or "", int(now) + LEASE_SECONDS)
+            except ConditionFailed:
+                raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
+            self.renewed = now
+
+
+class Uploads:
+    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
+        self.meta, self.store, self.settings = meta, store, settings
+
+    def start(self, repo: str) -> UploadSession:
+        session = UploadSession(id=str(uuid.uuid4()), repo=repo, expires_at=self._expiry())
+        self.meta.create_upload(session)
+        return session
+
+    def status(self, repo: str, upload_id: str) -> UploadSession:
+        session = self.meta.get_upload(upload_id) if _UPLOAD_ID.match(upload_id) else None
+        if session is None or session.repo != repo or session.expires_at <= time.time():
+            raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown or expired")
+        return session
+
+    def append(self, repo: str, upload_id: str, body: BodyReader, content_range: str | None,
+               content_length: int | None) -> UploadSession:
+        """PATCH: append a streamed body, or a `Content-Range` chunk that must start at the current offset."""
+        chunk = Chunk.parse(content_range, content_length)
+        session = self._lock(repo, upload_id, chunk.start if chunk else None)
+        lease = _Lease(self.meta, session)
+        try:
+            assembly = Assembly(self.store, session, self.settings.part_size, lease.keep)
+            self._receive(assembly, body, chunk)
+            saved = replace(assembly.suspend(), expires_at=self._expiry())
+            self.meta.save_upload(saved)
+        except ConditionFailed:
+            raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
+        except BaseException:
+            self.meta.unlock_upload(session.id, session.lock or "")
+            raise
+        if session.tail and saved.tail != session.tail:
+            self.store.delete_tail(session.id, session.tail)
+        return saved
+
+    def finish(self, repo: str, upload_id: str, digest: str | None, body: BodyReader,
+               content_range: str | None, content_length: int | None) -> BlobInfo:
+        """PUT ?digest=: take an optional last chunk, verify the whole blob, store and link it."""
+        claimed = _claimed(digest)
+        chunk = Chunk.parse(content_range, content_length)
+        session = self._lock(repo, upload_id, chunk.start if chunk else None)
+        assembly = Assembly(self.store, session, self.settings.part_size, _Lease(self.meta, session).keep)
+        try:
+            self._receive(assembly, body, chunk)
+        except BaseException:
+            self.meta.unlock_upload(session.id, session.lock or "")
+            raise
+        try:
+            return self._complete(assembly, claimed)
+        except BaseException:
+            # Sealed or refused: the session cannot take more bytes. Nothing was linked.
+            self.meta.delete_upload(session.id)
+            raise
+
+    def upload(self, repo: str, digest: str | None, body: BodyReader) -> BlobInfo:
+        """POST ?digest=: a whole blob in one request, with no session left behind."""
+        claimed = _claimed(digest)
+        assembly = Assembly(self.store, UploadSession(id=str(uuid.uuid4()), repo=repo), self.settings.part_size)
+        try:
+            assembly.write(body)
+        except BaseException:
+            assembly.discard()
+            raise
+        return self._complete(assembly, claimed)
+
+    def cancel(self, repo: str, upload_id: str) -> None:
+        session = self.status(repo, upload_id)
+        self.store.discard_upload(session.id, session.multipart_id)
+        self.meta.delete_upload(session.id)
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _expiry(self) -> int:
+        return int(time.time()) + self.settings.upload_ttl
+
+    def _lock(self, repo: str, upload_id: str, offset: int | None) -> UploadSession:
+        if not _UPLOAD_ID.match(upload_id):
+            raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown")
+        now = int(time.time())
+        try:
+            return self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now, now + LEASE_SECONDS, offset)
+        except ConditionFailed as failed:
+            current = failed.current
+        if current is None or current.repo != repo or current.expires_at <= now:
+            raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} is unknown or expired")
+        if current.lock and current.lock_until >= now:
+            raise RegistryError(Err.UPLOAD_BUSY, "another request is writing to this upload",
+                                {"Range": range_header(current.offset)})
+        raise RegistryError(Err.RANGE_NOT_SATISFIABLE,
+                            f"chunk starts at {offset}; the upload has {current.offset} bytes",
+                            {"Range": range_header(current.offset), "Docker-Upload-UUID": upload_id})
+
+    @staticmethod
+    def _receive(assembly: Assembly, body: BodyReader, chunk: Chunk | None) -> None:
+        received = assembly.write(body, chunk.length if chunk else None)
+        if chunk and received != chunk.length:
+            raise RegistryError(Err.SIZE_INVALID,
+                                f"Content-Range announced {chunk.length} bytes; {received} arrived")
+
+    def _complete(self, assembly: Assembly, claimed: Digest) -> BlobInfo:
+        """Seal, verify against the claimed digest, store at the content address, link. Cleans up."""
+        try:
+            assembly.seal()
+            actual = assembly.digest(claimed.algorithm)
+            if actual != claimed:
+                raise RegistryError(Err.DIGEST_INVALID, f"digest of the uploaded content is {actual}")
+            assembly.store_blob(claimed, exists=self.meta.blob_exists(claimed))
+            session = assembly.session
+            self.meta.link_blob(session.repo, claimed, assembly.offset, session if session.lock else None)
+        except BaseException:
+            assembly.discard()
+            raise
+        if assembly.in_s3:
+            self.store.discard_upload(assembly.session.id, None)
+        return BlobInfo(claimed, assembly.offset)
+
+
+def _claimed(digest: str | None) -> Digest:
+    if not digest:
+        raise RegistryError(Err.DIGEST_INVALID, "the digest query parameter is required")
+    return Digest.parse(digest)

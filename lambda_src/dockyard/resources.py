@@ -1,0 +1,58 @@
+"""The one source of names shared by the CDK stack, the Lambda function and `dockyard serve`.
+
+Environment variable names, the DynamoDB table schema and the S3 prefixes that lifecycle rules target are
+declared here and nowhere else. This module imports nothing heavy: the CDK app and the Lambda both read it.
+"""
+
+from __future__ import annotations
+
+
+class Env:
+    """Environment variables the registry reads (see `dockyard.config.Settings`)."""
+
+    BUCKET = "DOCKYARD_BUCKET"
+    TABLE = "DOCKYARD_TABLE"
+    REGION = "DOCKYARD_REGION"
+    ENDPOINT_URL = "DOCKYARD_ENDPOINT_URL"
+    PRESIGN_TTL = "DOCKYARD_PRESIGN_TTL"
+    UPLOAD_TTL = "DOCKYARD_UPLOAD_TTL"
+    PART_SIZE = "DOCKYARD_PART_SIZE"
+    LOG_LEVEL = "DOCKYARD_LOG_LEVEL"
+
+
+# Local defaults used by `dockyard serve` when no names are given.
+DEFAULT_BUCKET = "dockyard-local"
+DEFAULT_TABLE = "dockyard-local"
+DEFAULT_REGION = "us-east-1"
+
+# S3 prefixes (the layout itself is documented in dockyard.storage.keys).
+BLOB_PREFIX = "blobs/"
+MANIFEST_PREFIX = "manifests/"
+UPLOAD_PREFIX = "uploads/"
+# Lifecycle: abort incomplete multipart uploads and expire upload leftovers after this many days.
+UPLOAD_LEFTOVER_DAYS = 2
+
+
+class Table:
+    """The single DynamoDB table: a string partition key, a string sort key and a TTL attribute."""
+
+    PARTITION_KEY = "pk"
+    SORT_KEY = "sk"
+    TTL_ATTRIBUTE = "expires_at"
+    BILLING_MODE = "PAY_PER_REQUEST"
+
+    @classmethod
+    def create_table_kwargs(cls, name: str) -> dict:
+        """Arguments for DynamoDB CreateTable, as `dockyard serve` provisions a missing table."""
+        return {
+            "TableName": name,
+            "KeySchema": [
+                {"AttributeName": cls.PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": cls.SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": cls.PARTITION_KEY, "AttributeType": "S"},
+                {"AttributeName": cls.SORT_KEY, "AttributeType": "S"},
+            ],
+            "BillingMode": cls.BILLING_MODE,
+        }

@@ -1,0 +1,1 @@
+"""Storage: S3 bytes and DynamoDB metadata. Nothing here speaks HTTP."""

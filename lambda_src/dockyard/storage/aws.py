@@ -1,0 +1,67 @@
+"""boto3 clients for the configured backend, and provisioning of a missing bucket and table.
+
+Clients are created on first use (never at import time) and cached per process by the registry factory.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dockyard.config import Settings
+from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
+
+log = logging.getLogger("dockyard")
+
+
+def make_clients(settings: Settings):
+    """(s3, dynamodb) clients. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(region_name=settings.region)
+    common = {"retries": {"mode": "standard", "max_attempts": 4}, "max_pool_connections": 32}
+    s3_config = Config(signature_version="s3v4", **common,
+                       s3={"addressing_style": "path" if settings.endpoint_url else "auto"})
+    s3 = session.client("s3", endpoint_url=settings.endpoint_url, config=s3_config)
+    dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=Config(**common))
+    return s3, dynamodb
+
+
+def ensure_bucket(s3, settings: Settings) -> bool:
+    """Create the bucket if it is missing (private, encrypted, upload leftovers expire). True if created."""
+    try:
+        s3.head_bucket(Bucket=settings.bucket)
+        return False
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    kwargs = {"Bucket": settings.bucket}
+    if settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+    s3.create_bucket(**kwargs)
+    s3.put_public_access_block(Bucket=settings.bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=settings.bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-upload-leftovers", "Status": "Enabled", "Filter": {"Prefix": UPLOAD_PREFIX},
+        "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOAD_LEFTOVER_DAYS},
+    }]})
+    log.info("created bucket %s", settings.bucket)
+    return True
+
+
+def ensure_table(dynamodb, settings: Settings) -> bool:
+    """Create the table if it is missing, from the same schema the CDK stack declares. True if created."""
+    try:
+        dynamodb.describe_table(TableName=settings.table)
+        return False
+    except dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    dynamodb.create_table(**Table.create_table_kwargs(settings.table))
+    dynamodb.get_waiter("table_exists").wait(TableName=settings.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    dynamodb.update_time_to_live(TableName=settings.table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": Table.TTL_ATTRIBUTE})
+    log.info("created table %s", settings.table)
+    return True

@@ -1,0 +1,62 @@
+"""Value types that storage hands to the registry layer, and the errors it raises.
+
+Storage never speaks HTTP: it returns these plain values and raises these plain errors, and the registry
+layer maps them to OCI error codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dockyard.domain.digest import Digest
+
+
+class StorageError(Exception):
+    """Base class of storage failures the registry layer knows how to answer."""
+
+
+class ConditionFailed(StorageError):
+    """A conditional write lost a race; `current` is the item as it is now (None when absent)."""
+
+    def __init__(self, current=None):
+        super().__init__("condition failed")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    """An open blob upload. Bytes [0, offset) are stored: `parts` multipart parts, then a tail object."""
+
+    id: str
+    repo: str
+    offset: int = 0
+    parts: int = 0
+    multipart_id: str | None = None
+    tail: str | None = None  # opaque handle of the tail object (storage builds its key)
+    tail_size: int = 0
+    hash_state: bytes | None = None  # resumable SHA-256 state covering bytes [0, offset)
+    expires_at: int = 0
+    lock: str | None = None
+    lock_until: int = 0
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """A stored manifest. `body` is None when it lives in S3 (`body_in_s3`)."""
+
+    digest: Digest
+    media_type: str
+    size: int
+    body: bytes | None
+    body_in_s3: bool = False
+    subject: Digest | None = None
+    artifact_type: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing, and the key to continue after it (None on the last page)."""
+
+    items: list
+    last: str | None

@@ -1,0 +1,298 @@
+"""Registry metadata in one DynamoDB table: links, manifests, tags, catalog and upload sessions.
+
+Every read the pull path makes is a single GetItem; every write that must stay consistent with another is
+one TransactWriteItems. See `dockyard.storage.keys` for the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from dockyard.domain.digest import Digest
+from dockyard.resources import Table
+from dockyard.storage import keys
+from dockyard.storage.base import ConditionFailed, ManifestRecord, Page, UploadSession
+
+PK, SK, TTL = Table.PARTITION_KEY, Table.SORT_KEY, Table.TTL_ATTRIBUTE
+BATCH_GET_LIMIT = 100
+
+
+def _key(pk: str, sk: str) -> dict:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def _s(item: dict, name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value else None
+
+
+def _n(item: dict, name: str, default: int = 0) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value else default
+
+
+def _b(item: dict, name: str) -> bytes | None:
+    value = item.get(name)
+    return bytes(value["B"]) if value else None
+
+
+class DynamoMeta:
+    def __init__(self, client, table: str):
+        self.client = client
+        self.table = table
+
+    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict | None:
+        response = self.client.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=consistent)
+        return response.get("Item")
+
+    def _transact(self, items: list[dict]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                raise ConditionFailed() from None
+            raise
+
+    # --- blobs ------------------------------------------------------------------------------------------
+
+    def get_link(self, repo: str, digest: Digest) -> int | None:
+        """The size of a blob linked into `repo`, or None: one GetItem."""
+        item = self._get(keys.repo_pk(repo), keys.link_sk(digest))
+        return _n(item, "size") if item else None
+
+    def blob_exists(self, digest: Digest) -> bool:
+        return self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK) is not None
+
+    def link_blob(self, repo: str, digest: Digest, size: int, upload: UploadSession | None = None) -> None:
+        """Record the bytes as stored and link them into `repo`; closes `upload` (held by its lock)."""
+        items = [
+            {"Put": {"TableName": self.table, "Item": {
+                **_key(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK), "size": {"N": str(size)}}}},
+            {"Put": {"TableName": self.table, "Item": {
+                **_key(keys.repo_pk(repo), keys.link_sk(digest)), "size": {"N": str(size)}}}},
+        ]
+        if upload is not None:
+            items.append({"Delete": {
+                "TableName": self.table, "Key": _key(keys.upload_pk(upload.id), keys.UPLOAD_SK),
+                "ConditionExpression": "#lock = :lock",
+                "ExpressionAttributeNames": {"#lock": "lock"},
+                "ExpressionAttributeValues": {":lock": {"S": upload.lock or ""}},
+            }})
+        self._transact(items)
+
+    def missing(self, repo: str, blobs: Iterable[Digest], manifests: Iterable[Digest]) -> list[Digest]:
+        """Which of these blobs / manifests are not in `repo` (BatchGetItem, 100 keys per call)."""
+        wanted = {(keys.repo_pk(repo), keys.link_sk(d)): d for d in blobs}
+        wanted.update({(keys.repo_pk(repo), keys.manifest_sk(d)): d for d in manifests})
+        found: set[tuple[str, str]] = set()
+        pending = [_key(pk, sk) for pk, sk in wanted]
+        while pending:
+            batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+            request = {self.table: {"Keys": batch, "ProjectionExpression": "#pk, #sk",
+                                    "ExpressionAttributeNames": {"#pk": PK, "#sk": SK}}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found.add((item[PK]["S"], item[SK]["S"]))
+                request = response.get("UnprocessedKeys") or None
+        return [digest for key, digest in wanted.items() if key not in found]
+
+    # --- manifests and tags -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _manifest_attrs(record: ManifestRecord) -> dict:
+        attrs = {
+            "digest": {"S": str(record.digest)},
+            "media_type": {"S": record.media_type},
+            "size": {"N": str(record.size)},
+        }
+        if record.body is not None and not record.body_in_s3:
+            attrs["body"] = {"B": record.body}
+        else:
+            attrs["body_in_s3"] = {"BOOL": True}
+        if record.subject:
+            attrs["subject"] = {"S": str(record.subject)}
+        if record.artifact_type:
+            attrs["artifact_type"] = {"S": record.artifact_type}
+        if record.annotations:
+            attrs["annotations"] = {"S": json.dumps(record.annotations)}
+        return attrs
+
+    @staticmethod
+    def _manifest_record(item: dict) -> ManifestRecord:
+        subject = _s(item, "subject")
+        return ManifestRecord(
+            digest=Digest.parse(item["digest"]["S"]),
+            media_type=item["media_type"]["S"],
+            size=_n(item, "size"),
+            body=_b(item, "body"),
+            body_in_s3="body_in_s3" in item,
+            subject=Digest.parse(subject) if subject else None,
+            artifact_type=_s(item, "artifact_type"),
+            annotations=json.loads(_s(item, "annotations") or "{}"),
+        )
+
+    def get_manifest(self, repo: str, digest: Digest) -> ManifestRecord | None:
+        item = self._get(keys.repo_pk(repo), keys.manifest_sk(digest))
+        return self._manifest_record(item) if item else None
+
+    def get_tag(self, repo: str, tag: str) -> ManifestRecord | None:
+        """The manifest a tag points to, from the tag item alone: one GetItem."""
+        item = self._get(keys.repo_pk(repo), keys.tag_sk(tag))
+        return self._manifest_record(item) if item else None
+
+    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None) -> None:
+        """Store a manifest, its tag, its referrer entry and the catalog entry in one transaction."""
+        pk = keys.repo_pk(repo)
+        attrs = self._manifest_attrs(record)
+        puts = [{**_key(pk, keys.manifest_sk(record.digest)), **attrs},
+                _key(keys.CATALOG_PK, keys.catalog_sk(repo))]
+        if tag is not None:
+            puts.append({**_key(pk, keys.tag_sk(tag)), **attrs})
+        if record.subject is not None:
+            puts.append({**_key(pk, keys.referrer_sk(record.subject, record.digest)),
+                         **{k: v for k, v in attrs.items() if k != "body"}})
+        self._transact([{"Put": {"TableName": self.table, "Item": item}} for item in puts])
+
+    def _page(self, pk: str, prefix: str, limit: int, last: str | None) -> Page:
+        """Names under `prefix`, in order, after `last`; reads at most limit + 1 items."""
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            "ProjectionExpression": "#sk",
+            "Limit": limit + 1,
+        }
+        if last is not None:
+            request["ExclusiveStartKey"] = _key(pk, prefix + last)
+        names: list[str] = []
+        while len(names) <= limit:
+            response = self.client.query(**request)
+            names += [item[SK]["S"][len(prefix):] for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        more = len(names) > limit
+        names = names[:limit]
+        return Page(names, names[-1] if more and names else None)
+
+    def list_tags(self, repo: str, limit: int, last: str | None) -> Page:
+        return self._page(keys.repo_pk(repo), keys.TAG_PREFIX, limit, last)
+
+    def list_repositories(self, limit: int, last: str | None) -> Page:
+        return self._page(keys.CATALOG_PK, keys.REPO_PREFIX, limit, last)
+
+    def repository_exists(self, repo: str) -> bool:
+        return self._get(keys.CATALOG_PK, keys.catalog_sk(repo)) is not None
+
+    # --- upload sessions --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _session(item: dict) -> UploadSession:
+        return UploadSession(
+            id=item[PK]["S"].split("#", 1)[1],
+            repo=item["repo"]["S"],
+            offset=_n(item, "offset"),
+            parts=_n(item, "parts"),
+            multipart_id=_s(item, "multipart_id"),
+            tail=_s(item, "tail"),
+            tail_size=_n(item, "tail_size"),
+            hash_state=_b(item, "hash_state"),
+            expires_at=_n(item, TTL),
+            lock=_s(item, "lock"),
+            lock_until=_n(item, "lock_until"),
+        )
+
+    def create_upload(self, session: UploadSession) -> None:
+        item = {**_key(keys.upload_pk(session.id), keys.UPLOAD_SK), "repo": {"S": session.repo},
+                "offset": {"N": "0"}, "parts": {"N": "0"}, TTL: {"N": str(session.expires_at)}}
+        if session.hash_state:
+            item["hash_state"] = {"B": session.hash_state}
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(#pk)",
+                             ExpressionAttributeNames={"#pk": PK})
+
+    def get_upload(self, upload_id: str) -> UploadSession | None:
+        item = self._get(keys.upload_pk(upload_id), keys.UPLOAD_SK, consistent=True)
+        return self._session(item) if item else None
+
+    def lock_upload(self, upload_id: str, repo: str, lock: str, now: int, until: int,
+                    offset: int | None) -> UploadSession:
+        """Take the session's write lease if it is free (and at `offset`, if given).
+
+        One conditional UpdateItem; on failure `ConditionFailed.current` holds the session as it is.
+        """
+        condition = ("attribute_exists(#pk) AND #repo = :repo AND #ttl > :now"
+                     " AND (attribute_not_exists(#lock) OR #until < :now)")
+        names = {"#pk": PK, "#repo": "repo", "#ttl": TTL, "#lock": "lock", "#until": "lock_until"}
+        values = {":now": {"N": str(now)}, ":lock": {"S": lock}, ":until": {"N": str(until)},
+                  ":repo": {"S": repo}}
+        if offset is not None:
+            condition += " AND #offset = :offset"
+            names["#offset"] = "offset"
+            values[":offset"] = {"N": str(offset)}
+        try:
+            response = self.client.update_item(
+                TableName=self.table, Key=_key(keys.upload_pk(upload_id), keys.UPLOAD_SK),
+                UpdateExpression="SET #lock = :lock, #until = :until",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            item = exc.response.get("Item")
+            raise ConditionFailed(self._session(item) if item else None) from None
+        return self._session(response["Attributes"])
+
+    def renew_lock(self, upload_id: str, lock: str, until: int) -> None:
+        self._locked_update(upload_id, lock, "SET #until = :until", {":until": {"N": str(until)}},
+                            {"#until": "lock_until"})
+
+    def unlock_upload(self, upload_id: str, lock: str) -> None:
+        try:
+            self._locked_update(upload_id, lock, "REMOVE #lock, #until", {}, {"#until": "lock_until"})
+        except ConditionFailed:
+            pass
+
+    def save_upload(self, session: UploadSession) -> None:
+        """Write the session's new state and release its lock, if we still hold it."""
+        values = {":offset": {"N": str(session.offset)}, ":parts": {"N": str(session.parts)},
+                  ":tail_size": {"N": str(session.tail_size)}, ":expires": {"N": str(session.expires_at)}}
+        sets = ["#offset = :offset", "#parts = :parts", "#tail_size = :tail_size", "#ttl = :expires"]
+        removes = ["#lock", "#until"]
+        names = {"#offset": "offset", "#parts": "parts", "#tail_size": "tail_size", "#ttl": TTL,
+                 "#until": "lock_until"}
+        for name, value in (("multipart_id", session.multipart_id), ("tail", session.tail)):
+            names[f"#{name}"] = name
+            if value:
+                sets.append(f"#{name} = :{name}")
+                values[f":{name}"] = {"S": value}
+            else:
+                removes.append(f"#{name}")
+        names["#hash"] = "hash_state"
+        if session.hash_state:
+            sets.append("#hash = :hash")
+            values[":hash"] = {"B": session.hash_state}
+        else:
+            removes.append("#hash")
+        self._locked_update(session.id, session.lock or "",
+                            f"SET {', '.join(sets)} REMOVE {', '.join(removes)}", values, names)
+
+    def delete_upload(self, upload_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=_key(keys.upload_pk(upload_id), keys.UPLOAD_SK))
+
+    def _locked_update(self, upload_id: str, lock: str, expression: str, values: dict,
+                       names: dict | None = None) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=_key(keys.upload_pk(upload_id), keys.UPLOAD_SK),
+                UpdateExpression=expression, ConditionExpression="#lock = :lock",
+                ExpressionAttributeNames={"#lock": "lock", **(names or {})},
+                ExpressionAttributeValues={":lock": {"S": lock}, **values},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise ConditionFailed() from None

@@ -1,0 +1,103 @@
+"""The whole storage layout, in one place. No module outside `dockyard.storage` builds these keys.
+
+S3, one bucket:
+
+    blobs/<alg>/<2 hex>/<encoded>        blob bytes, content-addressed, shared by every repository
+    manifests/<alg>/<2 hex>/<encoded>    manifest bodies too large to keep inline in DynamoDB
+    uploads/<upload id>/data             multipart upload target while an upload session is open
+    uploads/<upload id>/tail/<nonce>     bytes received after the last multipart part (< 5 MiB)
+
+    Lifecycle rules on `uploads/` abort incomplete multipart uploads and expire leftovers.
+
+DynamoDB, one table, string keys `pk` / `sk`:
+
+    pk = repo#<name>
+        sk = blob#<digest>                 link: the blob is visible in this repository   {size}
+        sk = manifest#<digest>             manifest   {media_type, size, body | body_in_s3, subject, ...}
+        sk = tag#<tag>                     tag        {digest, and a copy of the manifest fields, so that a
+                                                       pull by tag costs one read}
+        sk = referrer#<subject>#<digest>   a manifest whose subject is <subject>   {descriptor fields}
+    pk = blob#<digest>      sk = blob      global record: the bytes are in S3   {size}
+    pk = upload#<id>        sk = upload    upload session   {repo, offset, parts, tail, hash, expires_at}
+    pk = catalog            sk = repo#<name>   one item per repository, in lexical order
+
+Sort keys sort by UTF-8 bytes, which for the spec's grammars is the ASCIIbetical order that tag and catalog
+listings require.
+"""
+
+from __future__ import annotations
+
+from dockyard.domain.digest import Digest
+from dockyard.resources import BLOB_PREFIX, MANIFEST_PREFIX, UPLOAD_PREFIX
+
+# --- S3 -------------------------------------------------------------------------------------------------
+
+
+def _addressed(prefix: str, digest: Digest) -> str:
+    return f"{prefix}{digest.algorithm}/{digest.encoded[:2]}/{digest.encoded}"
+
+
+def blob_key(digest: Digest) -> str:
+    return _addressed(BLOB_PREFIX, digest)
+
+
+def manifest_body_key(digest: Digest) -> str:
+    return _addressed(MANIFEST_PREFIX, digest)
+
+
+def upload_prefix(upload_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{upload_id}/"
+
+
+def upload_data_key(upload_id: str) -> str:
+    return f"{upload_prefix(upload_id)}data"
+
+
+def upload_tail_key(upload_id: str, nonce: str) -> str:
+    return f"{upload_prefix(upload_id)}tail/{nonce}"
+
+
+# --- DynamoDB -------------------------------------------------------------------------------------------
+
+CATALOG_PK = "catalog"
+TAG_PREFIX = "tag#"
+REPO_PREFIX = "repo#"
+REFERRER_PREFIX = "referrer#"
+
+
+def repo_pk(name: str) -> str:
+    return f"{REPO_PREFIX}{name}"
+
+
+def link_sk(digest: Digest) -> str:
+    return f"blob#{digest}"
+
+
+def manifest_sk(digest: Digest) -> str:
+    return f"manifest#{digest}"
+
+
+def tag_sk(tag: str) -> str:
+    return f"{TAG_PREFIX}{tag}"
+
+
+def referrer_sk(subject: Digest, digest: Digest | None = None) -> str:
+    return f"{REFERRER_PREFIX}{subject}#" + (str(digest) if digest else "")
+
+
+def blob_record_pk(digest: Digest) -> str:
+    return f"blob#{digest}"
+
+
+BLOB_RECORD_SK = "blob"
+
+
+def upload_pk(upload_id: str) -> str:
+    return f"upload#{upload_id}"
+
+
+UPLOAD_SK = "upload"
+
+
+def catalog_sk(name: str) -> str:
+    return f"{REPO_PREFIX}{name}"

@@ -1,0 +1,114 @@
+"""Blob, manifest-body and upload bytes in S3. Callers pass digests and upload ids; keys are built here."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+from dockyard.domain.digest import Digest
+from dockyard.storage import keys
+
+MIB = 1024 * 1024
+
+
+class S3Blobs:
+    def __init__(self, client, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    # --- blobs ----------------------------------------------------------------------------------------
+
+    def presign_get(self, digest: Digest, ttl: int) -> str:
+        """A short-lived GET URL for a blob. Local computation: no S3 call is made."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": keys.blob_key(digest)}, ExpiresIn=ttl
+        )
+
+    def put_blob(self, digest: Digest, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=keys.blob_key(digest), Body=data)
+
+    def iter_blob(self, digest: Digest, chunk: int = MIB) -> Iterator[bytes]:
+        yield from self._iter(keys.blob_key(digest), chunk)
+
+    # --- upload sessions ------------------------------------------------------------------------------
+
+    def put_tail(self, upload_id: str, data: bytes) -> str:
+        """Store the bytes after the last part; returns the tail's handle."""
+        nonce = secrets.token_hex(8)
+        self.client.put_object(Bucket=self.bucket, Key=keys.upload_tail_key(upload_id, nonce), Body=data)
+        return nonce
+
+    def read_tail(self, upload_id: str, tail: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=keys.upload_tail_key(upload_id, tail))["Body"].read()
+
+    def delete_tail(self, upload_id: str, tail: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=keys.upload_tail_key(upload_id, tail))
+
+    def start_multipart(self, upload_id: str) -> str:
+        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=keys.upload_data_key(upload_id))
+        return response["UploadId"]
+
+    def upload_part(self, upload_id: str, multipart_id: str, number: int, data) -> None:
+        self.client.upload_part(
+            Bucket=self.bucket, Key=keys.upload_data_key(upload_id), UploadId=multipart_id,
+            PartNumber=number, Body=data,
+        )
+
+    def complete_multipart(self, upload_id: str, multipart_id: str, parts: int) -> None:
+        """Assemble parts 1..parts (later numbers are leftovers of failed requests and are dropped)."""
+        key = keys.upload_data_key(upload_id)
+        etags: dict[int, str] = {}
+        paginator = self.client.get_paginator("list_parts")
+        for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=multipart_id):
+            for part in page.get("Parts", []):
+                etags[part["PartNumber"]] = part["ETag"]
+        missing = [n for n in range(1, parts + 1) if n not in etags]
+        if missing:
+            raise RuntimeError(f"upload {upload_id}: parts {missing[:5]} are missing from S3")
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=multipart_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in range(1, parts + 1)]},
+        )
+
+    def iter_upload(self, upload_id: str, chunk: int = MIB) -> Iterator[bytes]:
+        """The assembled upload data (after `complete_multipart`)."""
+        yield from self._iter(keys.upload_data_key(upload_id), chunk)
+
+    def promote_upload(self, upload_id: str, digest: Digest) -> None:
+        """Copy the assembled upload to its content address (server-side; no bytes pass through us)."""
+        from boto3.s3.transfer import TransferConfig
+
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": keys.upload_data_key(upload_id)}, self.bucket, keys.blob_key(digest),
+            Config=TransferConfig(multipart_threshold=512 * MIB, multipart_chunksize=256 * MIB, max_concurrency=8),
+        )
+
+    def discard_upload(self, upload_id: str, multipart_id: str | None) -> None:
+        """Abort the multipart upload and delete every object of the session."""
+        if multipart_id:
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=keys.upload_data_key(upload_id), UploadId=multipart_id
+                )
+            except self.client.exceptions.NoSuchUpload:
+                pass
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=keys.upload_prefix(upload_id)):
+            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objects:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+
+    # --- manifest bodies too large for DynamoDB ----------------------------------------------------------
+
+    def put_manifest_body(self, digest: Digest, body: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=keys.manifest_body_key(digest), Body=body)
+
+    def get_manifest_body(self, digest: Digest) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=keys.manifest_body_key(digest))["Body"].read()
+
+    def _iter(self, key: str, chunk: int) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk)
+        finally:
+            body.close()

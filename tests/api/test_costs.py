@@ -1,0 +1,49 @@
+"""AWS calls per registry operation: the unit of the pay-per-pull price (see benchmarks/ for figures)."""
+
+import pytest
+
+from dockyard.domain import mediatypes as mt
+from tests.support.registry import image_manifest, push_blob, push_image
+
+
+@pytest.fixture
+def image(client):
+    return push_image(client, "team/app", "v1", layers=[b"a" * 100, b"b" * 100, b"c" * 100])
+
+
+@pytest.mark.parametrize("method,reference", [("GET", "v1"), ("GET", "digest"), ("HEAD", "v1"),
+                                              ("HEAD", "digest")])
+def test_manifest_pull_costs_one_dynamodb_read(client, calls, image, method, reference):
+    digest, _ = image
+    calls.clear()
+    response = client.request(method, f"/v2/team/app/manifests/{digest if reference == 'digest' else 'v1'}")
+    assert response.status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 1}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_blob_read_costs_one_dynamodb_read_and_no_s3_call(client, calls, method):
+    digest = push_blob(client, "team/app", b"layer")
+    calls.clear()
+    response = client.request(method, f"/v2/team/app/blobs/{digest}", follow_redirects=False)
+    assert response.status_code in (200, 307)
+    assert dict(calls) == {("dynamodb", "GetItem"): 1}
+
+
+def test_manifest_put_costs_one_batched_read_and_one_transaction(client, calls):
+    config, layers = b"{}", [bytes([i]) * 10 for i in range(5)]
+    for blob in [config, *layers]:
+        push_blob(client, "team/app", blob)
+    body = image_manifest(config, layers)
+    calls.clear()
+    response = client.put("/v2/team/app/manifests/v1", content=body, headers={"Content-Type": mt.OCI_MANIFEST})
+    assert response.status_code == 201
+    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+
+
+def test_tag_page_costs_one_query(client, calls):
+    for tag in ("a", "b", "c"):
+        push_image(client, "team/app", tag)
+    calls.clear()
+    assert client.get("/v2/team/app/tags/list", params={"n": 2}).status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 1}

@@ -1,0 +1,81 @@
+"""Shared fixtures: one moto server on loopback for the session, a fresh bucket and table per test."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import Counter
+
+import pytest
+
+# Fake credentials before any client exists; never a real AWS account, never the internet.
+os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1"})
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server (S3 + DynamoDB) on 127.0.0.1, in server mode so presigned URLs can be followed."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def settings(moto_endpoint):
+    """Settings naming a bucket and a table of this test's own, created from the stack's definitions."""
+    from dockyard.config import Settings
+    from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients
+
+    name = f"dy-{uuid.uuid4().hex[:12]}"
+    settings = Settings(bucket=name, table=name, endpoint_url=moto_endpoint, part_size=5 * 1024 * 1024)
+    s3, dynamodb = make_clients(settings)
+    ensure_bucket(s3, settings)
+    ensure_table(dynamodb, settings)
+    return settings
+
+
+class CallCounter(Counter):
+    """Counts AWS API calls per (service, operation), through botocore's event hooks."""
+
+    def attach(self, client) -> None:
+        service = client.meta.service_model.service_name
+        client.meta.events.register("before-call.*.*", lambda model, **_: self.update([(service, model.name)]))
+
+    def service(self, name: str) -> int:
+        return sum(n for (service, _), n in self.items() if service == name)
+
+
+@pytest.fixture
+def calls():
+    return CallCounter()
+
+
+@pytest.fixture
+def registry(settings, calls):
+    from dockyard.registry.factory import build_registry
+    from dockyard.storage.aws import make_clients
+
+    s3, dynamodb = make_clients(settings)
+    calls.attach(s3)
+    calls.attach(dynamodb)
+    return build_registry(settings, s3, dynamodb)
+
+
+@pytest.fixture
+def client(settings, registry):
+    """An in-process HTTP client on the app (API tests). End-to-end tests use real processes instead."""
+    from fastapi.testclient import TestClient
+
+    from dockyard.app import create_app
+
+    with TestClient(create_app(settings, registry), base_url="http://registry.test") as test_client:
+        yield test_client

@@ -1,0 +1,87 @@
+"""skopeo pushes images built by the tests to `dockyard serve` and pulls them back, byte for byte."""
+
+import json
+
+import pytest
+
+from tests.support.oci import Layout, layer_tar, random_layer, sha256
+from tests.support.processes import layout_manifest, skopeo, verify_layout
+
+MB = 1000 * 1000
+pytestmark = pytest.mark.e2e
+
+
+def push(layout_ref: str, server, ref: str, *extra: str) -> None:
+    skopeo("copy", "--dest-tls-verify=false", *extra, layout_ref, f"docker://{server.host}/{ref}")
+
+
+def pull(server, ref: str, out, tag: str, *extra: str) -> None:
+    skopeo("copy", "--src-tls-verify=false", *extra, f"docker://{server.host}/{ref}", f"oci:{out}:{tag}")
+
+
+def raw(server, ref: str) -> bytes:
+    return skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{server.host}/{ref}").encode()
+
+
+def test_multi_layer_image_with_a_50mb_layer_round_trips(server, tmp_path):
+    layout = Layout(tmp_path / "src")
+    layers = [layer_tar({"etc/hello": b"hello\n"}), random_layer(50 * MB), random_layer(300_000)]
+    desc, manifest = layout.image(layers)
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/app:v1")
+
+    assert raw(server, "team/app:v1") == manifest
+    assert json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{server.host}/team/app"))["Tags"] == ["v1"]
+    pull(server, "team/app:v1", tmp_path / "out", "v1")
+    pulled = verify_layout(tmp_path / "out")
+    assert layout_manifest(tmp_path / "out", "v1")["digest"] == desc["digest"]
+    assert pulled[desc["digest"]] == manifest
+    for compressed, _ in layers:
+        assert (tmp_path / "out" / "blobs" / "sha256" / sha256(compressed)[7:]).read_bytes() == compressed
+
+
+def test_multi_arch_index_round_trips_with_all(server, tmp_path):
+    layout = Layout(tmp_path / "src")
+    images = [layout.image([random_layer(200_000)], arch=arch)[0] for arch in ("amd64", "arm64")]
+    desc, index = layout.multi_arch(images)
+    layout.tag(desc, "multi")
+    push(f"oci:{tmp_path / 'src'}:multi", server, "team/multi:1", "--all")
+
+    assert raw(server, "team/multi:1") == index
+    for image in images:
+        assert sha256(raw(server, f"team/multi@{image['digest']}")) == image["digest"]
+    pull(server, "team/multi:1", tmp_path / "out", "multi", "--all")
+    pulled = verify_layout(tmp_path / "out")
+    assert pulled[desc["digest"]] == index
+    assert all(image["digest"] in pulled for image in images)
+
+
+def test_docker_v2s2_conversion_round_trips(server, tmp_path):
+    layout = Layout(tmp_path / "src")
+    desc, _ = layout.image([layer_tar({"a": b"a" * 1000}), random_layer(1 * MB)])
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/docker:v1", "--format", "v2s2")
+
+    manifest = raw(server, "team/docker:v1")
+    assert json.loads(manifest)["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/team/docker:v1", f"dir:{tmp_path / 'dir'}")
+    assert (tmp_path / "dir" / "manifest.json").read_bytes() == manifest
+    for layer in json.loads(manifest)["layers"]:
+        assert sha256((tmp_path / "dir" / layer["digest"][7:]).read_bytes()) == layer["digest"]
+
+
+def test_artifact_with_subject_round_trips(server, tmp_path):
+    layout = Layout(tmp_path / "src")
+    image, _ = layout.image([random_layer(10_000)])
+    layout.tag(image, "v1")
+    subject = {k: image[k] for k in ("mediaType", "digest", "size")}
+    artifact, body = layout.artifact("application/spdx+json", [b'{"spdxVersion": "SPDX-2.3"}'], subject=subject,
+                                     annotations={"org.example.kind": "sbom"})
+    layout.tag(artifact, "sbom")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/app:v1")
+    push(f"oci:{tmp_path / 'src'}:sbom", server, "team/app:sbom")
+
+    assert raw(server, "team/app:sbom") == body
+    assert raw(server, f"team/app@{artifact['digest']}") == body
+    pull(server, "team/app:sbom", tmp_path / "out", "sbom")
+    assert verify_layout(tmp_path / "out")[artifact["digest"]] == body

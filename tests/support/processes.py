@@ -1,0 +1,96 @@
+"""Run `dockyard serve` as a real process, and drive real clients (skopeo) against it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SKOPEO_BLOB_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`dockyard serve` in a child process, on a free loopback port."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dockyard-serve-{self.port}.log"
+        command = [sys.executable, "-m", "dockyard.cli", "serve", "--port", str(self.port),
+                   "--log-level", "warning", *args]
+        self.process = subprocess.Popen(command, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})})
+        self._wait()
+
+    def _wait(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dockyard serve exited:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/v2/", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"dockyard serve did not answer:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def rss_peak_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
+
+
+def skopeo(*args: str) -> str:
+    """Run skopeo against plain-HTTP loopback registries; returns stdout, raises with stderr."""
+    if SKOPEO_BLOB_CACHE.exists():
+        SKOPEO_BLOB_CACHE.unlink()  # make skopeo really upload instead of trying cross-repo mounts
+    command = ["skopeo", "--insecure-policy", *(["--debug"] if os.environ.get("SKOPEO_DEBUG") else []), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise AssertionError(f"skopeo {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def verify_layout(root: Path) -> dict[str, bytes]:
+    """Check every blob of an OCI layout against its digest; returns {digest: bytes} for the small ones."""
+    blobs = {}
+    for path in (root / "blobs" / "sha256").iterdir():
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        assert h.hexdigest() == path.name, f"{path} does not match its digest"
+        if path.stat().st_size < 1 << 20:
+            blobs["sha256:" + path.name] = path.read_bytes()
+    return blobs
+
+
+def layout_manifest(root: Path, tag: str) -> dict:
+    index = json.loads((root / "index.json").read_text())
+    for entry in index["manifests"]:
+        if entry.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return entry
+    raise KeyError(tag)
