@@ -62,9 +62,9 @@ def calls():
 @pytest.fixture
 def registry(settings, calls):
     from dockyard.registry.factory import build_registry
-    from dockyard.storage.aws import make_clients
+    from dockyard.storage.aws import new_clients
 
-    s3, dynamodb = make_clients(settings)
+    s3, dynamodb = new_clients(settings.region, settings.endpoint_url)  # instrumented: not shared
     calls.attach(s3)
     calls.attach(dynamodb)
     return build_registry(settings, s3, dynamodb)

@@ -29,7 +29,8 @@ DEFAULT_REGION = "us-east-1"
 BLOB_PREFIX = "blobs/"
 MANIFEST_PREFIX = "manifests/"
 UPLOAD_PREFIX = "uploads/"
-# Lifecycle: abort incomplete multipart uploads and expire upload leftovers after this many days.
+# Lifecycle: abort incomplete multipart uploads (anywhere in the bucket: blobs are assembled in place under
+# BLOB_PREFIX) and expire leftovers under UPLOAD_PREFIX after this many days.
 UPLOAD_LEFTOVER_DAYS = 2
 
 

@@ -250,3 +250,25 @@ def test_mount_of_a_missing_blob_opens_a_session(client):
     response = client.post(f"/v2/{NAME}/blobs/uploads/", params={"mount": sha256(b"x"), "from": "team/base"})
     assert response.status_code == 202
     assert client.head(f"/v2/{NAME}/blobs/{sha256(b'x')}").status_code == 404
+
+
+def test_a_large_blob_is_linked_where_it_was_assembled_without_a_copy(client, registry, settings, calls):
+    data = os.urandom(11 * MIB)
+    location = start(client)
+    patch(client, location, data)
+    calls.clear()
+    assert client.put(location, params={"digest": sha256(data)}).status_code == 201
+    assert ("s3", "CopyObject") not in calls and ("s3", "UploadPartCopy") not in calls
+    assert s3_keys(registry, settings, "blobs/") == [f"blobs/assembled/{location.rsplit('/', 1)[1]}"]
+    assert_blob(client, sha256(data), data)
+
+
+def test_a_blob_uploaded_again_is_deduplicated(client, registry, settings):
+    data = os.urandom(11 * MIB)
+    for name in ("team/one", "team/two"):
+        location = start(client, name)
+        patch(client, location, data)
+        assert client.put(location, params={"digest": sha256(data)}).status_code == 201
+    assert len(s3_keys(registry, settings, "blobs/")) == 1
+    for name in ("team/one", "team/two"):
+        assert_blob(client, sha256(data), data, name)

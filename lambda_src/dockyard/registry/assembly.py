@@ -16,11 +16,13 @@ from typing import Protocol
 from dockyard.config import MIN_PART_SIZE
 from dockyard.domain.digest import Digest
 from dockyard.domain.hashing import ResumableSha256
-from dockyard.storage.base import UploadSession
+from dockyard.storage.base import BlobRef, UploadSession
 from dockyard.storage.s3_blobs import S3Blobs
 
 # S3 allows 10,000 parts per multipart upload.
 MAX_PARTS = 10_000
+# Bytes taken from the request per read: small enough that the reader's copies stay cheap.
+READ_BLOCK = 1024 * 1024
 
 
 class BodyReader(Protocol):
@@ -43,6 +45,8 @@ class Assembly:
         self.hasher = self._resume_hash(session)
         self.buffer = bytearray(store.read_tail(session.id, session.tail)) if session.tail else bytearray()
         self.tail_changed = False
+        self.wrote_tail = False
+        self.location: str | None = None  # set once a multipart upload is assembled
 
     @staticmethod
     def _resume_hash(session: UploadSession) -> ResumableSha256 | None:
@@ -51,15 +55,15 @@ class Assembly:
         return ResumableSha256(session.hash_state) if ResumableSha256.can_resume(session.hash_state) else None
 
     @property
-    def in_s3(self) -> bool:
-        """Whether any of this upload's bytes were written under its S3 upload prefix."""
-        return bool(self.multipart_id or self.session.tail or self.tail_changed)
+    def has_tails(self) -> bool:
+        """Whether tail objects of this upload may exist in S3."""
+        return bool(self.session.tail or self.wrote_tail)
 
     def write(self, body: BodyReader, limit: int | None = None) -> int:
         """Append the body (at most `limit` + 1 bytes are read); returns the number of bytes received."""
         received = 0
         while True:
-            want = self.part_size - len(self.buffer)
+            want = min(READ_BLOCK, self.part_size - len(self.buffer))
             if limit is not None:
                 want = min(want, limit + 1 - received)
             chunk = body.read(want) if want > 0 else b""
@@ -93,39 +97,42 @@ class Assembly:
             tail, tail_size = None, 0
         elif self.tail_changed:
             tail = self.store.put_tail(self.session.id, bytes(self.buffer)) if self.buffer else None
-            tail_size = len(self.buffer)
+            tail_size, self.wrote_tail = len(self.buffer), tail is not None
         return replace(self.session, offset=self.offset, parts=self.parts, multipart_id=self.multipart_id,
                        tail=tail, tail_size=tail_size, hash_state=self.hasher.state() if self.hasher else None)
 
     def digest(self, algorithm: str) -> Digest:
         """The digest of everything received. Small blobs are hashed in memory; large ones in stream, or by
         reading the assembled object back where no resumable state exists (call `seal` first)."""
-        if self.multipart_id is None:
+        if self.location is None:
             return Digest.of(bytes(self.buffer), algorithm)
         if self.hasher and algorithm == "sha256":
             return Digest("sha256", self.hasher.hexdigest())
         hasher = hashlib.new(algorithm)
-        for chunk in self.store.iter_upload(self.session.id):
+        for chunk in self.store.iter_blob(self.location):
             hasher.update(chunk)
         return Digest(algorithm, hasher.hexdigest())
 
     def seal(self) -> None:
-        """Final chunk received: send the last part and assemble the multipart upload."""
+        """Final chunk received: send the last part and assemble the multipart upload in place."""
         if self.multipart_id is not None:
             if self.buffer:
                 self._send_part()
             self.keep_lease()
-            self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
+            self.location = self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
 
-    def store_blob(self, digest: Digest, exists: bool) -> None:
-        """Put the sealed, verified bytes at their content address (unless they are there already)."""
-        if exists:
-            return
-        if self.multipart_id is None:
-            self.store.put_blob(digest, bytes(self.buffer))
-        else:
-            self.store.promote_upload(self.session.id, digest)
+    def store_blob(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
+        """Keep the sealed, verified bytes, or drop them when the registry already holds this blob."""
+        if existing is not None:
+            if self.location is not None:
+                self.store.delete_blob(self.location)
+            return existing
+        if self.location is None:
+            return BlobRef(self.offset, self.store.put_blob(digest, bytes(self.buffer)))
+        return BlobRef(self.offset, self.location)
 
     def discard(self) -> None:
-        if self.in_s3:
-            self.store.discard_upload(self.session.id, self.multipart_id)
+        """Delete everything this upload wrote (it will not be linked)."""
+        if self.multipart_id or self.has_tails:
+            self.store.discard_upload(self.session.id, None if self.location else self.multipart_id,
+                                      assembled=self.location is not None)

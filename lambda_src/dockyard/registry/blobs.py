@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dockyard.config import Settings
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
+from dockyard.storage.base import BlobRef
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
@@ -23,23 +24,27 @@ class Blobs:
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
         """HEAD: one DynamoDB read, no S3 call."""
-        parsed = Digest.parse(digest)
-        size = self.meta.get_link(repo, parsed)
-        if size is None:
-            raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
-        return BlobInfo(parsed, size)
+        parsed, ref = self._linked(repo, digest)
+        return BlobInfo(parsed, ref.size)
 
     def locate(self, repo: str, digest: str) -> tuple[BlobInfo, str]:
         """GET: the blob and a short-lived presigned URL for it. One DynamoDB read; presigning is local."""
-        info = self.stat(repo, digest)
-        return info, self.store.presign_get(info.digest, self.settings.presign_ttl)
+        parsed, ref = self._linked(repo, digest)
+        return BlobInfo(parsed, ref.size), self.store.presign_get(ref.location, self.settings.presign_ttl)
+
+    def _linked(self, repo: str, digest: str) -> tuple[Digest, BlobRef]:
+        parsed = Digest.parse(digest)
+        ref = self.meta.get_link(repo, parsed)
+        if ref is None:
+            raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
+        return parsed, ref
 
     def mount(self, repo: str, digest: str, source: str) -> BlobInfo | None:
         """Link a blob of `source` into `repo`; None when `source` does not have it (the caller uploads)."""
         parsed = Digest.parse(digest)
-        size = self.meta.get_link(source, parsed)
-        if size is None:
+        ref = self.meta.get_link(source, parsed)
+        if ref is None:
             return None
         if source != repo:
-            self.meta.link_blob(repo, parsed, size)
-        return BlobInfo(parsed, size)
+            self.meta.link_blob(repo, parsed, ref, record=False)
+        return BlobInfo(parsed, ref.size)

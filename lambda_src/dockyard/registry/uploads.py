@@ -19,7 +19,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.assembly import Assembly, BodyReader
 from dockyard.registry.blobs import BlobInfo
-from dockyard.storage.base import ConditionFailed, UploadSession
+from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, UploadSession
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
@@ -181,15 +181,28 @@ class Uploads:
             actual = assembly.digest(claimed.algorithm)
             if actual != claimed:
                 raise RegistryError(Err.DIGEST_INVALID, f"digest of the uploaded content is {actual}")
-            assembly.store_blob(claimed, exists=self.meta.blob_exists(claimed))
-            session = assembly.session
-            self.meta.link_blob(session.repo, claimed, assembly.offset, session if session.lock else None)
+            ref = self._store_and_link(assembly, claimed)
         except BaseException:
             assembly.discard()
             raise
-        if assembly.in_s3:
+        if assembly.has_tails:
             self.store.discard_upload(assembly.session.id, None)
-        return BlobInfo(claimed, assembly.offset)
+        return BlobInfo(claimed, ref.size)
+
+
+    def _store_and_link(self, assembly: Assembly, digest: Digest) -> BlobRef:
+        """Keep the bytes (or reuse the registry's copy of the same blob) and link them, in one transaction."""
+        session = assembly.session
+        upload = session if session.lock else None
+        existing = self.meta.get_blob(digest)
+        ref = assembly.store_blob(digest, existing)
+        try:
+            self.meta.link_blob(session.repo, digest, ref, upload, record=existing is None)
+        except BlobRecorded:
+            # A concurrent upload of the same blob recorded its copy first: use it, drop ours.
+            ref = assembly.store_blob(digest, self.meta.get_blob(digest))
+            self.meta.link_blob(session.repo, digest, ref, upload, record=False)
+        return ref
 
 
 def _claimed(digest: str | None) -> Digest:

@@ -6,6 +6,8 @@ Clients are created on first use (never at import time) and cached per process b
 from __future__ import annotations
 
 import logging
+import threading
+from functools import lru_cache
 
 from dockyard.config import Settings
 from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
@@ -13,18 +15,33 @@ from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
 log = logging.getLogger("dockyard")
 
 
+_lock = threading.Lock()
+
+
 def make_clients(settings: Settings):
-    """(s3, dynamodb) clients. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
+    """(s3, dynamodb) clients, shared by everything in this process that uses the same region and endpoint.
+
+    Each boto3 client set holds its service models in memory (about 15 MB), so we build one set only.
+    """
+    with _lock:
+        return _shared_clients(settings.region, settings.endpoint_url)
+
+
+def new_clients(region: str, endpoint_url: str | None):
+    """A fresh (s3, dynamodb) pair. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=settings.region)
+    session = boto3.session.Session(region_name=region)
     common = {"retries": {"mode": "standard", "max_attempts": 4}, "max_pool_connections": 32}
     s3_config = Config(signature_version="s3v4", **common,
-                       s3={"addressing_style": "path" if settings.endpoint_url else "auto"})
-    s3 = session.client("s3", endpoint_url=settings.endpoint_url, config=s3_config)
-    dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=Config(**common))
+                       s3={"addressing_style": "path" if endpoint_url else "auto"})
+    s3 = session.client("s3", endpoint_url=endpoint_url, config=s3_config)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, config=Config(**common))
     return s3, dynamodb
+
+
+_shared_clients = lru_cache(maxsize=4)(new_clients)
 
 
 def ensure_bucket(s3, settings: Settings) -> bool:
@@ -43,11 +60,12 @@ def ensure_bucket(s3, settings: Settings) -> bool:
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     s3.put_bucket_encryption(Bucket=settings.bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-upload-leftovers", "Status": "Enabled", "Filter": {"Prefix": UPLOAD_PREFIX},
-        "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOAD_LEFTOVER_DAYS},
-    }]})
+    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "abort-incomplete-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOAD_LEFTOVER_DAYS}},
+        {"ID": "expire-upload-leftovers", "Status": "Enabled", "Filter": {"Prefix": UPLOAD_PREFIX},
+         "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS}},
+    ]})
     log.info("created bucket %s", settings.bucket)
     return True
 

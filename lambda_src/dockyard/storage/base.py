@@ -16,11 +16,27 @@ class StorageError(Exception):
 
 
 class ConditionFailed(StorageError):
-    """A conditional write lost a race; `current` is the item as it is now (None when absent)."""
+    """A conditional write lost a race; `current` is the item as it is now (None when absent).
 
-    def __init__(self, current=None):
+    For a transaction, `failed` holds the indexes of the items whose condition failed.
+    """
+
+    def __init__(self, current=None, failed: tuple[int, ...] = ()):
         super().__init__("condition failed")
         self.current = current
+        self.failed = failed
+
+
+class BlobRecorded(StorageError):
+    """The same blob was recorded, at another location, by a concurrent upload."""
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """Where a blob's bytes are: their size and their S3 location (an opaque key built by storage)."""
+
+    size: int
+    location: str
 
 
 @dataclass(frozen=True)

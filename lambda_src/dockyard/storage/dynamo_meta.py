@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table
 from dockyard.storage import keys
-from dockyard.storage.base import ConditionFailed, ManifestRecord, Page, UploadSession
+from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, ManifestRecord, Page, UploadSession
 
 PK, SK, TTL = Table.PARTITION_KEY, Table.SORT_KEY, Table.TTL_ATTRIBUTE
 BATCH_GET_LIMIT = 100
@@ -51,28 +51,41 @@ class DynamoMeta:
             self.client.transact_write_items(TransactItems=items)
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                raise ConditionFailed() from None
+            failed = tuple(i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed")
+            if failed:
+                raise ConditionFailed(failed=failed) from None
             raise
 
     # --- blobs ------------------------------------------------------------------------------------------
 
-    def get_link(self, repo: str, digest: Digest) -> int | None:
-        """The size of a blob linked into `repo`, or None: one GetItem."""
-        item = self._get(keys.repo_pk(repo), keys.link_sk(digest))
-        return _n(item, "size") if item else None
+    @staticmethod
+    def _ref(item: dict | None) -> BlobRef | None:
+        return BlobRef(_n(item, "size"), item["location"]["S"]) if item else None
 
-    def blob_exists(self, digest: Digest) -> bool:
-        return self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK) is not None
+    def get_link(self, repo: str, digest: Digest) -> BlobRef | None:
+        """The blob as linked into `repo`, or None: one GetItem."""
+        return self._ref(self._get(keys.repo_pk(repo), keys.link_sk(digest)))
 
-    def link_blob(self, repo: str, digest: Digest, size: int, upload: UploadSession | None = None) -> None:
-        """Record the bytes as stored and link them into `repo`; closes `upload` (held by its lock)."""
-        items = [
-            {"Put": {"TableName": self.table, "Item": {
-                **_key(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK), "size": {"N": str(size)}}}},
-            {"Put": {"TableName": self.table, "Item": {
-                **_key(keys.repo_pk(repo), keys.link_sk(digest)), "size": {"N": str(size)}}}},
-        ]
+    def get_blob(self, digest: Digest) -> BlobRef | None:
+        """The blob's global record (stored in S3, whatever repositories link it), or None."""
+        return self._ref(self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK))
+
+    def link_blob(self, repo: str, digest: Digest, ref: BlobRef, upload: UploadSession | None = None,
+                  record: bool = True) -> None:
+        """Link a blob into `repo`; with `record`, also record it globally, unless another location was
+        recorded first (then `BlobRecorded` is raised and nothing is written); close `upload`, whose lock
+        we must still hold."""
+        attrs = {"size": {"N": str(ref.size)}, "location": {"S": ref.location}}
+        items = [{"Put": {"TableName": self.table, "Item": {**_key(keys.repo_pk(repo), keys.link_sk(digest)),
+                                                            **attrs}}}]
+        if record:
+            items.append({"Put": {
+                "TableName": self.table,
+                "Item": {**_key(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK), **attrs},
+                "ConditionExpression": "attribute_not_exists(#pk) OR #location = :location",
+                "ExpressionAttributeNames": {"#pk": PK, "#location": "location"},
+                "ExpressionAttributeValues": {":location": {"S": ref.location}},
+            }})
         if upload is not None:
             items.append({"Delete": {
                 "TableName": self.table, "Key": _key(keys.upload_pk(upload.id), keys.UPLOAD_SK),
@@ -80,7 +93,15 @@ class DynamoMeta:
                 "ExpressionAttributeNames": {"#lock": "lock"},
                 "ExpressionAttributeValues": {":lock": {"S": upload.lock or ""}},
             }})
-        self._transact(items)
+        if len(items) == 1:
+            self.client.put_item(TableName=self.table, Item=items[0]["Put"]["Item"])
+            return
+        try:
+            self._transact(items)
+        except ConditionFailed as failed:
+            if record and 1 in failed.failed:
+                raise BlobRecorded() from None
+            raise
 
     def missing(self, repo: str, blobs: Iterable[Digest], manifests: Iterable[Digest]) -> list[Digest]:
         """Which of these blobs / manifests are not in `repo` (BatchGetItem, 100 keys per call)."""

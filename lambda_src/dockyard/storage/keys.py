@@ -2,25 +2,28 @@
 
 S3, one bucket:
 
-    blobs/<alg>/<2 hex>/<encoded>        blob bytes, content-addressed, shared by every repository
+    blobs/<alg>/<2 hex>/<encoded>        a blob written whole, after its digest was verified in memory
+    blobs/assembled/<upload id>          a blob assembled by a multipart upload; once its digest is verified
+                                         it stays where it is (no copy) and its records point at it
     manifests/<alg>/<2 hex>/<encoded>    manifest bodies too large to keep inline in DynamoDB
-    uploads/<upload id>/data             multipart upload target while an upload session is open
     uploads/<upload id>/tail/<nonce>     bytes received after the last multipart part (< 5 MiB)
 
-    Lifecycle rules on `uploads/` abort incomplete multipart uploads and expire leftovers.
+    Every blob object is immutable once linked, and shared by every repository it is linked into.
+    Lifecycle rules abort incomplete multipart uploads and expire `uploads/` leftovers.
 
 DynamoDB, one table, string keys `pk` / `sk`:
 
     pk = repo#<name>
-        sk = blob#<digest>                 link: the blob is visible in this repository   {size}
+        sk = blob#<digest>                 link: the blob is visible in this repository   {size, location}
         sk = manifest#<digest>             manifest   {media_type, size, body | body_in_s3, subject, ...}
         sk = tag#<tag>                     tag        {digest, and a copy of the manifest fields, so that a
                                                        pull by tag costs one read}
         sk = referrer#<subject>#<digest>   a manifest whose subject is <subject>   {descriptor fields}
-    pk = blob#<digest>      sk = blob      global record: the bytes are in S3   {size}
+    pk = blob#<digest>      sk = blob      global record: the bytes are in S3   {size, location}
     pk = upload#<id>        sk = upload    upload session   {repo, offset, parts, tail, hash, expires_at}
     pk = catalog            sk = repo#<name>   one item per repository, in lexical order
 
+`location` is the blob's S3 key, so that a blob GET presigns from the link alone (one read, no S3 call).
 Sort keys sort by UTF-8 bytes, which for the spec's grammars is the ASCIIbetical order that tag and catalog
 listings require.
 """
@@ -49,8 +52,8 @@ def upload_prefix(upload_id: str) -> str:
     return f"{UPLOAD_PREFIX}{upload_id}/"
 
 
-def upload_data_key(upload_id: str) -> str:
-    return f"{upload_prefix(upload_id)}data"
+def assembled_blob_key(upload_id: str) -> str:
+    return f"{BLOB_PREFIX}assembled/{upload_id}"
 
 
 def upload_tail_key(upload_id: str, nonce: str) -> str:

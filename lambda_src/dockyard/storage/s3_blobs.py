@@ -1,4 +1,5 @@
-"""Blob, manifest-body and upload bytes in S3. Callers pass digests and upload ids; keys are built here."""
+"""Blob, manifest-body and upload bytes in S3. Callers pass digests, upload ids and the opaque `location`
+strings this module returns; keys are built here and nowhere else."""
 
 from __future__ import annotations
 
@@ -18,17 +19,27 @@ class S3Blobs:
 
     # --- blobs ----------------------------------------------------------------------------------------
 
-    def presign_get(self, digest: Digest, ttl: int) -> str:
-        """A short-lived GET URL for a blob. Local computation: no S3 call is made."""
+    def presign_get(self, location: str, ttl: int) -> str:
+        """A short-lived GET URL for a stored blob. Local computation: no S3 call is made."""
         return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": keys.blob_key(digest)}, ExpiresIn=ttl
+            "get_object", Params={"Bucket": self.bucket, "Key": location}, ExpiresIn=ttl
         )
 
-    def put_blob(self, digest: Digest, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=keys.blob_key(digest), Body=data)
+    def put_blob(self, digest: Digest, data: bytes) -> str:
+        """Write verified bytes at their content address; returns the blob's location."""
+        location = keys.blob_key(digest)
+        self.client.put_object(Bucket=self.bucket, Key=location, Body=data)
+        return location
 
-    def iter_blob(self, digest: Digest, chunk: int = MIB) -> Iterator[bytes]:
-        yield from self._iter(keys.blob_key(digest), chunk)
+    def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=location)["Body"]
+        try:
+            yield from body.iter_chunks(chunk)
+        finally:
+            body.close()
+
+    def delete_blob(self, location: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=location)
 
     # --- upload sessions ------------------------------------------------------------------------------
 
@@ -45,53 +56,46 @@ class S3Blobs:
         self.client.delete_object(Bucket=self.bucket, Key=keys.upload_tail_key(upload_id, tail))
 
     def start_multipart(self, upload_id: str) -> str:
-        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=keys.upload_data_key(upload_id))
+        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=keys.assembled_blob_key(upload_id))
         return response["UploadId"]
 
     def upload_part(self, upload_id: str, multipart_id: str, number: int, data) -> None:
         self.client.upload_part(
-            Bucket=self.bucket, Key=keys.upload_data_key(upload_id), UploadId=multipart_id,
+            Bucket=self.bucket, Key=keys.assembled_blob_key(upload_id), UploadId=multipart_id,
             PartNumber=number, Body=data,
         )
 
-    def complete_multipart(self, upload_id: str, multipart_id: str, parts: int) -> None:
-        """Assemble parts 1..parts (later numbers are leftovers of failed requests and are dropped)."""
-        key = keys.upload_data_key(upload_id)
+    def complete_multipart(self, upload_id: str, multipart_id: str, parts: int) -> str:
+        """Assemble parts 1..parts (later numbers are leftovers of failed requests and are dropped).
+
+        Returns the assembled blob's location: the blob stays there once verified, with no copy.
+        """
+        location = keys.assembled_blob_key(upload_id)
         etags: dict[int, str] = {}
         paginator = self.client.get_paginator("list_parts")
-        for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=multipart_id):
+        for page in paginator.paginate(Bucket=self.bucket, Key=location, UploadId=multipart_id):
             for part in page.get("Parts", []):
                 etags[part["PartNumber"]] = part["ETag"]
         missing = [n for n in range(1, parts + 1) if n not in etags]
         if missing:
             raise RuntimeError(f"upload {upload_id}: parts {missing[:5]} are missing from S3")
         self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=multipart_id,
+            Bucket=self.bucket, Key=location, UploadId=multipart_id,
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in range(1, parts + 1)]},
         )
+        return location
 
-    def iter_upload(self, upload_id: str, chunk: int = MIB) -> Iterator[bytes]:
-        """The assembled upload data (after `complete_multipart`)."""
-        yield from self._iter(keys.upload_data_key(upload_id), chunk)
-
-    def promote_upload(self, upload_id: str, digest: Digest) -> None:
-        """Copy the assembled upload to its content address (server-side; no bytes pass through us)."""
-        from boto3.s3.transfer import TransferConfig
-
-        self.client.copy(
-            {"Bucket": self.bucket, "Key": keys.upload_data_key(upload_id)}, self.bucket, keys.blob_key(digest),
-            Config=TransferConfig(multipart_threshold=512 * MIB, multipart_chunksize=256 * MIB, max_concurrency=8),
-        )
-
-    def discard_upload(self, upload_id: str, multipart_id: str | None) -> None:
-        """Abort the multipart upload and delete every object of the session."""
+    def discard_upload(self, upload_id: str, multipart_id: str | None, assembled: bool = False) -> None:
+        """Delete what a session left: its multipart upload (or assembled object) and its tails."""
         if multipart_id:
             try:
                 self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=keys.upload_data_key(upload_id), UploadId=multipart_id
+                    Bucket=self.bucket, Key=keys.assembled_blob_key(upload_id), UploadId=multipart_id
                 )
             except self.client.exceptions.NoSuchUpload:
                 pass
+        if assembled:
+            self.delete_blob(keys.assembled_blob_key(upload_id))
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=keys.upload_prefix(upload_id)):
             objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
@@ -105,10 +109,3 @@ class S3Blobs:
 
     def get_manifest_body(self, digest: Digest) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=keys.manifest_body_key(digest))["Body"].read()
-
-    def _iter(self, key: str, chunk: int) -> Iterator[bytes]:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        try:
-            yield from body.iter_chunks(chunk)
-        finally:
-            body.close()
