@@ -214,25 +214,24 @@ def test_upload_started_on_one_instance_finishes_on_another(client, settings):
     assert_blob(client, sha256(data), data)
 
 
+def upload_without_hash_state(client, registry, settings, data: bytes) -> str:
+    """Send two chunks, the second to a session saved by a host without resumable hashing (no state)."""
+    half = len(data) // 2
+    location = start(client)
+    patch(client, location, data[:half], 0)
+    registry.uploads.meta.client.update_item(
+        TableName=settings.table, Key={"pk": {"S": f"upload#{location.rsplit('/', 1)[1]}"}, "sk": {"S": "upload"}},
+        UpdateExpression="REMOVE hash_state")
+    patch(client, location, data[half:], half)
+    return location
+
+
 @pytest.mark.parametrize("size", [3 * MIB, 12 * MIB])
 def test_without_resumable_state_the_blob_is_rehashed_at_finalize(client, registry, settings, size):
     data = os.urandom(size)
-    location = start(client)
-    patch(client, location, data[:size // 2], 0)
-    upload_id = location.rsplit("/", 1)[1]
-    # A session saved by a host without resumable hashing carries no state.
-    registry.uploads.meta.client.update_item(
-        TableName=settings.table, Key={"pk": {"S": f"upload#{upload_id}"}, "sk": {"S": "upload"}},
-        UpdateExpression="REMOVE hash_state")
-    patch(client, location, data[size // 2:], size // 2)
+    location = upload_without_hash_state(client, registry, settings, data)
     assert error_code(client.put(location, params={"digest": sha256(b"nope")})) == "DIGEST_INVALID"
-    location = start(client)
-    patch(client, location, data[:size // 2], 0)
-    upload_id = location.rsplit("/", 1)[1]
-    registry.uploads.meta.client.update_item(
-        TableName=settings.table, Key={"pk": {"S": f"upload#{upload_id}"}, "sk": {"S": "upload"}},
-        UpdateExpression="REMOVE hash_state")
-    patch(client, location, data[size // 2:], size // 2)
+    location = upload_without_hash_state(client, registry, settings, data)
     assert client.put(location, params={"digest": sha256(data)}).status_code == 201
     assert_blob(client, sha256(data), data)
 

@@ -11,15 +11,20 @@ from tests.support.processes import Server, skopeo, verify_layout
 pytestmark = pytest.mark.e2e
 
 
+def push_then_pull(tmp_path, push_to: Server, pull_from: Server) -> None:
+    """skopeo pushes a small image to one server and pulls it from another (or the same); digests verified."""
+    layout = Layout(tmp_path / "src")
+    desc, _ = layout.image([random_layer(2_000_000)])
+    layout.tag(desc, "v1")
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'src'}:v1", f"docker://{push_to.host}/app:v1")
+    skopeo("copy", "--src-tls-verify=false", f"docker://{pull_from.host}/app:v1", f"oci:{tmp_path / 'out'}:v1")
+    assert desc["digest"] in verify_layout(tmp_path / "out")
+
+
 def test_default_serve_uses_an_embedded_backend_that_clients_reach(tmp_path):
     server = Server()  # no endpoint: embedded moto on loopback, no AWS account
     try:
-        layout = Layout(tmp_path / "src")
-        desc, _ = layout.image([random_layer(2_000_000)])
-        layout.tag(desc, "v1")
-        skopeo("copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'src'}:v1", f"docker://{server.host}/app:v1")
-        skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/app:v1", f"oci:{tmp_path / 'out'}:v1")
-        assert desc["digest"] in verify_layout(tmp_path / "out")
+        push_then_pull(tmp_path, server, server)
     finally:
         server.stop()
     assert server.process.returncode is not None
@@ -40,12 +45,7 @@ def test_two_processes_serve_one_registry(backend_args, tmp_path):
         assert httpx.get(f"{second.url}/v2/team/app/blobs/{sha256(data)}", follow_redirects=True).content == data
 
         # skopeo pushes to one and pulls from the other.
-        layout = Layout(tmp_path / "src")
-        desc, _ = layout.image([random_layer(1_000_000)])
-        layout.tag(desc, "v1")
-        skopeo("copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'src'}:v1", f"docker://{first.host}/app:v1")
-        skopeo("copy", "--src-tls-verify=false", f"docker://{second.host}/app:v1", f"oci:{tmp_path / 'out'}:v1")
-        assert desc["digest"] in verify_layout(tmp_path / "out")
+        push_then_pull(tmp_path, first, second)
     finally:
         first.stop()
         second.stop()
