@@ -12,10 +12,14 @@ from dockyard.errors import install_error_handlers
 from dockyard.registry import Registry
 
 API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
+# Bodyless answers (201, 202, 204, 307) name a type too, so that every host sends the same headers: Mangum
+# would otherwise add `application/json` to them in Lambda, while uvicorn sends none.
+DEFAULT_CONTENT_TYPE = (b"content-type", b"application/octet-stream")
 
 
-class ApiVersionHeader:
-    """Adds `Docker-Distribution-API-Version: registry/2.0` to every response (a plain ASGI middleware)."""
+class RegistryHeaders:
+    """Adds `Docker-Distribution-API-Version: registry/2.0` to every response, and a Content-Type where a
+    response has none (a plain ASGI middleware: no buffering)."""
 
     def __init__(self, app):
         self.app = app
@@ -24,12 +28,15 @@ class ApiVersionHeader:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
-        async def send_with_header(message):
+        async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), API_VERSION_HEADER]
+                headers = [*message.get("headers", []), API_VERSION_HEADER]
+                if not any(name.lower() == b"content-type" for name, _ in headers):
+                    headers.append(DEFAULT_CONTENT_TYPE)
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_header)
+        await self.app(scope, receive, send_with_headers)
 
 
 def _lazy_registry(settings: Settings | None, registry: Registry | None):
@@ -57,5 +64,5 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
     for module in (base, listings, uploads, blobs, manifests):
         app.include_router(module.router)
-    app.add_middleware(ApiVersionHeader)
+    app.add_middleware(RegistryHeaders)
     return app

@@ -28,6 +28,9 @@ class Settings:
     upload_ttl: int = 24 * 3600
     # Bytes buffered before a multipart part is sent to S3 while streaming an upload.
     part_size: int = 8 * MIB
+    # The largest request body this host accepts (Lambda's payload cap), advertised to chunking clients;
+    # None: no limit.
+    max_body: int | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -48,6 +51,7 @@ class Settings:
             ("presign_ttl", Env.PRESIGN_TTL, int),
             ("upload_ttl", Env.UPLOAD_TTL, int),
             ("part_size", Env.PART_SIZE, int),
+            ("max_body", Env.MAX_BODY, int),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -67,4 +71,6 @@ class Settings:
         }
         if self.endpoint_url:
             env[Env.ENDPOINT_URL] = self.endpoint_url
+        if self.max_body:
+            env[Env.MAX_BODY] = str(self.max_body)
         return env

@@ -4,13 +4,14 @@ from mangum import Mangum
 
 from dockyard.app import create_app
 
-# Manifests and registry JSON must come back as text; everything else (blobs, octet-stream) as base64.
-TEXT_MIME_TYPES = [
-    "application/json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-]
+# Mangum matches these as substrings of Content-Type: JSON bodies (error bodies, listings, every OCI and
+# Docker manifest type ends in +json) go back as text; anything else, or bytes that are not UTF-8, as base64.
+TEXT_MIME_TYPES = ["application/json", "+json", "text/"]
 
-handler = Mangum(create_app(), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+
+def make_handler(app=None) -> Mangum:
+    """The Lambda handler around an app (by default the registry configured from the environment)."""
+    return Mangum(app or create_app(), lifespan="off", text_mime_types=TEXT_MIME_TYPES)
+
+
+handler = make_handler()

@@ -17,6 +17,7 @@ class Env:
     PRESIGN_TTL = "DOCKYARD_PRESIGN_TTL"
     UPLOAD_TTL = "DOCKYARD_UPLOAD_TTL"
     PART_SIZE = "DOCKYARD_PART_SIZE"
+    MAX_BODY = "DOCKYARD_MAX_BODY"
     LOG_LEVEL = "DOCKYARD_LOG_LEVEL"
 
 
@@ -24,6 +25,13 @@ class Env:
 DEFAULT_BUCKET = "dockyard-local"
 DEFAULT_TABLE = "dockyard-local"
 DEFAULT_REGION = "us-east-1"
+
+# A Lambda invocation payload is capped at 6 MB (6,291,456 bytes). A Function URL delivers a binary body
+# base64-encoded inside a JSON event, so the largest raw body that fits, leaving room for the event's
+# headers and request context, is 3/4 of what remains:
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+LAMBDA_EVENT_OVERHEAD = 64 * 1024
+LAMBDA_MAX_BODY = (LAMBDA_PAYLOAD_LIMIT - LAMBDA_EVENT_OVERHEAD) // 4 * 3  # 4,669,440 bytes
 
 # S3 prefixes (the layout itself is documented in dockyard.storage.keys).
 BLOB_PREFIX = "blobs/"

@@ -14,6 +14,8 @@ from dockyard.registry.uploads import range_header
 from dockyard.storage.base import UploadSession
 
 router = APIRouter()
+# The largest request body this host accepts (Lambda's payload cap), for clients that choose a chunk size.
+CHUNK_MAX_HEADER = "Dockyard-Chunk-Max-Length"
 ContentRange = Annotated[str | None, Header(alias="content-range")]
 
 
@@ -22,10 +24,12 @@ def _created(name: str, info: BlobInfo) -> Response:
         "Location": urls.blob(name, info.digest), "Docker-Content-Digest": str(info.digest)})
 
 
-def _accepted(name: str, session: UploadSession, status: int = 202) -> Response:
-    return Response(status_code=status, headers={
-        "Location": urls.upload(name, session.id), "Range": range_header(session.offset),
-        "Docker-Upload-UUID": session.id})
+def _accepted(name: str, session: UploadSession, max_chunk: int | None, status: int = 202) -> Response:
+    headers = {"Location": urls.upload(name, session.id), "Range": range_header(session.offset),
+               "Docker-Upload-UUID": session.id}
+    if max_chunk:
+        headers[CHUNK_MAX_HEADER] = str(max_chunk)
+    return Response(status_code=status, headers=headers)
 
 
 @router.post("/v2/{name:path}/blobs/uploads/")
@@ -38,14 +42,14 @@ def start_upload(request: Request, name: Name, registry: RegistryDep, digest: st
             return _created(name, info)
     elif digest is not None:
         return _created(name, registry.uploads.upload(name, digest, RequestBody(request)))
-    return _accepted(name, registry.uploads.start(name))
+    return _accepted(name, registry.uploads.start(name), registry.uploads.max_chunk)
 
 
 @router.patch("/v2/{name:path}/blobs/uploads/{upload_id}")
 def append_chunk(request: Request, name: Name, upload_id: str, registry: RegistryDep,
                  content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
     session = registry.uploads.append(name, upload_id, RequestBody(request), content_range, content_length)
-    return _accepted(name, session)
+    return _accepted(name, session, registry.uploads.max_chunk)
 
 
 @router.put("/v2/{name:path}/blobs/uploads/{upload_id}")
@@ -57,7 +61,7 @@ def finish_upload(request: Request, name: Name, upload_id: str, registry: Regist
 
 @router.get("/v2/{name:path}/blobs/uploads/{upload_id}")
 def upload_status(name: Name, upload_id: str, registry: RegistryDep) -> Response:
-    return _accepted(name, registry.uploads.status(name, upload_id), status=204)
+    return _accepted(name, registry.uploads.status(name, upload_id), registry.uploads.max_chunk, status=204)
 
 
 @router.delete("/v2/{name:path}/blobs/uploads/{upload_id}")

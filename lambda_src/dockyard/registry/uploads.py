@@ -79,6 +79,11 @@ class Uploads:
     def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
         self.meta, self.store, self.settings = meta, store, settings
 
+    @property
+    def max_chunk(self) -> int | None:
+        """The largest chunk a client can send this host in one request (None: no limit)."""
+        return self.settings.max_body
+
     def start(self, repo: str) -> UploadSession:
         session = UploadSession(id=str(uuid.uuid4()), repo=repo, expires_at=self._expiry())
         self.meta.create_upload(session)

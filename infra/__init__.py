@@ -1,0 +1,1 @@
+"""The CDK (Python) infrastructure of a Dockyard deployment."""

@@ -1,0 +1,1 @@
+"""One construct per concern: storage, the registry function, the optional front door."""

@@ -1,0 +1,100 @@
+"""The registry: the FastAPI app in Lambda (arm64), behind a Function URL, with least-privilege IAM."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from dockyard.resources import BLOB_PREFIX, LAMBDA_MAX_BODY, MANIFEST_PREFIX, UPLOAD_PREFIX
+from infra.bundling import registry_code
+from infra.config import StackOptions
+from infra.constructs.storage import Storage
+from infra.names import Env, Ids
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# A Function URL request may run for up to 15 minutes; a large finalize (S3 CompleteMultipartUpload) needs
+# well under a minute, but a slow client streaming a 4 MiB chunk may take a while.
+TIMEOUT = Duration.minutes(5)
+
+
+class RegistryFunction(Construct):
+    def __init__(self, scope: Construct, construct_id: str, storage: Storage, options: StackOptions):
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if options.retain else RemovalPolicy.DESTROY
+        self.log_group_retention = _retention(options.log_retention_days)
+        self.log_group = logs.LogGroup(self, Ids.LOG_GROUP, retention=self.log_group_retention,
+                                       removal_policy=removal)
+        self.role = iam.Role(self, Ids.ROLE, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description="Dockyard registry function: this bucket and this table only")
+        self._grant(storage)
+
+        self.function = lambda_.Function(
+            self, Ids.FUNCTION,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="dockyard.handler.handler",
+            code=registry_code(),
+            role=self.role,
+            memory_size=options.memory_mb,
+            timeout=TIMEOUT,
+            reserved_concurrent_executions=options.reserved_concurrency,
+            log_group=self.log_group,
+            environment={
+                Env.BUCKET: storage.bucket.bucket_name,
+                Env.TABLE: storage.table.table_name,
+                Env.REGION: Stack.of(self).region,
+                Env.PRESIGN_TTL: str(options.presign_ttl),
+                Env.MAX_BODY: str(LAMBDA_MAX_BODY),
+            },
+            description="Dockyard OCI registry",
+        )
+        if options.url_auth == "NONE":
+            Annotations.of(self).add_warning(
+                "functionUrlAuth=NONE: the registry has no access control of its own yet; anyone who can reach "
+                "the URL can push, pull and delete. Keep AWS_IAM unless this is a disposable test stack.")
+        self.url = self.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE if options.url_auth == "NONE"
+            else lambda_.FunctionUrlAuthType.AWS_IAM,
+        )
+
+    def _grant(self, storage: Storage) -> None:
+        """Exactly what the registry calls, on exactly this bucket (by prefix) and this table."""
+        bucket, table = storage.bucket, storage.table
+        objects = [bucket.arn_for_objects(f"{prefix}*") for prefix in (BLOB_PREFIX, MANIFEST_PREFIX, UPLOAD_PREFIX)]
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="RegistryObjects",
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                     "s3:ListMultipartUploadParts"],
+            resources=objects,
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ListUploadLeftovers", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{UPLOAD_PREFIX}*"]}},
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="RegistryMetadata",
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+            resources=[table.table_arn],
+        ))
+        if storage.key is not None:
+            storage.key.grant_encrypt_decrypt(self.role)
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn],
+        ))
+
+
+_RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+              60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+              365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+              1827: "FIVE_YEARS", 3653: "TEN_YEARS"}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    if days not in _RETENTION:
+        raise ValueError(f"log retention must be one of {sorted(_RETENTION)} days, not {days}")
+    return getattr(logs.RetentionDays, _RETENTION[days])

@@ -1,0 +1,54 @@
+"""The blob bucket and the metadata table, private and durable by default."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX
+from infra.config import StackOptions
+from infra.names import Ids, Table
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, options: StackOptions):
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if options.retain else RemovalPolicy.DESTROY
+        self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal,
+                           description="Dockyard blobs and metadata") if options.kms else None
+
+        self.bucket = s3.Bucket(
+            self, Ids.BUCKET,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.key,
+            bucket_key_enabled=bool(self.key),
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="abort-incomplete-multipart-uploads",
+                                 abort_incomplete_multipart_upload_after=Duration.days(UPLOAD_LEFTOVER_DAYS)),
+                s3.LifecycleRule(id="expire-upload-leftovers", prefix=UPLOAD_PREFIX,
+                                 expiration=Duration.days(UPLOAD_LEFTOVER_DAYS)),
+            ],
+            removal_policy=removal,
+            auto_delete_objects=False,
+        )
+
+        self.table = dynamodb.TableV2(
+            self, Ids.TABLE,
+            partition_key=dynamodb.Attribute(name=Table.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=Table.SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute=Table.TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            deletion_protection=options.retain,
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key) if self.key
+            else dynamodb.TableEncryptionV2.aws_managed_key(),
+            removal_policy=removal,
+        )

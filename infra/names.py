@@ -1,0 +1,45 @@
+"""Construct ids, output keys and context option names: declared once, read by the stack and its tests.
+
+Environment variable names and the table schema come from `dockyard.resources`, which the Lambda reads too.
+"""
+
+from dockyard.resources import Env, Table  # noqa: F401  (re-exported for the constructs)
+
+STACK_ID = "Dockyard"
+
+
+class Ids:
+    STORAGE = "Storage"
+    BUCKET = "Blobs"
+    TABLE = "Metadata"
+    API = "Api"
+    FUNCTION = "Registry"
+    ROLE = "RegistryRole"
+    LOG_GROUP = "RegistryLogs"
+    FUNCTION_URL = "RegistryUrl"
+    FRONT_DOOR = "FrontDoor"
+
+
+class Outputs:
+    REGISTRY_URL = "RegistryUrl"
+    REGISTRY_HOST = "RegistryHost"
+    BUCKET_NAME = "BucketName"
+    TABLE_NAME = "TableName"
+    FUNCTION_NAME = "FunctionName"
+
+
+class Context:
+    """`cdk deploy -c dockyard:<option>=<value>`; documented in the README."""
+
+    REMOVAL_POLICY = "dockyard:removalPolicy"          # retain (default) | destroy (disposable dev stacks)
+    KMS = "dockyard:kms"                               # false (default: SSE-S3) | true (a customer managed key)
+    MEMORY = "dockyard:memoryMb"                       # 1024
+    RESERVED_CONCURRENCY = "dockyard:reservedConcurrency"  # unset: account pool
+    LOG_RETENTION_DAYS = "dockyard:logRetentionDays"   # 30
+    PRESIGN_TTL = "dockyard:presignTtlSeconds"         # 300
+    URL_AUTH = "dockyard:functionUrlAuth"              # AWS_IAM (default) | NONE
+    DOMAIN_NAME = "dockyard:domainName"                # registry.example.com (optional)
+    CERTIFICATE_ARN = "dockyard:certificateArn"        # ACM certificate for the domain
+    HOSTED_ZONE_ID = "dockyard:hostedZoneId"           # Route 53 zone for the record
+    HOSTED_ZONE_NAME = "dockyard:hostedZoneName"
+    FRONT_DOOR = "dockyard:frontDoor"                  # cloudfront (default with a domain) | apigateway

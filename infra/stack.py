@@ -1,0 +1,35 @@
+"""The Dockyard stack: storage, the registry function, an optional custom domain, and the outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Fn, Stack
+from constructs import Construct
+
+from infra.config import StackOptions
+from infra.constructs.front_door import FrontDoor
+from infra.constructs.registry_function import RegistryFunction
+from infra.constructs.storage import Storage
+from infra.names import Ids, Outputs
+from infra.nag import suppress_findings
+
+
+class DockyardStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        options = StackOptions.from_context(self.node)
+        self.options = options
+        self.storage = Storage(self, Ids.STORAGE, options)
+        self.registry = RegistryFunction(self, Ids.API, self.storage, options)
+        self.front_door = FrontDoor(self, Ids.FRONT_DOOR, self.registry, options) if options.domain_name else None
+
+        if options.domain_name:
+            url, host = f"https://{options.domain_name}", options.domain_name
+        else:
+            url = self.registry.url.url
+            host = Fn.select(2, Fn.split("/", url))
+        CfnOutput(self, Outputs.REGISTRY_URL, value=url, description="Registry URL (API root: /v2/)")
+        CfnOutput(self, Outputs.REGISTRY_HOST, value=host, description="Host for docker login, push and pull")
+        CfnOutput(self, Outputs.BUCKET_NAME, value=self.storage.bucket.bucket_name)
+        CfnOutput(self, Outputs.TABLE_NAME, value=self.storage.table.table_name)
+        CfnOutput(self, Outputs.FUNCTION_NAME, value=self.registry.function.function_name)
+        suppress_findings(self)

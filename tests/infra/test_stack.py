@@ -1,0 +1,160 @@
+"""The stack: private storage, one least-privilege function, outputs; cdk-nag clean in every shape."""
+
+import json
+
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+
+from dockyard.resources import LAMBDA_MAX_BODY, Env, Table
+from tests.infra.conftest import DOMAIN, build
+
+
+def resource(template, kind) -> tuple[str, dict]:
+    found = template.find_resources(kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return next(iter(found.items()))
+
+
+def test_bucket_is_private_encrypted_and_cleans_up_uploads(template):
+    template.has_resource("AWS::S3::Bucket", {
+        "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": Match.object_like({
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "LifecycleConfiguration": {"Rules": Match.array_with([
+                Match.object_like({"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}),
+                Match.object_like({"Prefix": "uploads/", "ExpirationInDays": 2}),
+            ])},
+        }),
+    })
+    template.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+
+
+def test_table_has_the_schema_the_local_server_creates(template):
+    _, table = resource(template, "AWS::DynamoDB::GlobalTable")
+    local = Table.create_table_kwargs("x")
+    props = table["Properties"]
+    assert props["KeySchema"] == local["KeySchema"]
+    assert props["AttributeDefinitions"] == local["AttributeDefinitions"]
+    assert props["BillingMode"] == local["BillingMode"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": Table.TTL_ATTRIBUTE, "Enabled": True}
+    replica = props["Replicas"][0]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_function_runs_the_app_on_arm64_with_the_shared_env_names(template):
+    _, function = resource(template, "AWS::Lambda::Function")
+    props = function["Properties"]
+    assert props["Runtime"] in ("python3.12", "python3.13")
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "dockyard.handler.handler"
+    assert props["MemorySize"] == 1024
+    env = props["Environment"]["Variables"]
+    assert {Env.BUCKET, Env.TABLE, Env.REGION, Env.PRESIGN_TTL, Env.MAX_BODY} <= set(env)
+    assert env[Env.MAX_BODY] == str(LAMBDA_MAX_BODY)
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+
+
+def test_function_url_is_the_front_door_and_private_by_default(template):
+    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
+
+
+def _statements(template) -> list[dict]:
+    _, policy = resource(template, "AWS::IAM::Policy")
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_iam_is_scoped_to_this_bucket_and_this_table(template):
+    bucket_id, _ = resource(template, "AWS::S3::Bucket")
+    table_id, _ = resource(template, "AWS::DynamoDB::GlobalTable")
+    for statement in _statements(template):
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        rendered = json.dumps(resources)
+        assert "*\"" not in rendered.replace("/*\"", "") and rendered != '["*"]', statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.startswith("s3:") for a in actions):
+            assert bucket_id in rendered
+        if any(a.startswith("dynamodb:") for a in actions):
+            assert table_id in rendered and "index" not in rendered
+            assert not {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:*"} & set(actions)
+    assert not template.find_resources("AWS::IAM::ManagedPolicy")
+    _, role = resource(template, "AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_outputs(template):
+    outputs = template.to_json()["Outputs"]
+    assert {"RegistryUrl", "RegistryHost", "BucketName", "TableName", "FunctionName"} <= set(outputs)
+
+
+@pytest.mark.parametrize("context", [
+    {},
+    {"dockyard:kms": "true", "dockyard:removalPolicy": "destroy"},
+    {**DOMAIN, "dockyard:frontDoor": "cloudfront"},
+    {**DOMAIN, "dockyard:frontDoor": "apigateway"},
+], ids=["default", "kms-destroy", "cloudfront", "apigateway"])
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
+    stack = build(context)
+    annotations = Annotations.from_stack(stack)
+    findings = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")) + \
+        annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert findings == [], [f"{f.id}: {f.entry.data}" for f in findings]
+    assert annotations.find_error("*", Match.any_value()) == []
+
+
+def test_an_open_function_url_is_flagged():
+    stack = build({"dockyard:functionUrlAuth": "NONE"})
+    Template.from_stack(stack).has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(".*no access control.*"))
+    assert warnings
+
+
+def test_kms_and_destroy_options():
+    template = Template.from_stack(build({"dockyard:kms": "true", "dockyard:removalPolicy": "destroy"}))
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::S3::Bucket", {"BucketEncryption": {
+        "ServerSideEncryptionConfiguration": [Match.object_like(
+            {"ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"})})]}})
+    template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+    _, table = resource(template, "AWS::DynamoDB::GlobalTable")
+    assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False
+
+
+def test_context_sizes_the_function():
+    template = Template.from_stack(build({"dockyard:memoryMb": "2048", "dockyard:reservedConcurrency": "20",
+                                          "dockyard:logRetentionDays": "90", "dockyard:presignTtlSeconds": "60"}))
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "MemorySize": 2048, "ReservedConcurrentExecutions": 20,
+        "Environment": {"Variables": Match.object_like({Env.PRESIGN_TTL: "60"})}})
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+
+
+def test_custom_domain_with_cloudfront():
+    template = Template.from_stack(build({**DOMAIN, "dockyard:frontDoor": "cloudfront"}))
+    template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
+        "Aliases": ["registry.example.com"],
+        "ViewerCertificate": Match.object_like({"AcmCertificateArn": DOMAIN["dockyard:certificateArn"],
+                                                "MinimumProtocolVersion": "TLSv1.2_2021"}),
+    })})
+    template.has_resource_properties("AWS::Route53::RecordSet", {"Name": "registry.example.com.", "Type": "A"})
+    assert template.to_json()["Outputs"]["RegistryHost"]["Value"] == "registry.example.com"
+
+
+def test_custom_domain_with_api_gateway():
+    template = Template.from_stack(build({**DOMAIN, "dockyard:frontDoor": "apigateway"}))
+    template.has_resource_properties("AWS::ApiGatewayV2::DomainName", {"DomainName": "registry.example.com"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {"AccessLogSettings": Match.object_like({})})
+    template.has_resource_properties("AWS::Route53::RecordSet", {"Type": "A"})
+
+
+@pytest.mark.parametrize("context", [{"dockyard:removalPolicy": "maybe"}, {"dockyard:functionUrlAuth": "open"},
+                                     {"dockyard:domainName": "r.example.com"},
+                                     {"dockyard:logRetentionDays": "31"}])
+def test_bad_context_is_refused(context):
+    with pytest.raises(ValueError):
+        build(context)
