@@ -149,3 +149,8 @@ def test_manifest_at_the_size_limit_is_accepted():
     body = encode(image(annotations={"pad": "x" * pad}))
     assert len(body) == MAX_MANIFEST_SIZE
     assert parse_manifest(body, mt.OCI_MANIFEST).size == MAX_MANIFEST_SIZE
+
+
+def test_a_specific_content_type_must_match_the_body():
+    error = invalid(encode(image()), "application/vnd.example.other+json")
+    assert "does not match" in error.detail

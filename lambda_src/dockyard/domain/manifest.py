@@ -92,7 +92,7 @@ def _media_type(doc: dict, content_type: str | None) -> str:
     if declared is not None and not isinstance(declared, str):
         raise _invalid("mediaType must be a string")
     header = mt.base_type(content_type)
-    if declared and header in mt.MANIFESTS and header != declared:
+    if declared and header not in (None, *mt.GENERIC_TYPES) and header != declared:
         raise _invalid(f"Content-Type {header!r} does not match the manifest's mediaType {declared!r}")
     media_type = declared or (header if header in mt.MANIFESTS | set(mt.DOCKER_SCHEMA1) else None)
     if media_type is None:

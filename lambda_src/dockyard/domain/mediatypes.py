@@ -7,6 +7,9 @@ DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+jso
 DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
                   "application/vnd.docker.distribution.manifest.v1+prettyjws")
 
+# Content-Types that say nothing about the manifest: the body's mediaType decides.
+GENERIC_TYPES = frozenset({"application/json", "application/octet-stream", "text/plain", "*/*"})
+
 IMAGE_MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFESTS = IMAGE_MANIFESTS | INDEXES
