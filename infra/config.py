@@ -15,7 +15,7 @@ class StackOptions:
     reserved_concurrency: int | None = None
     log_retention_days: int = 30
     presign_ttl: int = 300
-    url_auth: str = "AWS_IAM"
+    url_auth: str = "NONE"
     domain_name: str | None = None
     certificate_arn: str | None = None
     hosted_zone_id: str | None = None
@@ -35,7 +35,7 @@ class StackOptions:
         removal = str(get(Context.REMOVAL_POLICY, "retain")).lower()
         if removal not in ("retain", "destroy"):
             raise ValueError(f"{Context.REMOVAL_POLICY} must be retain or destroy, not {removal!r}")
-        url_auth = str(get(Context.URL_AUTH, "AWS_IAM")).upper()
+        url_auth = str(get(Context.URL_AUTH, "NONE")).upper()
         if url_auth not in ("AWS_IAM", "NONE"):
             raise ValueError(f"{Context.URL_AUTH} must be AWS_IAM or NONE")
         front_door = str(get(Context.FRONT_DOOR, "cloudfront")).lower()

@@ -33,6 +33,20 @@ def suppress_findings(stack) -> None:
                "through short-lived presigned URLs that only the function issues. S3 server access logs would "
                "add a second bucket and a log object per pull for no access decision.",
     )])
+    for secret, what in ((stack.secrets.signing, "signing keys"), (stack.secrets.bootstrap_admin, "admin key")):
+        NagSuppressions.add_resource_suppressions(secret, [NagPackSuppression(
+            id="AwsSolutions-SMG4",
+            reason=f"The {what} rotate without a rotation Lambda: signing keys with `dockyard signing-key "
+                   "rotate` (new key id, the previous one still verifies issued tokens, hosts follow within 15 "
+                   "minutes); the bootstrap admin key is meant to be replaced by keys of your own and then "
+                   "disabled by emptying its secret.",
+        )])
+    if front_door is not None and hasattr(front_door, "api"):
+        NagSuppressions.add_resource_suppressions(front_door.api, [NagPackSuppression(
+            id="AwsSolutions-APIG4",
+            reason="The registry authorizes every request itself: access keys, scoped Docker registry "
+                   "tokens and per-repository policies; API Gateway forwards, the function decides.",
+        )], apply_to_children=True)
     if front_door is not None and hasattr(front_door, "distribution"):
         NagSuppressions.add_resource_suppressions(front_door.distribution, [
             NagPackSuppression(id="AwsSolutions-CFR1", reason="A private registry serves its own users wherever "

@@ -18,6 +18,9 @@ class Ids:
     LOG_GROUP = "RegistryLogs"
     FUNCTION_URL = "RegistryUrl"
     FRONT_DOOR = "FrontDoor"
+    AUTH = "Auth"
+    SIGNING_SECRET = "SigningKeys"
+    ADMIN_SECRET = "BootstrapAdmin"
 
 
 class Outputs:
@@ -26,6 +29,8 @@ class Outputs:
     BUCKET_NAME = "BucketName"
     TABLE_NAME = "TableName"
     FUNCTION_NAME = "FunctionName"
+    ADMIN_SECRET_ARN = "AdminSecretArn"
+    SIGNING_SECRET_ARN = "SigningSecretArn"
 
 
 class Context:
@@ -37,7 +42,7 @@ class Context:
     RESERVED_CONCURRENCY = "dockyard:reservedConcurrency"  # unset: account pool
     LOG_RETENTION_DAYS = "dockyard:logRetentionDays"   # 30
     PRESIGN_TTL = "dockyard:presignTtlSeconds"         # 300
-    URL_AUTH = "dockyard:functionUrlAuth"              # AWS_IAM (default) | NONE
+    URL_AUTH = "dockyard:functionUrlAuth"              # NONE (default: the registry's own auth) | AWS_IAM
     DOMAIN_NAME = "dockyard:domainName"                # registry.example.com (optional)
     CERTIFICATE_ARN = "dockyard:certificateArn"        # ACM certificate for the domain
     HOSTED_ZONE_ID = "dockyard:hostedZoneId"           # Route 53 zone for the record

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
 from infra.config import StackOptions
+from infra.constructs.auth_secrets import AuthSecrets
 from infra.constructs.front_door import FrontDoor
 from infra.constructs.registry_function import RegistryFunction
 from infra.constructs.storage import Storage
@@ -19,7 +20,8 @@ class DockyardStack(Stack):
         options = StackOptions.from_context(self.node)
         self.options = options
         self.storage = Storage(self, Ids.STORAGE, options)
-        self.registry = RegistryFunction(self, Ids.API, self.storage, options)
+        self.secrets = AuthSecrets(self, Ids.AUTH, options)
+        self.registry = RegistryFunction(self, Ids.API, self.storage, self.secrets, options)
         self.front_door = FrontDoor(self, Ids.FRONT_DOOR, self.registry, options) if options.domain_name else None
 
         if options.domain_name:
@@ -32,4 +34,8 @@ class DockyardStack(Stack):
         CfnOutput(self, Outputs.BUCKET_NAME, value=self.storage.bucket.bucket_name)
         CfnOutput(self, Outputs.TABLE_NAME, value=self.storage.table.table_name)
         CfnOutput(self, Outputs.FUNCTION_NAME, value=self.registry.function.function_name)
+        CfnOutput(self, Outputs.ADMIN_SECRET_ARN, value=self.secrets.bootstrap_admin.secret_arn,
+                  description="The first admin key: aws secretsmanager get-secret-value --secret-id <this>")
+        CfnOutput(self, Outputs.SIGNING_SECRET_ARN, value=self.secrets.signing.secret_arn,
+                  description="Token signing keys: dockyard signing-key rotate --secret-id <this>")
         suppress_findings(self)

@@ -79,3 +79,42 @@ def client(settings, registry):
 
     with TestClient(create_app(settings, registry), base_url="http://registry.test") as test_client:
         yield test_client
+
+
+ADMIN_ID, ADMIN_SECRET = "test-admin", "dys_" + "t" * 43
+
+
+@pytest.fixture
+def auth_settings(settings):
+    """The test's settings with access control on: a signing keyring in (moto) Secrets Manager."""
+    import dataclasses
+
+    from dockyard.auth.secrets_store import ensure_keyring
+    from dockyard.storage.aws import secrets_client
+
+    secured = dataclasses.replace(settings, auth=True, signing_secret=f"{settings.bucket}-signing")
+    ensure_keyring(secrets_client(secured), secured.signing_secret)
+    return secured
+
+
+@pytest.fixture
+def auth_registry(auth_settings, calls):
+    from dockyard.registry.factory import build_registry
+    from dockyard.storage.aws import new_clients
+
+    s3, dynamodb = new_clients(auth_settings.region, auth_settings.endpoint_url)
+    calls.attach(s3)
+    calls.attach(dynamodb)
+    registry = build_registry(auth_settings, s3, dynamodb)
+    registry.access.create_key("admin", ["*=admin"], key_id=ADMIN_ID, secret=ADMIN_SECRET)
+    return registry
+
+
+@pytest.fixture
+def auth_client(auth_settings, auth_registry):
+    from fastapi.testclient import TestClient
+
+    from dockyard.app import create_app
+
+    with TestClient(create_app(auth_settings, auth_registry), base_url="http://registry.test") as test_client:
+        yield test_client

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from dockyard.resources import BLOB_PREFIX, LAMBDA_MAX_BODY, MANIFEST_PREFIX, UPLOAD_PREFIX
+from dockyard.resources import BLOB_PREFIX, DEFAULT_SERVICE, LAMBDA_MAX_BODY, MANIFEST_PREFIX, UPLOAD_PREFIX
 from infra.bundling import registry_code
 from infra.config import StackOptions
+from infra.constructs.auth_secrets import AuthSecrets
 from infra.constructs.storage import Storage
 from infra.names import Env, Ids
 
@@ -21,7 +22,8 @@ TIMEOUT = Duration.minutes(5)
 
 
 class RegistryFunction(Construct):
-    def __init__(self, scope: Construct, construct_id: str, storage: Storage, options: StackOptions):
+    def __init__(self, scope: Construct, construct_id: str, storage: Storage, secrets: AuthSecrets,
+                 options: StackOptions):
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if options.retain else RemovalPolicy.DESTROY
         self.log_group_retention = _retention(options.log_retention_days)
@@ -30,6 +32,8 @@ class RegistryFunction(Construct):
         self.role = iam.Role(self, Ids.ROLE, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                              description="Dockyard registry function: this bucket and this table only")
         self._grant(storage)
+        secrets.signing.grant_read(self.role)
+        secrets.bootstrap_admin.grant_read(self.role)
 
         self.function = lambda_.Function(
             self, Ids.FUNCTION,
@@ -48,13 +52,16 @@ class RegistryFunction(Construct):
                 Env.REGION: Stack.of(self).region,
                 Env.PRESIGN_TTL: str(options.presign_ttl),
                 Env.MAX_BODY: str(LAMBDA_MAX_BODY),
+                Env.AUTH: "on",
+                Env.SIGNING_SECRET: secrets.signing.secret_arn,
+                Env.BOOTSTRAP_SECRET: secrets.bootstrap_admin.secret_arn,
+                Env.SERVICE: DEFAULT_SERVICE,
+                **({Env.PUBLIC_URL: f"https://{options.domain_name}"} if options.domain_name else {}),
             },
             description="Dockyard OCI registry",
         )
-        if options.url_auth == "NONE":
-            Annotations.of(self).add_warning(
-                "functionUrlAuth=NONE: the registry has no access control of its own yet; anyone who can reach "
-                "the URL can push, pull and delete. Keep AWS_IAM unless this is a disposable test stack.")
+        # The registry authenticates every request itself (access keys, Docker token flow), so the URL is
+        # public by default; AWS_IAM adds SigV4 in front, for callers that can sign (not docker).
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE if options.url_auth == "NONE"
             else lambda_.FunctionUrlAuthType.AWS_IAM,

@@ -6,7 +6,8 @@ import threading
 
 from fastapi import FastAPI
 
-from dockyard.api import base, blobs, listings, manifests, uploads
+from dockyard.api import admin, base, blobs, listings, manifests, token, uploads
+from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
 from dockyard.registry import Registry
@@ -62,7 +63,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = _lazy_registry(settings, registry)
     install_error_handlers(app)
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
-    for module in (base, listings, uploads, blobs, manifests):
+    for module in (base, token, admin, listings, uploads, blobs, manifests):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
+    app.add_middleware(AuditLog)
     return app

@@ -1,17 +1,24 @@
 """The `dockyard` command.
 
-    dockyard serve [--host 127.0.0.1] [--port 5000] [--endpoint-url URL | --aws] [--bucket B] [--table T]
+    dockyard serve [--host 127.0.0.1] [--port 5000] [--endpoint-url URL | --aws] [--bucket B] [--table T] [--auth]
+    dockyard keys create NAME --allow 'team/*=pull,push' [--expires 90d] [--json]
+    dockyard keys list [--json]
+    dockyard keys revoke KEY_ID
+    dockyard anonymous show | set PATTERN...
+    dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 
 from dockyard import resources
 from dockyard.config import Settings
+from dockyard.resources import Env
 
 log = logging.getLogger("dockyard")
 
@@ -29,8 +36,48 @@ def _serve_parser(sub) -> None:
     serve.add_argument("--table", help=f"DynamoDB table (default {resources.DEFAULT_TABLE}); created if missing")
     serve.add_argument("--region", default=None, help=f"AWS region (default {resources.DEFAULT_REGION})")
     serve.add_argument("--presign-ttl", type=int, default=None, help="lifetime of blob download URLs, seconds")
+    serve.add_argument("--auth", action="store_true",
+                       help=f"require access keys and tokens (admin key from {Env.ADMIN_KEY_ID} and "
+                            f"{Env.ADMIN_SECRET}, else a new one is printed)")
+    serve.add_argument("--signing-secret", default=None,
+                       help=f"Secrets Manager id of the token signing keys (default "
+                            f"{resources.DEFAULT_SIGNING_SECRET}); created if missing")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _admin_parsers(sub) -> None:
+    def client_options(parser):
+        parser.add_argument("--registry", default=os.environ.get(Env.REGISTRY),
+                            help=f"registry URL (or {Env.REGISTRY})")
+        parser.add_argument("--creds", default=None,
+                            help=f"admin KEY_ID:SECRET (or {Env.ADMIN_KEY_ID} and {Env.ADMIN_SECRET})")
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    keys = sub.add_parser("keys", help="manage access keys (admin)").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key; prints its id and secret (shown once)")
+    create.add_argument("name")
+    create.add_argument("--allow", action="append", required=True, metavar="PATTERN=ACTIONS",
+                        help="e.g. 'team/*=pull,push' (actions: pull, push, delete, admin); repeatable")
+    create.add_argument("--expires", default=None, help="lifetime such as 90d, 12h, 30m")
+    client_options(create)
+    client_options(keys.add_parser("list", help="list keys"))
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+    client_options(revoke)
+
+    anonymous = sub.add_parser("anonymous", help="repositories anyone may pull (admin)").add_subparsers(
+        dest="action", required=True)
+    client_options(anonymous.add_parser("show"))
+    set_ = anonymous.add_parser("set", help="replace the list; no pattern makes every repository private")
+    set_.add_argument("patterns", nargs="*")
+    client_options(set_)
+
+    signing = sub.add_parser("signing-key", help="rotate the token signing key (with your AWS credentials)")
+    rotate = signing.add_subparsers(dest="action", required=True).add_parser("rotate")
+    rotate.add_argument("--secret-id", required=True, help="the stack's SigningSecretArn output")
+    rotate.add_argument("--region", default=None)
+    rotate.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)
 
 
 def _settings(args) -> Settings:
@@ -38,6 +85,9 @@ def _settings(args) -> Settings:
     overrides = {k: v for k, v in {
         "bucket": args.bucket, "table": args.table, "region": args.region, "presign_ttl": args.presign_ttl,
     }.items() if v is not None}
+    if args.auth:
+        overrides["auth"] = True
+        overrides["signing_secret"] = args.signing_secret or base.signing_secret or resources.DEFAULT_SIGNING_SECRET
     return Settings(**{**base.__dict__, **overrides, "endpoint_url": args.endpoint_url})
 
 
@@ -61,6 +111,11 @@ def serve(args) -> int:
             s3, dynamodb = make_clients(settings)
             ensure_bucket(s3, settings)
             ensure_table(dynamodb, settings)
+        if settings.auth:
+            _prepare_auth(settings)
+        else:
+            print("WARNING: access control is off: anyone who can reach this port can push, pull and delete. "
+                  "Use --auth for anything but local development.", file=sys.stderr, flush=True)
         os.environ.update(settings.to_env())
         where = f"embedded moto at {settings.endpoint_url}" if embedded else settings.endpoint_url or "AWS"
         print(f"Dockyard registry on http://{args.host}:{args.port}  (bucket {settings.bucket}, "
@@ -73,12 +128,114 @@ def serve(args) -> int:
     return 0
 
 
+def _prepare_auth(settings: Settings) -> None:
+    """Make sure the signing keys exist, and that there is an admin key to start with."""
+    from dockyard.auth.secrets_store import ensure_keyring
+    from dockyard.registry.factory import build_registry
+    from dockyard.storage.aws import secrets_client
+
+    ensure_keyring(secrets_client(settings), settings.signing_secret)
+    key_id, secret = os.environ.get(Env.ADMIN_KEY_ID), os.environ.get(Env.ADMIN_SECRET)
+    access = build_registry(settings).access
+    key, secret = access.create_key("admin", ["*=admin"], key_id=key_id or None, secret=secret or None)
+    if key_id and os.environ.get(Env.ADMIN_SECRET):
+        print(f"Access control is on; admin key {key['id']} (from {Env.ADMIN_KEY_ID}).", file=sys.stderr)
+    else:
+        print(f"Access control is on. A new admin key (shown once):\n  {Env.ADMIN_KEY_ID}={key['id']}\n"
+              f"  {Env.ADMIN_SECRET}={secret}", file=sys.stderr, flush=True)
+
+
+# --- admin commands: a thin client of the admin API ------------------------------------------------------
+
+def _client(args):
+    import httpx
+
+    registry = args.registry
+    if not registry:
+        raise SystemExit(f"dockyard: no registry: use --registry URL or set {Env.REGISTRY}")
+    if "://" not in registry:
+        host = registry.split("/")[0].rsplit(":", 1)[0]
+        registry = ("http://" if host in ("localhost", "127.0.0.1", "::1", "[::1]") else "https://") + registry
+    creds = args.creds or (f"{os.environ[Env.ADMIN_KEY_ID]}:{os.environ[Env.ADMIN_SECRET]}"
+                           if os.environ.get(Env.ADMIN_KEY_ID) and os.environ.get(Env.ADMIN_SECRET) else None)
+    auth = tuple(creds.split(":", 1)) if creds else None
+    return httpx.Client(base_url=registry.rstrip("/") + "/dockyard/v1", auth=auth, timeout=30)
+
+
+def _call(args, method: str, path: str, body: dict | None = None) -> dict:
+    with _client(args) as client:
+        response = client.request(method, path, json=body)
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code >= 400:
+        error = (data.get("errors") or [{}])[0]
+        raise SystemExit(f"dockyard: {response.status_code} {error.get('code', '')}: "
+                         f"{error.get('detail') or error.get('message') or response.text[:200]}")
+    return data
+
+
+def parse_duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    try:
+        value, unit = int(text[:-1]), units[text[-1]]
+    except (ValueError, KeyError, IndexError):
+        raise SystemExit(f"dockyard: invalid duration {text!r} (use e.g. 90d, 12h, 30m)") from None
+    if value <= 0:
+        raise SystemExit("dockyard: the duration must be positive")
+    return value * unit
+
+
+def keys(args) -> int:
+    if args.action == "create":
+        body = {"name": args.name, "allow": args.allow}
+        if args.expires:
+            body["expires_in"] = parse_duration(args.expires)
+        data = _call(args, "POST", "/keys", body)
+        if args.json:
+            print(json.dumps({"id": data["id"], "secret": data["secret"]}))
+        else:
+            print(f"id:     {data['id']}\nsecret: {data['secret']}\n(the secret is shown only this once)")
+    elif args.action == "list":
+        found = _call(args, "GET", "/keys")["keys"]
+        if args.json:
+            print(json.dumps(found, indent=2))
+        for key in [] if args.json else found:
+            print(f"{key['id']}  {key['state']:8}  {key['name']}  {' '.join(key['allow'])}")
+    else:
+        key = _call(args, "DELETE", f"/keys/{args.key_id}")["key"]
+        print(json.dumps(key) if args.json else f"revoked {key['id']} ({key['name']})")
+    return 0
+
+
+def anonymous(args) -> int:
+    if args.action == "set":
+        patterns = _call(args, "PUT", "/anonymous", {"pull": args.patterns})["pull"]
+    else:
+        patterns = _call(args, "GET", "/anonymous")["pull"]
+    print(json.dumps({"pull": patterns}) if args.json else "\n".join(patterns) or "(no public repositories)")
+    return 0
+
+
+def signing_key(args) -> int:
+    from dockyard.auth.secrets_store import rotate_keyring
+    from dockyard.storage.aws import secrets_client
+
+    base = Settings.from_env()
+    settings = Settings(region=args.region or base.region, endpoint_url=args.endpoint_url)
+    kid = rotate_keyring(secrets_client(settings), args.secret_id)
+    print(f"new current signing key: {kid} (the previous key still verifies tokens already issued)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dockyard", description="Dockyard: a serverless private OCI registry")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _admin_parsers(sub)
     args = parser.parse_args(argv)
-    return {"serve": serve}[args.command](args)
+    return {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dockyard.resources import DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_TABLE, Env
+from dockyard.resources import DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_SERVICE, DEFAULT_TABLE, Env
 
 MIB = 1024 * 1024
 # S3 refuses multipart parts below 5 MiB (except the last one).
@@ -31,12 +31,24 @@ class Settings:
     # The largest request body this host accepts (Lambda's payload cap), advertised to chunking clients;
     # None: no limit.
     max_body: int | None = None
+    # Access control: off only for local development (`dockyard serve` without --auth).
+    auth: bool = False
+    # Secrets Manager ids: the token signing keyring, and (deployed stacks) the bootstrap admin key.
+    signing_secret: str | None = None
+    bootstrap_secret: str | None = None
+    service: str = DEFAULT_SERVICE
+    token_ttl: int = 300
+    refresh_ttl: int = 30 * 24 * 3600
+    # The registry's public URL (a custom domain), for the token realm; None: the request's own host.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
             raise ValueError("presign_ttl must be between 1 second and 7 days")
+        if self.auth and not self.signing_secret:
+            raise ValueError("auth needs a signing secret (Secrets Manager id)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +64,12 @@ class Settings:
             ("upload_ttl", Env.UPLOAD_TTL, int),
             ("part_size", Env.PART_SIZE, int),
             ("max_body", Env.MAX_BODY, int),
+            ("auth", Env.AUTH, _flag),
+            ("signing_secret", Env.SIGNING_SECRET, str),
+            ("bootstrap_secret", Env.BOOTSTRAP_SECRET, str),
+            ("service", Env.SERVICE, str),
+            ("token_ttl", Env.TOKEN_TTL, int),
+            ("public_url", Env.PUBLIC_URL, str),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -73,4 +91,14 @@ class Settings:
             env[Env.ENDPOINT_URL] = self.endpoint_url
         if self.max_body:
             env[Env.MAX_BODY] = str(self.max_body)
+        env[Env.AUTH] = "on" if self.auth else "off"
+        for var, value in ((Env.SIGNING_SECRET, self.signing_secret), (Env.BOOTSTRAP_SECRET, self.bootstrap_secret),
+                           (Env.PUBLIC_URL, self.public_url)):
+            if value:
+                env[var] = value
+        env[Env.SERVICE], env[Env.TOKEN_TTL] = self.service, str(self.token_ttl)
         return env
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -33,6 +33,7 @@ class Err(Enum):
     UNSUPPORTED = ("UNSUPPORTED", 405, "the operation is unsupported")
     TOOMANYREQUESTS = ("TOOMANYREQUESTS", 429, "too many requests")
     # The same OCI codes where the spec asks for another status.
+    INSUFFICIENT_SCOPE = ("DENIED", 401, "requested access to the resource is denied")
     RANGE_NOT_SATISFIABLE = ("BLOB_UPLOAD_INVALID", 416, "chunk does not start at the current upload offset")
     UPLOAD_BUSY = ("BLOB_UPLOAD_INVALID", 409, "another request is writing to this upload")
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest exceeds the size limit")

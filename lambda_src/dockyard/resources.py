@@ -19,12 +19,27 @@ class Env:
     PART_SIZE = "DOCKYARD_PART_SIZE"
     MAX_BODY = "DOCKYARD_MAX_BODY"
     LOG_LEVEL = "DOCKYARD_LOG_LEVEL"
+    AUTH = "DOCKYARD_AUTH"
+    SIGNING_SECRET = "DOCKYARD_SIGNING_SECRET"
+    BOOTSTRAP_SECRET = "DOCKYARD_BOOTSTRAP_SECRET"
+    SERVICE = "DOCKYARD_SERVICE"
+    TOKEN_TTL = "DOCKYARD_TOKEN_TTL"
+    PUBLIC_URL = "DOCKYARD_PUBLIC_URL"
+    # The local server's admin key (`dockyard serve --auth`) and the CLI's credentials.
+    ADMIN_KEY_ID = "DOCKYARD_ADMIN_KEY_ID"
+    ADMIN_SECRET = "DOCKYARD_ADMIN_SECRET"
+    REGISTRY = "DOCKYARD_REGISTRY"
 
 
 # Local defaults used by `dockyard serve` when no names are given.
 DEFAULT_BUCKET = "dockyard-local"
 DEFAULT_TABLE = "dockyard-local"
 DEFAULT_REGION = "us-east-1"
+DEFAULT_SIGNING_SECRET = "dockyard-local-signing"
+# The `service` of the Docker token flow: the audience of every token.
+DEFAULT_SERVICE = "dockyard"
+# The id of a deployed stack's first admin key, whose secret lives in Secrets Manager (not in the table).
+BOOTSTRAP_KEY_ID = "dockyard-admin"
 
 # A Lambda invocation payload is capped at 6 MB (6,291,456 bytes). A Function URL delivers a binary body
 # base64-encoded inside a JSON event, so the largest raw body that fits, leaving room for the event's

@@ -60,8 +60,18 @@ def test_function_runs_the_app_on_arm64_with_the_shared_env_names(template):
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
 
 
-def test_function_url_is_the_front_door_and_private_by_default(template):
-    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
+def test_function_url_is_the_front_door_and_the_registry_does_auth(template):
+    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
+    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env[Env.AUTH] == "on"
+    secrets = template.find_resources("AWS::SecretsManager::Secret")
+    assert len(secrets) == 2
+    for secret_id in secrets:
+        assert {"Ref": secret_id} in (env[Env.SIGNING_SECRET], env[Env.BOOTSTRAP_SECRET])
+    statements = _statements(template)
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert {json.dumps(r["Resource"], sort_keys=True) for r in reads} == {
+        json.dumps({"Ref": secret_id}) for secret_id in secrets}
 
 
 def _statements(template) -> list[dict]:
@@ -89,7 +99,8 @@ def test_iam_is_scoped_to_this_bucket_and_this_table(template):
 
 def test_outputs(template):
     outputs = template.to_json()["Outputs"]
-    assert {"RegistryUrl", "RegistryHost", "BucketName", "TableName", "FunctionName"} <= set(outputs)
+    assert {"RegistryUrl", "RegistryHost", "BucketName", "TableName", "FunctionName", "AdminSecretArn",
+            "SigningSecretArn"} <= set(outputs)
 
 
 @pytest.mark.parametrize("context", [
@@ -97,7 +108,8 @@ def test_outputs(template):
     {"dockyard:kms": "true", "dockyard:removalPolicy": "destroy"},
     {**DOMAIN, "dockyard:frontDoor": "cloudfront"},
     {**DOMAIN, "dockyard:frontDoor": "apigateway"},
-], ids=["default", "kms-destroy", "cloudfront", "apigateway"])
+    {**DOMAIN, "dockyard:frontDoor": "cloudfront", "dockyard:functionUrlAuth": "AWS_IAM"},
+], ids=["default", "kms-destroy", "cloudfront", "apigateway", "cloudfront-iam"])
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
     stack = build(context)
     annotations = Annotations.from_stack(stack)
@@ -107,11 +119,9 @@ def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
     assert annotations.find_error("*", Match.any_value()) == []
 
 
-def test_an_open_function_url_is_flagged():
-    stack = build({"dockyard:functionUrlAuth": "NONE"})
-    Template.from_stack(stack).has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(".*no access control.*"))
-    assert warnings
+def test_function_url_can_require_sigv4_as_well():
+    template = Template.from_stack(build({"dockyard:functionUrlAuth": "AWS_IAM"}))
+    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
 
 
 def test_kms_and_destroy_options():
@@ -143,6 +153,8 @@ def test_custom_domain_with_cloudfront():
     })})
     template.has_resource_properties("AWS::Route53::RecordSet", {"Name": "registry.example.com.", "Type": "A"})
     assert template.to_json()["Outputs"]["RegistryHost"]["Value"] == "registry.example.com"
+    template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like(
+        {Env.PUBLIC_URL: "https://registry.example.com"})}})
 
 
 def test_custom_domain_with_api_gateway():

@@ -136,3 +136,25 @@ def test_handler_import_creates_no_aws_client():
     code = "import sys, dockyard.handler; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_token_flow_through_function_url_events(auth_settings, auth_registry, monkeypatch):
+    from tests.conftest import ADMIN_ID, ADMIN_SECRET
+    from tests.support.auth import basic
+
+    for name, value in auth_settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    handler = make_handler()
+    challenge = function_url.invoke(handler, "GET", "/v2/")
+    assert challenge.status_code == 401
+    assert challenge.headers["www-authenticate"] == (
+        f'Bearer realm="https://{function_url.DOMAIN}/token",service="dockyard"')
+    answer = function_url.invoke(handler, "GET", "/token", params={"service": "dockyard",
+                                                                   "scope": "repository:team/app:pull,push"},
+                                 headers=basic(ADMIN_ID, ADMIN_SECRET))
+    assert answer.status_code == 200 and not answer.base64
+    token = json.loads(answer.content)["token"]
+    assert function_url.invoke(handler, "GET", "/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    started = function_url.invoke(handler, "POST", "/v2/team/app/blobs/uploads/",
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert started.status_code == 202

@@ -42,7 +42,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dockyard serve exited:\n{self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/v2/", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/v2/", timeout=1).status_code in (200, 401):
                     return
             except httpx.TransportError:
                 time.sleep(0.1)

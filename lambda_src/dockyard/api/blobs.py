@@ -3,20 +3,21 @@
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from dockyard.api.deps import Name, RegistryDep
+from dockyard.api.access import Pull
+from dockyard.api.deps import RegistryDep
 
 router = APIRouter()
 
 
 @router.head("/v2/{name:path}/blobs/{digest}")
-def check_blob(name: Name, digest: str, registry: RegistryDep) -> Response:
+def check_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
     info = registry.blobs.stat(name, digest)
     return Response(headers={"Content-Length": str(info.size), "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")
 
 
 @router.get("/v2/{name:path}/blobs/{digest}")
-def get_blob(name: Name, digest: str, registry: RegistryDep) -> Response:
+def get_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
     info, url = registry.blobs.locate(name, digest)
     return Response(status_code=307, headers={"Location": url, "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")

@@ -1,22 +1,19 @@
-"""Dependencies shared by the routes: the registry, and a validated repository name."""
+"""Dependencies shared by the routes: the registry, request headers, small JSON and form bodies."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Header, Request
 
-from dockyard.domain.names import validate_name
 from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
 
 
 def get_registry(request: Request) -> Registry:
     return request.app.state.registry()
-
-
-def repository(name: str) -> str:
-    return validate_name(name)
 
 
 def content_length(value: Annotated[str | None, Header(alias="content-length")] = None) -> int | None:
@@ -27,6 +24,29 @@ def content_length(value: Annotated[str | None, Header(alias="content-length")] 
     return int(value)
 
 
+def read_json(request: Request, limit: int = 64 * 1024) -> dict:
+    """A small JSON object body (admin API)."""
+    from dockyard.api.body import RequestBody
+
+    raw = RequestBody(request).read(limit + 1)
+    try:
+        data = json.loads(raw) if len(raw) <= limit else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RegistryError(Err.INVALID_PARAMETER, f"the body must be a JSON object of at most {limit} bytes")
+    return data
+
+
+def read_form(request: Request, limit: int = 64 * 1024) -> dict[str, list[str]]:
+    """An `application/x-www-form-urlencoded` body (the OAuth2 token request)."""
+    from dockyard.api.body import RequestBody
+
+    raw = RequestBody(request).read(limit + 1)
+    if len(raw) > limit:
+        raise RegistryError(Err.INVALID_PARAMETER, "the form is too large")
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=False)
+
+
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-Name = Annotated[str, Depends(repository)]
 ContentLength = Annotated[int | None, Depends(content_length)]

@@ -7,28 +7,29 @@ from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
-from dockyard.api.deps import Name, RegistryDep
+from dockyard.api.access import Pull, Push
+from dockyard.api.deps import RegistryDep
 from dockyard.domain.manifest import MAX_MANIFEST_SIZE
 
 router = APIRouter()
 
 
 @router.head("/v2/{name:path}/manifests/{reference}")
-def check_manifest(name: Name, reference: str, registry: RegistryDep) -> Response:
+def check_manifest(name: Pull, reference: str, registry: RegistryDep) -> Response:
     record = registry.manifests.get(name, reference, with_body=False)
     return Response(media_type=record.media_type, headers={
         "Content-Length": str(record.size), "Docker-Content-Digest": str(record.digest)})
 
 
 @router.get("/v2/{name:path}/manifests/{reference}")
-def get_manifest(name: Name, reference: str, registry: RegistryDep) -> Response:
+def get_manifest(name: Pull, reference: str, registry: RegistryDep) -> Response:
     record = registry.manifests.get(name, reference)
     return Response(content=record.body, media_type=record.media_type,
                     headers={"Docker-Content-Digest": str(record.digest)})
 
 
 @router.put("/v2/{name:path}/manifests/{reference}")
-def put_manifest(request: Request, name: Name, reference: str, registry: RegistryDep,
+def put_manifest(request: Request, name: Push, reference: str, registry: RegistryDep,
                  content_type: Annotated[str | None, Header(alias="content-type")] = None) -> Response:
     body = RequestBody(request).read(MAX_MANIFEST_SIZE + 1)
     manifest = registry.manifests.put(name, reference, body, content_type)

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
-from dockyard.api.deps import ContentLength, Name, RegistryDep
-from dockyard.domain.names import validate_name
+from dockyard.api.access import MountSource, Push
+from dockyard.api.deps import ContentLength, RegistryDep
 from dockyard.registry.blobs import BlobInfo
 from dockyard.registry.uploads import range_header
 from dockyard.storage.base import UploadSession
@@ -34,10 +34,10 @@ def _accepted(name: str, session: UploadSession, max_chunk: int | None, status: 
 
 @router.post("/v2/{name:path}/blobs/uploads/")
 @router.post("/v2/{name:path}/blobs/uploads", include_in_schema=False)
-def start_upload(request: Request, name: Name, registry: RegistryDep, digest: str | None = None,
-                 mount: str | None = None, source: Annotated[str | None, Query(alias="from")] = None) -> Response:
+def start_upload(request: Request, name: Push, registry: RegistryDep, source: MountSource,
+                 digest: str | None = None, mount: str | None = None) -> Response:
     if mount is not None and source is not None:
-        info = registry.blobs.mount(name, mount, validate_name(source))
+        info = registry.blobs.mount(name, mount, source)
         if info is not None:
             return _created(name, info)
     elif digest is not None:
@@ -46,25 +46,25 @@ def start_upload(request: Request, name: Name, registry: RegistryDep, digest: st
 
 
 @router.patch("/v2/{name:path}/blobs/uploads/{upload_id}")
-def append_chunk(request: Request, name: Name, upload_id: str, registry: RegistryDep,
+def append_chunk(request: Request, name: Push, upload_id: str, registry: RegistryDep,
                  content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
     session = registry.uploads.append(name, upload_id, RequestBody(request), content_range, content_length)
     return _accepted(name, session, registry.uploads.max_chunk)
 
 
 @router.put("/v2/{name:path}/blobs/uploads/{upload_id}")
-def finish_upload(request: Request, name: Name, upload_id: str, registry: RegistryDep, digest: str | None = None,
+def finish_upload(request: Request, name: Push, upload_id: str, registry: RegistryDep, digest: str | None = None,
                   content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
     info = registry.uploads.finish(name, upload_id, digest, RequestBody(request), content_range, content_length)
     return _created(name, info)
 
 
 @router.get("/v2/{name:path}/blobs/uploads/{upload_id}")
-def upload_status(name: Name, upload_id: str, registry: RegistryDep) -> Response:
+def upload_status(name: Push, upload_id: str, registry: RegistryDep) -> Response:
     return _accepted(name, registry.uploads.status(name, upload_id), registry.uploads.max_chunk, status=204)
 
 
 @router.delete("/v2/{name:path}/blobs/uploads/{upload_id}")
-def cancel_upload(name: Name, upload_id: str, registry: RegistryDep) -> Response:
+def cancel_upload(name: Push, upload_id: str, registry: RegistryDep) -> Response:
     registry.uploads.cancel(name, upload_id)
     return Response(status_code=204)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockyard.auth.admin import AccessAdmin
+from dockyard.auth.service import Auth
+from dockyard.config import Settings
 from dockyard.registry.blobs import Blobs
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
@@ -11,6 +14,9 @@ from dockyard.registry.uploads import Uploads
 
 @dataclass(frozen=True)
 class Registry:
+    settings: Settings
     blobs: Blobs
     uploads: Uploads
     manifests: Manifests
+    auth: Auth
+    access: AccessAdmin

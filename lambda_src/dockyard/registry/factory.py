@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dockyard.auth.admin import AccessAdmin
+from dockyard.auth.secrets_store import read_bootstrap_admin, read_keyring
+from dockyard.auth.service import Auth
+from dockyard.auth.tokens import Tokens
 from dockyard.config import Settings
 from dockyard.registry import Registry
 from dockyard.registry.blobs import Blobs
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
-from dockyard.storage.aws import make_clients
+from dockyard.storage.aws import make_clients, secrets_client
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
@@ -17,7 +21,23 @@ def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
         s3, dynamodb = make_clients(settings)
     meta, store = DynamoMeta(dynamodb, settings.table), S3Blobs(s3, settings.bucket)
     return Registry(
+        settings=settings,
         blobs=Blobs(meta, store, settings),
         uploads=Uploads(meta, store, settings),
         manifests=Manifests(meta, store, settings),
+        auth=build_auth(settings, meta),
+        access=AccessAdmin(meta),
     )
+
+
+def build_auth(settings: Settings, meta: DynamoMeta) -> Auth:
+    """Secrets are read on first use (the first authenticated request), once per process."""
+
+    def tokens() -> Tokens:
+        keyring = read_keyring(secrets_client(settings), settings.signing_secret)
+        return Tokens(keyring, settings.service, settings.token_ttl, settings.refresh_ttl)
+
+    def bootstrap():
+        return read_bootstrap_admin(secrets_client(settings), settings.bootstrap_secret)
+
+    return Auth(meta, tokens, bootstrap if settings.bootstrap_secret else None)

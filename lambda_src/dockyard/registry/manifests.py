@@ -59,8 +59,22 @@ class Manifests:
             raise RegistryError(Err.NAME_UNKNOWN, f"repository {repo} is not known")
         return page
 
-    def catalog(self, n: int | None, last: str | None) -> Page:
-        return self.meta.list_repositories(_page_size(n), last) if n != 0 else Page([], None)
+    def catalog(self, n: int | None, last: str | None, visible=None) -> Page:
+        """Repositories in lexical order after `last`; with `visible`, only those it accepts (the ones the
+        caller may pull), reading on until the page is full."""
+        limit = _page_size(n)
+        if n == 0:
+            return Page([], None)
+        page = self.meta.list_repositories(limit, last)
+        if visible is None:
+            return page
+        names = [name for name in page.items if visible(name)]
+        while len(names) < limit and page.last is not None:
+            page = self.meta.list_repositories(limit, page.last)
+            names += [name for name in page.items if visible(name)]
+        if len(names) > limit:
+            return Page(names[:limit], names[limit - 1])
+        return Page(names, names[-1] if page.last is not None and names else None)
 
 
 def _page_size(n: int | None) -> int:

@@ -44,6 +44,21 @@ def new_clients(region: str, endpoint_url: str | None):
 _shared_clients = lru_cache(maxsize=4)(new_clients)
 
 
+@lru_cache(maxsize=4)
+def _secrets_client(region: str, endpoint_url: str | None):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session(region_name=region).client(
+        "secretsmanager", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def secrets_client(settings: Settings):
+    """The Secrets Manager client (token signing keys); created on first use only, when auth is on."""
+    with _lock:
+        return _secrets_client(settings.region, settings.endpoint_url)
+
+
 def ensure_bucket(s3, settings: Settings) -> bool:
     """Create the bucket if it is missing (private, encrypted, upload leftovers expire). True if created."""
     try:

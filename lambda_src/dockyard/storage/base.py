@@ -76,3 +76,18 @@ class Page:
 
     items: list
     last: str | None
+
+
+@dataclass(frozen=True)
+class AccessKeyRecord:
+    """A stored access key. The secret itself is never stored: only a salted hash of it."""
+
+    id: str
+    name: str
+    rules: list[tuple[str, list[str]]]  # (repository pattern, actions)
+    salt: str
+    secret_hash: str
+    created_at: int
+    expires_at: int | None = None
+    last_used: int | None = None
+    revoked_at: int | None = None

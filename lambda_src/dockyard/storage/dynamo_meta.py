@@ -12,7 +12,15 @@ from collections.abc import Iterable
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table
 from dockyard.storage import keys
-from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, ManifestRecord, Page, UploadSession
+from dockyard.storage.base import (
+    AccessKeyRecord,
+    BlobRecorded,
+    BlobRef,
+    ConditionFailed,
+    ManifestRecord,
+    Page,
+    UploadSession,
+)
 
 PK, SK, TTL = Table.PARTITION_KEY, Table.SORT_KEY, Table.TTL_ATTRIBUTE
 BATCH_GET_LIMIT = 100
@@ -317,3 +325,76 @@ class DynamoMeta:
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise ConditionFailed() from None
+
+    # --- access keys and the anonymous policy -----------------------------------------------------------
+
+    @staticmethod
+    def _key_record(item: dict) -> AccessKeyRecord:
+        return AccessKeyRecord(
+            id=item[SK]["S"][len(keys.ACCESS_KEY_PREFIX):],
+            name=item["name"]["S"],
+            rules=[tuple(rule) for rule in json.loads(item["rules"]["S"])],
+            salt=item["salt"]["S"],
+            secret_hash=item["secret_hash"]["S"],
+            created_at=_n(item, "created_at"),
+            expires_at=_n(item, "key_expires_at") or None,
+            last_used=_n(item, "last_used") or None,
+            revoked_at=_n(item, "revoked_at") or None,
+        )
+
+    def put_access_key(self, record: AccessKeyRecord) -> None:
+        item = {**_key(keys.AUTH_PK, keys.access_key_sk(record.id)), "name": {"S": record.name},
+                "rules": {"S": json.dumps(record.rules)}, "salt": {"S": record.salt},
+                "secret_hash": {"S": record.secret_hash}, "created_at": {"N": str(record.created_at)}}
+        if record.expires_at:
+            item["key_expires_at"] = {"N": str(record.expires_at)}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def get_access_key(self, key_id: str) -> AccessKeyRecord | None:
+        item = self._get(keys.AUTH_PK, keys.access_key_sk(key_id), consistent=True)
+        return self._key_record(item) if item else None
+
+    def list_access_keys(self) -> list[AccessKeyRecord]:
+        request = {"TableName": self.table, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                   "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+                   "ExpressionAttributeValues": {":pk": {"S": keys.AUTH_PK},
+                                                 ":prefix": {"S": keys.ACCESS_KEY_PREFIX}}}
+        records = []
+        while True:
+            response = self.client.query(**request)
+            records += [self._key_record(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return records
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def revoke_access_key(self, key_id: str, now: int) -> bool:
+        """Mark a key revoked (kept for the audit trail). False if there is no such key."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=_key(keys.AUTH_PK, keys.access_key_sk(key_id)),
+                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+                ConditionExpression="attribute_exists(#pk)", ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":now": {"N": str(now)}})
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def touch_access_key(self, key_id: str, now: int, older_than: int) -> None:
+        """Record a use of the key, at most once per `older_than` window (a conditional write)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=_key(keys.AUTH_PK, keys.access_key_sk(key_id)),
+                UpdateExpression="SET last_used = :now",
+                ConditionExpression="attribute_exists(#pk) AND (attribute_not_exists(last_used) OR last_used < :old)",
+                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":old": {"N": str(older_than)}})
+        except self.client.exceptions.ConditionalCheckFailedException:
+            pass
+
+    def get_anonymous_rules(self) -> list[tuple[str, list[str]]]:
+        item = self._get(keys.AUTH_PK, keys.ANONYMOUS_SK)
+        return [tuple(rule) for rule in json.loads(item["rules"]["S"])] if item else []
+
+    def put_anonymous_rules(self, rules: list[tuple[str, list[str]]]) -> None:
+        self.client.put_item(TableName=self.table, Item={**_key(keys.AUTH_PK, keys.ANONYMOUS_SK),
+                                                          "rules": {"S": json.dumps(rules)}})

@@ -22,6 +22,9 @@ DynamoDB, one table, string keys `pk` / `sk`:
     pk = blob#<digest>      sk = blob      global record: the bytes are in S3   {size, location}
     pk = upload#<id>        sk = upload    upload session   {repo, offset, parts, tail, hash, expires_at}
     pk = catalog            sk = repo#<name>   one item per repository, in lexical order
+    pk = auth               sk = key#<key id>  an access key   {name, rules, salt, secret_hash, created_at,
+                                                                  expires_at, last_used, revoked_at}
+    pk = auth               sk = anonymous     what anonymous callers may pull   {rules}
 
 `location` is the blob's S3 key, so that a blob GET presigns from the link alone (one read, no S3 call).
 Sort keys sort by UTF-8 bytes, which for the spec's grammars is the ASCIIbetical order that tag and catalog
@@ -104,3 +107,12 @@ UPLOAD_SK = "upload"
 
 def catalog_sk(name: str) -> str:
     return f"{REPO_PREFIX}{name}"
+
+
+AUTH_PK = "auth"
+ACCESS_KEY_PREFIX = "key#"
+ANONYMOUS_SK = "anonymous"
+
+
+def access_key_sk(key_id: str) -> str:
+    return f"{ACCESS_KEY_PREFIX}{key_id}"

@@ -1,0 +1,52 @@
+"""The token endpoint of the Docker registry token flow: GET with Basic credentials (docker, skopeo,
+podman), POST with the OAuth2 form (containerd, docker's refresh tokens)."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from dockyard.api.deps import RegistryDep, read_form
+from dockyard.errors import Err, RegistryError
+
+router = APIRouter()
+NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _enabled(registry) -> None:
+    if not registry.settings.auth:
+        raise RegistryError(Err.NOT_FOUND, "this registry runs without access control: no tokens are needed")
+
+
+@router.get("/token")
+def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
+    _enabled(registry)
+    authorization = request.headers.get("authorization", "")
+    scheme, _, basic = authorization.partition(" ")
+    if authorization and scheme.lower() != "basic":
+        raise RegistryError(Err.UNAUTHORIZED, "the token endpoint takes Basic credentials")
+    offline = request.query_params.get("offline_token", "").lower() == "true"
+    answer = registry.auth.issue_token(basic or None, None, request.query_params.getlist("scope"), offline)
+    return JSONResponse(answer, headers=NO_CACHE)
+
+
+@router.post("/token")
+def post_token(request: Request, registry: RegistryDep) -> JSONResponse:
+    _enabled(registry)
+    form = {key: values[-1] for key, values in read_form(request).items()}
+    grant = form.get("grant_type")
+    scopes = form.get("scope", "").split(" ")
+    offline = form.get("access_type") == "offline"
+    if grant == "password":
+        basic = base64.b64encode(f"{form.get('username', '')}:{form.get('password', '')}".encode()).decode()
+        answer = registry.auth.issue_token(basic, None, [" ".join(scopes)], offline)
+    elif grant == "refresh_token":
+        if not form.get("refresh_token"):
+            raise RegistryError(Err.UNAUTHORIZED, "refresh_token is required")
+        answer = registry.auth.issue_token(None, form["refresh_token"], [" ".join(scopes)], True)
+    else:
+        raise RegistryError(Err.INVALID_PARAMETER, "grant_type must be password or refresh_token")
+    answer["scope"] = " ".join(scopes)
+    return JSONResponse(answer, headers=NO_CACHE)

@@ -1,0 +1,245 @@
+"""Who is calling, and may they do this? Credentials in, a principal out; scopes checked per route.
+
+- Bearer tokens are verified locally (no AWS call).
+- Basic credentials (an access key id and secret) on registry endpoints cost one DynamoDB read, then are
+  cached for a minute per warm instance, so a client sending them on every request costs nothing more
+  (a revocation reaches such a client within that minute). The token endpoint always reads the key, so a
+  revoked key gets no new token.
+- The token endpoint grants the intersection of what was asked and what the key's policy allows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from dockyard.auth import keys
+from dockyard.auth.policies import ADMIN, Policy
+from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, Access, parse_scope
+from dockyard.auth.tokens import ACCESS, REFRESH, InvalidToken, Tokens
+from dockyard.errors import Err, RegistryError
+from dockyard.resources import BOOTSTRAP_KEY_ID
+from dockyard.storage.dynamo_meta import DynamoMeta
+
+ANONYMOUS = "anonymous"
+CACHE_SECONDS = 60  # how long a verified key (or the anonymous policy) is trusted without a new read
+TOUCH_EVERY = 3600  # last-used time is written at most this often per key
+BOOTSTRAP_SECONDS = 300  # how long the bootstrap admin secret is trusted without a new read
+KEYRING_SECONDS = 900  # the signing keyring is re-read this often, to pick up a new current key
+KEYRING_RETRY_SECONDS = 30  # an unknown key id re-reads the keyring at most this often
+ADMIN_SCOPE = Access(REGISTRY, "admin", frozenset({"*"}))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a key (with its policy) or a token (with what it grants)."""
+
+    subject: str
+    policy: Policy | None = None
+    grants: tuple[Access, ...] | None = None
+    pull_patterns: tuple[str, ...] = ()
+
+    def can(self, repository: str, action: str) -> bool:
+        if self.policy is not None:
+            return self.policy.allows(repository, action)
+        return any(a.type == REPOSITORY and a.name == repository and (action in a.actions or "*" in a.actions)
+                   for a in self.grants or ())
+
+    def can_list(self, repository: str) -> bool:
+        """May this repository appear in the caller's catalog?"""
+        if self.policy is not None:
+            return self.policy.allows(repository, "pull")
+        return any(fnmatchcase(repository, pattern) for pattern in self.pull_patterns)
+
+    @property
+    def is_admin(self) -> bool:
+        if self.policy is not None:
+            return self.policy.is_admin
+        return any(a.type == REGISTRY and a.name == ADMIN_SCOPE.name for a in self.grants or ())
+
+
+class Auth:
+    def __init__(self, meta: DynamoMeta, tokens_factory, bootstrap_factory=None):
+        """`tokens_factory()` builds the token service (reading the keyring) on first use;
+        `bootstrap_factory()` returns the bootstrap admin key's secret, or None."""
+        self.meta = meta
+        self._tokens_factory, self._bootstrap_factory = tokens_factory, bootstrap_factory
+        self._lock = threading.Lock()
+        self._tokens: Tokens | None = None
+        self._tokens_loaded = 0.0
+        self._forced_reload = 0.0
+        self._bootstrap: tuple[float, str | None] | None = None
+        self._keys: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._anonymous: tuple[float, Policy] | None = None
+
+    @property
+    def tokens(self) -> Tokens:
+        """The token service; its keyring is re-read every KEYRING_SECONDS to follow a rotation."""
+        if self._tokens is None or time.time() - self._tokens_loaded > KEYRING_SECONDS:
+            self._reload_tokens()
+        return self._tokens
+
+    def _reload_tokens(self) -> None:
+        with self._lock:
+            self._tokens = self._tokens_factory()
+            self._tokens_loaded = time.time()
+
+    def _verify(self, token: str, use: str = ACCESS):
+        """Verify a token; a key id we do not know yet (a rotation elsewhere) triggers one early re-read."""
+        try:
+            return self.tokens.verify(token, use)
+        except InvalidToken as exc:
+            if "unknown signing key" not in str(exc) or time.time() - self._forced_reload < KEYRING_RETRY_SECONDS:
+                raise
+            self._forced_reload = time.time()
+            self._reload_tokens()
+            return self.tokens.verify(token, use)
+
+    # --- authentication -------------------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal | None:
+        """The caller behind an Authorization header; None when there is none. Bad credentials raise 401."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            try:
+                claims = self._verify(value.strip())
+            except InvalidToken as exc:
+                raise RegistryError(Err.UNAUTHORIZED, f"invalid token: {exc}") from None
+            return Principal(claims.subject, grants=claims.access,
+                             pull_patterns=tuple(claims.extra.get("pull", ())))
+        if scheme.lower() == "basic":
+            key_id, secret = _basic(value)
+            principal = self.key_principal(key_id, secret)
+            if principal is None:
+                raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
+            return principal
+        raise RegistryError(Err.UNAUTHORIZED, f"unsupported authorization scheme {scheme[:20]!r}")
+
+    def key_principal(self, key_id: str, secret: str, cached: bool = True) -> Principal | None:
+        """The principal of a valid key; with `cached`, remembered for a minute per (id, secret) pair."""
+        now = time.time()
+        cache_key = (key_id, hashlib.sha256(secret.encode()).hexdigest())
+        hit = self._keys.get(cache_key) if cached else None
+        if hit and hit[0] > now:
+            return hit[1]
+        principal = self._verify_key(key_id, secret, now)
+        if principal is not None:
+            if len(self._keys) > 1000:
+                self._keys.clear()
+            self._keys[cache_key] = (now + CACHE_SECONDS, principal)
+        return principal
+
+    def _verify_key(self, key_id: str, secret: str, now: float) -> Principal | None:
+        if key_id == BOOTSTRAP_KEY_ID:
+            bootstrap = self.bootstrap_admin()
+            return Principal(key_id, policy=ADMIN) if bootstrap and hmac.compare_digest(secret, bootstrap) else None
+        if not keys.is_key_id(key_id):
+            return None
+        record = self.meta.get_access_key(key_id)
+        if record is None or not keys.usable(record, now) or not keys.secret_matches(record, secret):
+            return None
+        self.meta.touch_access_key(key_id, int(now), int(now) - TOUCH_EVERY)
+        return Principal(key_id, policy=Policy.from_data(record.rules))
+
+    def bootstrap_admin(self) -> str | None:
+        """The secret of the deployment's bootstrap admin key, or None. Read only when that key is
+        presented, and again after BOOTSTRAP_SECONDS, so that emptying the secret disables the key."""
+        now = time.time()
+        if self._bootstrap is None or self._bootstrap[0] <= now:
+            secret = self._bootstrap_factory() if self._bootstrap_factory else None
+            self._bootstrap = (now + BOOTSTRAP_SECONDS, secret)
+        return self._bootstrap[1]
+
+    def anonymous_policy(self) -> Policy:
+        now = time.time()
+        if self._anonymous is None or self._anonymous[0] <= now:
+            rules = [(pattern, ["pull"]) for pattern, actions in self.meta.get_anonymous_rules() if "pull" in actions]
+            self._anonymous = (now + CACHE_SECONDS, Policy.from_data(rules))
+        return self._anonymous[1]
+
+    # --- authorization --------------------------------------------------------------------------------
+
+    @staticmethod
+    def authorize(principal: Principal | None, repository: str, action: str) -> None:
+        """Raise unless the principal may do `action` on `repository`."""
+        if principal is None:
+            raise RegistryError(Err.UNAUTHORIZED, f"{action} on {repository} needs credentials")
+        if principal.can(repository, action):
+            return
+        if principal.grants is not None:
+            # A token without this scope: the client may ask the token endpoint for a better one.
+            raise RegistryError(Err.INSUFFICIENT_SCOPE, f"the token does not grant {action} on {repository}")
+        raise RegistryError(Err.DENIED, f"{principal.subject} may not {action} {repository}")
+
+    # --- the token endpoint ---------------------------------------------------------------------------
+
+    def issue_token(self, basic: str | None, refresh_token: str | None, scopes: list[str],
+                    offline: bool) -> dict:
+        """The token endpoint's answer for Basic credentials, a refresh token, or nobody (anonymous)."""
+        if refresh_token:
+            subject, policy = self._refresh(refresh_token)
+        elif basic:
+            principal = self.key_principal(*_basic(basic), cached=False)
+            if principal is None:
+                raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
+            subject, policy = principal.subject, principal.policy
+        else:
+            subject, policy = ANONYMOUS, self.anonymous_policy()
+        granted, extra = [], {}
+        for scope in scopes:
+            for access in parse_scope(scope):
+                allowed = self._grant(access, policy, subject)
+                if allowed is not None:
+                    granted.append(allowed)
+                    if access.type == REGISTRY and access.name == CATALOG:
+                        extra["pull"] = policy.pull_patterns()
+        token, expires_in, issued_at = self.tokens.issue(subject, granted, extra or None)
+        answer = {"token": token, "access_token": token, "expires_in": expires_in,
+                  "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_at))}
+        if offline and subject != ANONYMOUS:
+            answer["refresh_token"] = refresh_token or self.tokens.issue_refresh(subject)
+        return answer
+
+    @staticmethod
+    def _grant(access: Access, policy: Policy, subject: str) -> Access | None:
+        if access.type == REPOSITORY:
+            allowed = policy.actions_on(access.name)
+            wanted = allowed if "*" in access.actions else access.actions & allowed
+            return Access(REPOSITORY, access.name, frozenset(wanted)) if wanted else None
+        if access.type == REGISTRY and access.name == CATALOG and subject != ANONYMOUS:
+            return Access(REGISTRY, CATALOG, frozenset({"*"}))
+        if access.type == REGISTRY and access.name == ADMIN_SCOPE.name and policy.is_admin:
+            return ADMIN_SCOPE
+        return None
+
+    def _refresh(self, refresh_token: str) -> tuple[str, Policy]:
+        """A refresh token is only as good as its key is now: revocation and expiry apply at once."""
+        try:
+            subject = self._verify(refresh_token, use=REFRESH).subject
+        except InvalidToken as exc:
+            raise RegistryError(Err.UNAUTHORIZED, f"invalid refresh token: {exc}") from None
+        if subject == BOOTSTRAP_KEY_ID and self.bootstrap_admin():
+            return subject, ADMIN
+        record = self.meta.get_access_key(subject)
+        if record is None or not keys.usable(record, time.time()):
+            raise RegistryError(Err.UNAUTHORIZED, "the key behind this refresh token is revoked or expired")
+        return subject, Policy.from_data(record.rules)
+
+
+def _basic(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise RegistryError(Err.UNAUTHORIZED, "malformed Basic credentials") from None
+    key_id, sep, secret = decoded.partition(":")
+    if not sep or not key_id or not secret:
+        raise RegistryError(Err.UNAUTHORIZED, "malformed Basic credentials")
+    return key_id, secret
