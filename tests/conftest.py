@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections import Counter
@@ -18,15 +17,17 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"):
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """A moto server (S3 + DynamoDB) on 127.0.0.1, in server mode so presigned URLs can be followed."""
-    from moto.server import ThreadedMotoServer
+    """A moto server (S3 + DynamoDB) on 127.0.0.1, in server mode so presigned URLs can be followed; the
+    same server `dockyard serve` embeds (DynamoDB requests serialized, see dockyard.local.motoserver)."""
+    import threading
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    from dockyard.local.motoserver import make_server
+
+    server = make_server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
     yield f"http://{host}:{port}"
-    server.stop()
+    server.shutdown()
 
 
 @pytest.fixture

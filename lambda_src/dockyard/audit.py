@@ -14,8 +14,9 @@ import sys
 import time
 from urllib.parse import parse_qs, unquote
 
-_REPO_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>manifests|blobs)/(?P<rest>.+)$")
-_KEY_PATH = re.compile(r"^/dockyard/v1/(?P<what>keys|anonymous)(?:/(?P<id>[^/]+))?$")
+# Greedy, as the router matches: `/v2/a/manifests/b/manifests/c` is repository `a/manifests/b`.
+_REPO_PATH = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<rest>uploads(?:/[^/]*)?|[^/]+)\Z")
+_KEY_PATH = re.compile(r"/dockyard/v1/(?P<what>keys|anonymous)(?:/(?P<id>[^/]+))?\Z")
 
 _logger: logging.Logger | None = None
 
@@ -50,8 +51,8 @@ def classify(method: str, path: str, query: str, status: int, has_credentials: b
             event = {"PUT": "manifest.push", "DELETE": "manifest.delete"}.get(method)
             return event and {"event": event, "repository": name, "reference": unquote(rest)}
         if rest.startswith("uploads"):
-            if method == "PATCH" or status == 202:
-                return None  # a chunk, or a session opened: the blob is audited when it lands
+            if method in ("PATCH", "DELETE") or status != 201:
+                return None  # a chunk, a session opened or cancelled: the blob is audited when it lands
             mounted = "mount" in parse_qs(query)
             return {"event": "blob.mount" if mounted else "blob.push", "repository": name}
         return {"event": "blob.delete", "repository": name, "digest": unquote(rest)} if method == "DELETE" else None

@@ -26,11 +26,16 @@ class Settings:
     presign_ttl: int = 300
     # An upload session that sees no activity for this many seconds is gone.
     upload_ttl: int = 24 * 3600
+    # A request writing to an upload session holds it at most this long without renewing; a request killed
+    # by its host (a Lambda timeout) frees the session after this. Keep it above the host's request timeout.
+    upload_lease: int = 15 * 60
     # Bytes buffered before a multipart part is sent to S3 while streaming an upload.
     part_size: int = 8 * MIB
     # The largest request body this host accepts (Lambda's payload cap), advertised to chunking clients;
     # None: no limit.
     max_body: int | None = None
+    # DELETE of manifests, tags and blobs; off: those endpoints answer 405 UNSUPPORTED.
+    delete_enabled: bool = True
     # Access control: off only for local development (`dockyard serve` without --auth).
     auth: bool = False
     # Secrets Manager ids: the token signing keyring, and (deployed stacks) the bootstrap admin key.
@@ -62,9 +67,11 @@ class Settings:
             ("endpoint_url", Env.ENDPOINT_URL, str),
             ("presign_ttl", Env.PRESIGN_TTL, int),
             ("upload_ttl", Env.UPLOAD_TTL, int),
+            ("upload_lease", Env.UPLOAD_LEASE, int),
             ("part_size", Env.PART_SIZE, int),
             ("max_body", Env.MAX_BODY, int),
             ("auth", Env.AUTH, _flag),
+            ("delete_enabled", Env.DELETE, _flag),
             ("signing_secret", Env.SIGNING_SECRET, str),
             ("bootstrap_secret", Env.BOOTSTRAP_SECRET, str),
             ("service", Env.SERVICE, str),
@@ -92,6 +99,7 @@ class Settings:
         if self.max_body:
             env[Env.MAX_BODY] = str(self.max_body)
         env[Env.AUTH] = "on" if self.auth else "off"
+        env[Env.DELETE] = "on" if self.delete_enabled else "off"
         for var, value in ((Env.SIGNING_SECRET, self.signing_secret), (Env.BOOTSTRAP_SECRET, self.bootstrap_secret),
                            (Env.PUBLIC_URL, self.public_url)):
             if value:

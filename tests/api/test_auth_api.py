@@ -233,7 +233,6 @@ def test_anonymous_pull_only_where_a_policy_grants_it(auth_client, stored):
     token = token_for(auth_client, None, None, f"repository:{NAME}:pull")["token"]
     assert auth_client.get(f"/v2/{NAME}/manifests/v1", headers=bearer(token)).status_code == 401
     assert auth_client.put("/dockyard/v1/anonymous", json={"pull": ["team/*"]}, headers=ADMIN).status_code == 200
-    auth_client.app.state.registry().auth._anonymous = None  # the policy is cached for a minute per instance
     answer = token_for(auth_client, None, None, f"repository:{NAME}:pull,push", offline_token="true")
     assert "refresh_token" not in answer
     assert auth_client.get(f"/v2/{NAME}/manifests/v1", headers=bearer(answer["token"])).status_code == 200
@@ -278,6 +277,9 @@ def test_basic_credentials_are_cached_per_instance(auth_client, calls, stored):
     for _ in range(3):
         assert auth_client.get(f"/v2/{NAME}/manifests/v1", headers=basic(key_id, secret)).status_code == 200
     assert calls[("dynamodb", "GetItem")] == 3  # the manifest reads only; no key read
+    # A revocation through this instance drops its cache at once.
+    auth_client.delete(f"/dockyard/v1/keys/{key_id}", headers=ADMIN)
+    assert auth_client.get(f"/v2/{NAME}/manifests/v1", headers=basic(key_id, secret)).status_code == 401
 
 
 def test_token_verification_makes_no_aws_call(auth_client, calls, stored):

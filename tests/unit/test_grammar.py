@@ -58,3 +58,16 @@ def test_bad_references_are_refused(ref, err):
     with pytest.raises(RegistryError) as raised:
         parse_reference(ref)
     assert raised.value.err is err
+
+
+@pytest.mark.parametrize("value", ["app\n", "team/app\n"])
+def test_a_trailing_newline_is_not_part_of_a_name(value):
+    with pytest.raises(RegistryError):
+        validate_name(value)
+
+
+def test_a_trailing_newline_is_not_part_of_a_tag_or_digest():
+    with pytest.raises(RegistryError):
+        parse_reference("latest\n")
+    with pytest.raises(RegistryError):
+        Digest.parse(SHA256 + "\n")

@@ -6,6 +6,7 @@ scope=...`), or a 403 `DENIED` for valid credentials that do not allow the actio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -44,6 +45,7 @@ def check_access(request: Request, registry: Registry, name: str | None, action:
     try:
         principal = registry.auth.authenticate(header)
         request.state.principal = principal.subject if principal else None
+        request.state.caller = principal
         if name is None:
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "credentials are required")
@@ -78,17 +80,28 @@ def _admin(request: Request, registry: RegistryDep) -> Principal | None:
     return principal
 
 
-def _mount_source(request: Request, registry: RegistryDep,
-                  source: Annotated[str | None, Query(alias="from")] = None) -> str | None:
-    """The `from` of a cross-repository mount, if the caller may pull it; else None (a plain upload)."""
+@dataclass(frozen=True)
+class MountFrom:
+    """Where a cross-repository mount may take the blob from: `source`, or (None) any repository."""
+
+    allowed: bool
+    source: str | None = None
+
+
+def _mount_from(request: Request, registry: RegistryDep,
+                source: Annotated[str | None, Query(alias="from")] = None) -> MountFrom:
+    """A mount needs pull on its source; without `from`, it may use any copy only where that reveals
+    nothing: with access control off, or for an admin. Otherwise the client uploads (202), as the spec
+    allows."""
     if source is None:
-        return None
+        caller = getattr(request.state, "caller", None)
+        return MountFrom(not registry.settings.auth or bool(caller and caller.is_admin))
     validate_name(source)
     try:
         check_access(request, registry, source, "pull")
     except RegistryError:
-        return None
-    return source
+        return MountFrom(False)
+    return MountFrom(True, source)
 
 
 Pull = Annotated[str, Depends(_repository("pull"))]
@@ -96,4 +109,4 @@ Push = Annotated[str, Depends(_repository("push"))]
 Delete = Annotated[str, Depends(_repository("delete"))]
 Caller = Annotated[Principal | None, Depends(_caller)]
 Admin = Annotated[Principal | None, Depends(_admin)]
-MountSource = Annotated[str | None, Depends(_mount_source)]
+Mount = Annotated[MountFrom, Depends(_mount_from)]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from dockyard.api.access import Pull
+from dockyard.api.access import Delete, Pull
 from dockyard.api.deps import RegistryDep
 
 router = APIRouter()
@@ -21,3 +21,9 @@ def get_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
     info, url = registry.blobs.locate(name, digest)
     return Response(status_code=307, headers={"Location": url, "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")
+
+
+@router.delete("/v2/{name:path}/blobs/{digest}")
+def delete_blob(name: Delete, digest: str, registry: RegistryDep) -> Response:
+    registry.blobs.unlink(name, digest)
+    return Response(status_code=202)

@@ -31,7 +31,7 @@ def read_json(request: Request, limit: int = 64 * 1024) -> dict:
     raw = RequestBody(request).read(limit + 1)
     try:
         data = json.loads(raw) if len(raw) <= limit else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise RegistryError(Err.INVALID_PARAMETER, f"the body must be a JSON object of at most {limit} bytes")

@@ -1,13 +1,16 @@
-"""Listings: tags of a repository and the repository catalog, paginated with `n`, `last` and `Link`."""
+"""Listings: tags, the repository catalog and referrers, paginated with `n`, `last` and `Link`."""
 
+import json
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from dockyard.api import urls
 from dockyard.api.access import Caller, Pull
 from dockyard.api.deps import RegistryDep
+from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.storage.base import Page
 
 router = APIRouter()
@@ -23,6 +26,17 @@ def _listing(body: dict, page: Page, path: str, n: int | None) -> JSONResponse:
 def list_repositories(registry: RegistryDep, caller: Caller, n: N = None, last: str | None = None) -> JSONResponse:
     page = registry.manifests.catalog(n, last, caller.can_list if caller else None)
     return _listing({"repositories": page.items}, page, urls.CATALOG, n)
+
+
+@router.get("/v2/{name:path}/referrers/{digest}")
+def list_referrers(name: Pull, digest: str, registry: RegistryDep, n: N = None, last: str | None = None,
+                   artifact_type: Annotated[str | None, Query(alias="artifactType")] = None) -> Response:
+    index, more = registry.manifests.referrers(name, digest, artifact_type, n, last)
+    headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+    if more:
+        query = {k: v for k, v in (("n", n), ("last", more), ("artifactType", artifact_type)) if v is not None}
+        headers["Link"] = f'<{urls.referrers(name, digest)}?{urlencode(query)}>; rel="next"'
+    return Response(json.dumps(index).encode(), media_type=OCI_INDEX, headers=headers)
 
 
 @router.get("/v2/{name:path}/tags/list")

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
-from dockyard.api.access import Pull, Push
+from dockyard.api.access import Delete, Pull, Push
 from dockyard.api.deps import RegistryDep
 from dockyard.domain.manifest import MAX_MANIFEST_SIZE
 
@@ -37,3 +37,9 @@ def put_manifest(request: Request, name: Push, reference: str, registry: Registr
     if manifest.subject is not None:
         headers["OCI-Subject"] = str(manifest.subject.digest)
     return Response(status_code=201, headers=headers)
+
+
+@router.delete("/v2/{name:path}/manifests/{reference}")
+def delete_manifest(name: Delete, reference: str, registry: RegistryDep) -> Response:
+    registry.manifests.delete(name, reference)
+    return Response(status_code=202)

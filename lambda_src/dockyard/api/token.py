@@ -24,8 +24,8 @@ def _enabled(registry) -> None:
 def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
     _enabled(registry)
     authorization = request.headers.get("authorization", "")
-    scheme, _, basic = authorization.partition(" ")
-    if authorization and scheme.lower() != "basic":
+    scheme, _, basic = authorization.strip().partition(" ")
+    if authorization and (scheme.lower() != "basic" or not basic.strip()):
         raise RegistryError(Err.UNAUTHORIZED, "the token endpoint takes Basic credentials")
     offline = request.query_params.get("offline_token", "").lower() == "true"
     answer = registry.auth.issue_token(basic or None, None, request.query_params.getlist("scope"), offline)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
-from dockyard.api.access import MountSource, Push
+from dockyard.api.access import Mount, Push
 from dockyard.api.deps import ContentLength, RegistryDep
 from dockyard.registry.blobs import BlobInfo
 from dockyard.registry.uploads import range_header
@@ -34,10 +34,10 @@ def _accepted(name: str, session: UploadSession, max_chunk: int | None, status: 
 
 @router.post("/v2/{name:path}/blobs/uploads/")
 @router.post("/v2/{name:path}/blobs/uploads", include_in_schema=False)
-def start_upload(request: Request, name: Push, registry: RegistryDep, source: MountSource,
+def start_upload(request: Request, name: Push, registry: RegistryDep, mount_from: Mount,
                  digest: str | None = None, mount: str | None = None) -> Response:
-    if mount is not None and source is not None:
-        info = registry.blobs.mount(name, mount, source)
+    if mount is not None and mount_from.allowed:
+        info = registry.blobs.mount(name, mount, mount_from.source)
         if info is not None:
             return _created(name, info)
     elif digest is not None:

@@ -23,6 +23,10 @@ def next_link(path: str, n: int | None, last: str) -> str:
     return f'<{path}?{urlencode(query)}>; rel="next"'
 
 
+def referrers(name: str, digest) -> str:
+    return f"/v2/{name}/referrers/{digest}"
+
+
 def tags(name: str) -> str:
     return f"/v2/{name}/tags/list"
 

@@ -24,8 +24,9 @@ def describe(record: AccessKeyRecord, now: float | None = None) -> dict:
 
 
 class AccessAdmin:
-    def __init__(self, meta: DynamoMeta):
-        self.meta = meta
+    def __init__(self, meta: DynamoMeta, forget=lambda key_id=None: None):
+        """`forget(key_id)` / `forget()` drops this instance's cached credentials or anonymous policy."""
+        self.meta, self.forget = meta, forget
 
     def create_key(self, name: str, allow: list[str], expires_in: int | None = None,
                    key_id: str | None = None, secret: str | None = None) -> tuple[dict, str]:
@@ -47,6 +48,7 @@ class AccessAdmin:
     def revoke_key(self, key_id: str) -> dict:
         if not self.meta.revoke_access_key(key_id, int(time.time())):
             raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")
+        self.forget(key_id)
         return describe(self.meta.get_access_key(key_id))
 
     def anonymous(self) -> list[str]:
@@ -56,6 +58,7 @@ class AccessAdmin:
         """Repositories anyone may pull without credentials (public repositories); [] makes none public."""
         policy = parse_rules([f"{pattern}=pull" for pattern in patterns])
         self.meta.put_anonymous_rules(policy.as_data())
+        self.forget()
         return patterns
 
 

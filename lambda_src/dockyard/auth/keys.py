@@ -18,7 +18,7 @@ from dockyard.storage.base import AccessKeyRecord
 ID_PREFIX, SECRET_PREFIX = "dyk_", "dys_"
 # Generated ids are `dyk_` and 20 characters; ids chosen by an operator (DOCKYARD_ADMIN_KEY_ID) may be any
 # such token.
-_ID = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+_ID = re.compile(r"[A-Za-z0-9_.-]{3,64}\Z")
 
 
 def new_key_id() -> str:

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 ACTIONS = ("pull", "push", "delete", "admin")
 IMPLIED = {"pull": {"pull"}, "push": {"pull", "push"}, "delete": {"delete"},
            "admin": {"pull", "push", "delete", "admin"}}
-_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,255}$")
+_PATTERN = re.compile(r"[a-z0-9._/*-]{1,255}\Z")
 
 
 class PolicyError(ValueError):

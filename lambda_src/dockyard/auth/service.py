@@ -140,7 +140,8 @@ class Auth:
     def _verify_key(self, key_id: str, secret: str, now: float) -> Principal | None:
         if key_id == BOOTSTRAP_KEY_ID:
             bootstrap = self.bootstrap_admin()
-            return Principal(key_id, policy=ADMIN) if bootstrap and hmac.compare_digest(secret, bootstrap) else None
+            return Principal(key_id, policy=ADMIN) \
+                if bootstrap and hmac.compare_digest(secret.encode(), bootstrap.encode()) else None
         if not keys.is_key_id(key_id):
             return None
         record = self.meta.get_access_key(key_id)
@@ -157,6 +158,15 @@ class Auth:
             secret = self._bootstrap_factory() if self._bootstrap_factory else None
             self._bootstrap = (now + BOOTSTRAP_SECONDS, secret)
         return self._bootstrap[1]
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop what this instance cached: a key's verified credentials (after a revocation), or (None) the
+        anonymous policy (after a change). Other instances follow within CACHE_SECONDS."""
+        if key_id is None:
+            self._anonymous = None
+        else:
+            for cache_key in [k for k in self._keys if k[0] == key_id]:
+                self._keys.pop(cache_key, None)
 
     def anonymous_policy(self) -> Policy:
         now = time.time()
@@ -204,14 +214,15 @@ class Auth:
         token, expires_in, issued_at = self.tokens.issue(subject, granted, extra or None)
         answer = {"token": token, "access_token": token, "expires_in": expires_in,
                   "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_at))}
-        if offline and subject != ANONYMOUS:
+        if offline and subject not in (ANONYMOUS, BOOTSTRAP_KEY_ID):
+            # The bootstrap admin gets none: its secret can be rotated, and a refresh token would outlive it.
             answer["refresh_token"] = refresh_token or self.tokens.issue_refresh(subject)
         return answer
 
-    @staticmethod
-    def _grant(access: Access, policy: Policy, subject: str) -> Access | None:
+    def _grant(self, access: Access, policy: Policy, subject: str) -> Access | None:
         if access.type == REPOSITORY:
-            allowed = policy.actions_on(access.name)
+            # What anyone may pull, a key holder may pull too.
+            allowed = policy.actions_on(access.name) | self.anonymous_policy().actions_on(access.name)
             wanted = allowed if "*" in access.actions else access.actions & allowed
             return Access(REPOSITORY, access.name, frozenset(wanted)) if wanted else None
         if access.type == REGISTRY and access.name == CATALOG and subject != ANONYMOUS:
@@ -226,8 +237,6 @@ class Auth:
             subject = self._verify(refresh_token, use=REFRESH).subject
         except InvalidToken as exc:
             raise RegistryError(Err.UNAUTHORIZED, f"invalid refresh token: {exc}") from None
-        if subject == BOOTSTRAP_KEY_ID and self.bootstrap_admin():
-            return subject, ADMIN
         record = self.meta.get_access_key(subject)
         if record is None or not keys.usable(record, time.time()):
             raise RegistryError(Err.UNAUTHORIZED, "the key behind this refresh token is revoked or expired")
@@ -237,7 +246,7 @@ class Auth:
 def _basic(value: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):
         raise RegistryError(Err.UNAUTHORIZED, "malformed Basic credentials") from None
     key_id, sep, secret = decoded.partition(":")
     if not sep or not key_id or not secret:

@@ -11,7 +11,7 @@ from dockyard.errors import Err, RegistryError
 # algorithm -> length of the lowercase hex encoding
 ALGORITHMS = {"sha256": 64, "sha512": 128}
 CANONICAL = "sha256"
-_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 
 
 @dataclass(frozen=True, order=True)

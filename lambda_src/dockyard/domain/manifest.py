@@ -111,8 +111,8 @@ def parse_manifest(body: bytes, content_type: str | None, algorithm: str = CANON
         raise RegistryError(Err.MANIFEST_TOO_LARGE, f"manifest is {len(body)} bytes; the limit is {MAX_MANIFEST_SIZE}")
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _invalid(f"manifest is not valid JSON: {str(exc)[:200] or 'nested too deeply'}") from None
     if not isinstance(doc, dict):
         raise _invalid("manifest must be a JSON object")
     media_type = _media_type(doc, content_type)

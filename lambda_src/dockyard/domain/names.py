@@ -8,8 +8,8 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
+_TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
 # Together with a host name, a reference must stay under 256 characters.
 MAX_NAME_LENGTH = 255
 

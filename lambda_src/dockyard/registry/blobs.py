@@ -39,12 +39,22 @@ class Blobs:
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
         return parsed, ref
 
-    def mount(self, repo: str, digest: str, source: str) -> BlobInfo | None:
-        """Link a blob of `source` into `repo`; None when `source` does not have it (the caller uploads)."""
+    def mount(self, repo: str, digest: str, source: str | None) -> BlobInfo | None:
+        """Link a blob of `source` into `repo`; None when `source` does not have it (the caller uploads).
+        With no source, any copy the registry holds is used (the route allows this only where knowing a
+        digest may not reveal a blob: with access control off, or for an admin)."""
         parsed = Digest.parse(digest)
-        ref = self.meta.get_link(source, parsed)
+        ref = self.meta.get_link(source, parsed) if source is not None else self.meta.get_blob(parsed)
         if ref is None:
             return None
         if source != repo:
             self.meta.link_blob(repo, parsed, ref, record=False)
         return BlobInfo(parsed, ref.size)
+
+    def unlink(self, repo: str, digest: str) -> None:
+        """DELETE: the blob leaves this repository; its bytes stay in S3 for garbage collection."""
+        if not self.settings.delete_enabled:
+            raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
+        parsed = Digest.parse(digest)
+        if not self.meta.unlink_blob(repo, parsed):
+            raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")

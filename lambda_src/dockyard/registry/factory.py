@@ -20,13 +20,14 @@ def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
     if s3 is None or dynamodb is None:
         s3, dynamodb = make_clients(settings)
     meta, store = DynamoMeta(dynamodb, settings.table), S3Blobs(s3, settings.bucket)
+    auth = build_auth(settings, meta)
     return Registry(
         settings=settings,
         blobs=Blobs(meta, store, settings),
         uploads=Uploads(meta, store, settings),
         manifests=Manifests(meta, store, settings),
-        auth=build_auth(settings, meta),
-        access=AccessAdmin(meta),
+        auth=auth,
+        access=AccessAdmin(meta, auth.forget),
     )
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import random
+import time
+
 from dockyard.config import Settings
 from dockyard.domain.digest import CANONICAL, Digest
 from dockyard.domain.manifest import Manifest, parse_manifest
-from dockyard.domain.names import parse_reference
+from dockyard.domain.names import is_tag, parse_reference, validate_name
 from dockyard.errors import Err, RegistryError
-from dockyard.storage.base import ManifestRecord, Page
+from dockyard.domain.mediatypes import OCI_INDEX
+from dockyard.storage.base import ConditionFailed, ManifestRecord, Page
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
@@ -15,6 +20,14 @@ from dockyard.storage.s3_blobs import S3Blobs
 INLINE_BODY_LIMIT = 256 * 1024
 # The most names one listing page returns; a `Link` header leads to the rest.
 MAX_PAGE = 1000
+# The referrers API keeps a manifest's annotations in its referrer item, within DynamoDB's item limit.
+MAX_REFERRER_ANNOTATIONS = 256 * 1024
+# Referrer descriptors per page (each carries its annotations).
+MAX_REFERRERS_PAGE = 500
+# A conditional write that lost a race is retried this many times, after a short random pause.
+RETRIES = 10
+# Tags removed together with their manifest in one transaction (DynamoDB allows 100 items).
+MAX_TAGS_PER_DELETE = 90
 
 
 class Manifests:
@@ -37,23 +50,73 @@ class Manifests:
         manifest = parse_manifest(body, content_type, ref.algorithm if isinstance(ref, Digest) else CANONICAL)
         if isinstance(ref, Digest) and manifest.digest != ref:
             raise RegistryError(Err.DIGEST_INVALID, f"the manifest's digest is {manifest.digest}, not {ref}")
-        missing = self.meta.missing(repo, manifest.blobs, manifest.children)
-        if missing:
-            raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in missing[:50]]})
+        tag = None if isinstance(ref, Digest) else ref
+        if manifest.subject and len(json.dumps(manifest.annotations)) > MAX_REFERRER_ANNOTATIONS:
+            raise RegistryError(Err.MANIFEST_INVALID, "a referrer's annotations are limited to "
+                                                      f"{MAX_REFERRER_ANNOTATIONS} bytes of JSON")
         in_s3 = manifest.size > INLINE_BODY_LIMIT
-        if in_s3:
-            self.store.put_manifest_body(manifest.digest, body)
         record = ManifestRecord(
             digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
             body=None if in_s3 else body, body_in_s3=in_s3,
             subject=manifest.subject.digest if manifest.subject else None,
             artifact_type=manifest.artifact_type, annotations=manifest.annotations,
         )
-        self.meta.put_manifest(repo, record, None if isinstance(ref, Digest) else ref)
-        return manifest
+        for attempt in range(RETRIES):
+            refs = self.meta.check_references(repo, manifest.blobs, manifest.children, tag)
+            if refs.missing:
+                raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in refs.missing[:50]]})
+            if in_s3 and attempt == 0:
+                self.store.put_manifest_body(manifest.digest, body)
+            try:
+                self.meta.put_manifest(repo, record, tag, refs)
+                return manifest
+            except ConditionFailed:
+                _pause(attempt)  # the tag moved (or its old manifest went) meanwhile: read again
+        raise RegistryError(Err.TOOMANYREQUESTS, f"tag {tag} is changing too fast; retry")
+
+    def delete(self, repo: str, reference: str) -> None:
+        """DELETE by digest: the manifest, every tag pointing to it and its referrer entry, atomically.
+        DELETE by tag: that tag only. Concurrent pushes never leave a tag pointing at nothing."""
+        self._deletion_enabled()
+        ref = parse_reference(reference)
+        for attempt in range(RETRIES):
+            try:
+                if not isinstance(ref, Digest):
+                    if not self.meta.delete_tag(repo, ref):
+                        raise RegistryError(Err.MANIFEST_UNKNOWN, f"tag {ref} is not in repository {repo}")
+                    return
+                state = self.meta.manifest_tags(repo, ref)
+                if state is None:
+                    raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {ref} is not in repository {repo}")
+                tags, version, subject = state
+                if len(tags) > MAX_TAGS_PER_DELETE:
+                    for tag in tags[:MAX_TAGS_PER_DELETE]:
+                        self.meta.delete_tag(repo, tag)
+                    continue
+                self.meta.delete_manifest(repo, ref, tags, version, subject)
+                return
+            except ConditionFailed:
+                _pause(attempt)  # a tag moved meanwhile: read again
+        raise RegistryError(Err.TOOMANYREQUESTS, f"{reference} is changing too fast; retry")
+
+    def referrers(self, repo: str, digest: str, artifact_type: str | None, n: int | None,
+                  last: str | None) -> tuple[dict, str | None]:
+        """The referrers index of `digest` (empty when there are none, or no such manifest yet)."""
+        subject = Digest.parse(digest)
+        if last is not None:
+            Digest.parse(last, Err.INVALID_PARAMETER)
+        descriptors, more = self.meta.list_referrers(repo, subject, _page_size(n, MAX_REFERRERS_PAGE), last,
+                                                     artifact_type or None)
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}, more
+
+    def _deletion_enabled(self) -> None:
+        if not self.settings.delete_enabled:
+            raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
 
     def tags(self, repo: str, n: int | None, last: str | None) -> Page:
         """Tags in lexical order after `last`; reads proportional to the page."""
+        if last is not None and not is_tag(last):
+            raise RegistryError(Err.INVALID_PARAMETER, "last must be a tag")
         page = self.meta.list_tags(repo, _page_size(n), last) if n != 0 else Page([], None)
         if not page.items and not self.meta.repository_exists(repo):
             raise RegistryError(Err.NAME_UNKNOWN, f"repository {repo} is not known")
@@ -63,6 +126,8 @@ class Manifests:
         """Repositories in lexical order after `last`; with `visible`, only those it accepts (the ones the
         caller may pull), reading on until the page is full."""
         limit = _page_size(n)
+        if last is not None:
+            validate_name(last)
         if n == 0:
             return Page([], None)
         page = self.meta.list_repositories(limit, last)
@@ -77,7 +142,12 @@ class Manifests:
         return Page(names, names[-1] if page.last is not None and names else None)
 
 
-def _page_size(n: int | None) -> int:
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+
+
+def _page_size(n: int | None, most: int = None) -> int:
+    most = most or MAX_PAGE
     if n is not None and n < 0:
         raise RegistryError(Err.INVALID_PARAMETER, "n must not be negative")
-    return MAX_PAGE if n is None else min(n, MAX_PAGE)
+    return most if n is None else min(n, most)

@@ -23,10 +23,8 @@ from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, Upload
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
-# A writer holds a session for at most this long without renewing (Lambda's own limit is 15 minutes).
-LEASE_SECONDS = 15 * 60
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d{1,15})-(\d{1,15})(?:/(?:\d{1,15}|\*))?\Z")
 
 
 @dataclass(frozen=True)
@@ -62,14 +60,14 @@ def range_header(offset: int) -> str:
 class _Lease:
     """Keeps a session's write lease alive through a long stream."""
 
-    def __init__(self, meta: DynamoMeta, session: UploadSession):
-        self.meta, self.session, self.renewed = meta, session, time.time()
+    def __init__(self, meta: DynamoMeta, session: UploadSession, seconds: int):
+        self.meta, self.session, self.seconds, self.renewed = meta, session, seconds, time.time()
 
     def keep(self) -> None:
         now = time.time()
-        if now - self.renewed > LEASE_SECONDS / 3:
+        if now - self.renewed > self.seconds / 3:
             try:
-                self.meta.renew_lock(self.session.id, self.session.lock or "", int(now) + LEASE_SECONDS)
+                self.meta.renew_lock(self.session.id, self.session.lock or "", int(now) + self.seconds)
             except ConditionFailed:
                 raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
             self.renewed = now
@@ -100,7 +98,7 @@ class Uploads:
         """PATCH: append a streamed body, or a `Content-Range` chunk that must start at the current offset."""
         chunk = Chunk.parse(content_range, content_length)
         session = self._lock(repo, upload_id, chunk.start if chunk else None)
-        lease = _Lease(self.meta, session)
+        lease = _Lease(self.meta, session, self.settings.upload_lease)
         try:
             assembly = Assembly(self.store, session, self.settings.part_size, lease.keep)
             self._receive(assembly, body, chunk)
@@ -121,16 +119,19 @@ class Uploads:
         claimed = _claimed(digest)
         chunk = Chunk.parse(content_range, content_length)
         session = self._lock(repo, upload_id, chunk.start if chunk else None)
-        assembly = Assembly(self.store, session, self.settings.part_size, _Lease(self.meta, session).keep)
+        assembly = Assembly(self.store, session, self.settings.part_size,
+                            _Lease(self.meta, session, self.settings.upload_lease).keep)
         try:
             self._receive(assembly, body, chunk)
+            assembly.seal()
         except BaseException:
+            # Nothing is lost: the session keeps what it had, and a retried PUT starts from there.
             self.meta.unlock_upload(session.id, session.lock or "")
             raise
         try:
             return self._complete(assembly, claimed)
         except BaseException:
-            # Sealed or refused: the session cannot take more bytes. Nothing was linked.
+            # Sealed: the session cannot take more bytes. What `_complete` linked (if anything) stays.
             self.meta.delete_upload(session.id)
             raise
 
@@ -140,6 +141,7 @@ class Uploads:
         assembly = Assembly(self.store, UploadSession(id=str(uuid.uuid4()), repo=repo), self.settings.part_size)
         try:
             assembly.write(body)
+            assembly.seal()
         except BaseException:
             assembly.discard()
             raise
@@ -160,7 +162,8 @@ class Uploads:
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown")
         now = int(time.time())
         try:
-            return self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now, now + LEASE_SECONDS, offset)
+            return self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now,
+                                         now + self.settings.upload_lease, offset)
         except ConditionFailed as failed:
             current = failed.current
         if current is None or current.repo != repo or current.expires_at <= now:
@@ -180,33 +183,45 @@ class Uploads:
                                 f"Content-Range announced {chunk.length} bytes; {received} arrived")
 
     def _complete(self, assembly: Assembly, claimed: Digest) -> BlobInfo:
-        """Seal, verify against the claimed digest, store at the content address, link. Cleans up."""
-        try:
-            assembly.seal()
-            actual = assembly.digest(claimed.algorithm)
-            if actual != claimed:
-                raise RegistryError(Err.DIGEST_INVALID, f"digest of the uploaded content is {actual}")
-            ref = self._store_and_link(assembly, claimed)
-        except BaseException:
+        """Verify the sealed bytes against the claimed digest, keep and link them, then clean up."""
+        actual = assembly.digest(claimed.algorithm)
+        if actual != claimed:
             assembly.discard()
-            raise
+            raise RegistryError(Err.DIGEST_INVALID, f"digest of the uploaded content is {actual}")
+        ref = self._store_and_link(assembly, claimed)
         if assembly.has_tails:
             self.store.discard_upload(assembly.session.id, None)
         return BlobInfo(claimed, ref.size)
 
-
     def _store_and_link(self, assembly: Assembly, digest: Digest) -> BlobRef:
-        """Keep the bytes (or reuse the registry's copy of the same blob) and link them, in one transaction."""
+        """Keep the bytes (or reuse the registry's copy of the same blob) and link them, in one transaction.
+
+        If the write fails, our bytes are deleted only when no record points at them: a transaction that
+        committed but whose answer was lost must not leave a link to a deleted object.
+        """
         session = assembly.session
         upload = session if session.lock else None
         existing = self.meta.get_blob(digest)
-        ref = assembly.store_blob(digest, existing)
+        stale = existing if existing is not None and not self.store.blob_exists(existing.location) else None
+        ref = assembly.store_blob(digest, None if stale else existing)
         try:
-            self.meta.link_blob(session.repo, digest, ref, upload, record=existing is None)
-        except BlobRecorded:
-            # A concurrent upload of the same blob recorded its copy first: use it, drop ours.
-            ref = assembly.store_blob(digest, self.meta.get_blob(digest))
-            self.meta.link_blob(session.repo, digest, ref, upload, record=False)
+            try:
+                self.meta.link_blob(session.repo, digest, ref, upload, record=existing is None or bool(stale),
+                                    replaces=stale.location if stale else None)
+            except BlobRecorded:
+                # A concurrent upload of the same blob recorded its copy first: use it, drop ours.
+                ref = assembly.store_blob(digest, self.meta.get_blob(digest))
+                self.meta.link_blob(session.repo, digest, ref, upload, record=False)
+        except BaseException as exc:
+            linked = self.meta.get_link(session.repo, digest, consistent=True)
+            if linked is not None and linked.location == ref.location:
+                return ref  # it did commit
+            recorded = self.meta.get_blob(digest)
+            if recorded is None or recorded.location != ref.location:
+                assembly.discard()
+            if isinstance(exc, ConditionFailed):
+                raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload was cancelled or taken over") from None
+            raise
         return ref
 
 

@@ -7,7 +7,10 @@ one TransactWriteItems. See `dockyard.storage.keys` for the layout.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table
@@ -24,6 +27,7 @@ from dockyard.storage.base import (
 
 PK, SK, TTL = Table.PARTITION_KEY, Table.SORT_KEY, Table.TTL_ATTRIBUTE
 BATCH_GET_LIMIT = 100
+TRANSACTION_ATTEMPTS = 5
 
 
 def _key(pk: str, sk: str) -> dict:
@@ -45,6 +49,15 @@ def _b(item: dict, name: str) -> bytes | None:
     return bytes(value["B"]) if value else None
 
 
+@dataclass(frozen=True)
+class References:
+    """What a manifest PUT learns before it writes (see `DynamoMeta.check_references`)."""
+
+    missing: list[Digest]
+    current: Digest | None  # where the tag points now
+    listed: bool  # whether the repository is in the catalog already
+
+
 class DynamoMeta:
     def __init__(self, client, table: str):
         self.client = client
@@ -55,14 +68,20 @@ class DynamoMeta:
         return response.get("Item")
 
     def _transact(self, items: list[dict]) -> None:
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            failed = tuple(i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed")
-            if failed:
-                raise ConditionFailed(failed=failed) from None
-            raise
+        """TransactWriteItems. A condition that fails raises `ConditionFailed`; a conflict with another
+        transaction in flight on the same items (which botocore does not retry) is retried here."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                failed = tuple(i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
+                if failed:
+                    raise ConditionFailed(failed=failed) from None
+                if "TransactionConflict" not in reasons or attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     # --- blobs ------------------------------------------------------------------------------------------
 
@@ -70,19 +89,19 @@ class DynamoMeta:
     def _ref(item: dict | None) -> BlobRef | None:
         return BlobRef(_n(item, "size"), item["location"]["S"]) if item else None
 
-    def get_link(self, repo: str, digest: Digest) -> BlobRef | None:
+    def get_link(self, repo: str, digest: Digest, consistent: bool = False) -> BlobRef | None:
         """The blob as linked into `repo`, or None: one GetItem."""
-        return self._ref(self._get(keys.repo_pk(repo), keys.link_sk(digest)))
+        return self._ref(self._get(keys.repo_pk(repo), keys.link_sk(digest), consistent))
 
     def get_blob(self, digest: Digest) -> BlobRef | None:
         """The blob's global record (stored in S3, whatever repositories link it), or None."""
-        return self._ref(self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK))
+        return self._ref(self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK, consistent=True))
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, upload: UploadSession | None = None,
-                  record: bool = True) -> None:
+                  record: bool = True, replaces: str | None = None) -> None:
         """Link a blob into `repo`; with `record`, also record it globally, unless another location was
-        recorded first (then `BlobRecorded` is raised and nothing is written); close `upload`, whose lock
-        we must still hold."""
+        recorded first (then `BlobRecorded` is raised and nothing is written) other than `replaces` (a
+        recorded location whose object is gone); close `upload`, whose lock we must still hold."""
         attrs = {"size": {"N": str(ref.size)}, "location": {"S": ref.location}}
         items = [{"Put": {"TableName": self.table, "Item": {**_key(keys.repo_pk(repo), keys.link_sk(digest)),
                                                             **attrs}}}]
@@ -90,9 +109,10 @@ class DynamoMeta:
             items.append({"Put": {
                 "TableName": self.table,
                 "Item": {**_key(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK), **attrs},
-                "ConditionExpression": "attribute_not_exists(#pk) OR #location = :location",
+                "ConditionExpression": "attribute_not_exists(#pk) OR #location IN (:location, :replaces)",
                 "ExpressionAttributeNames": {"#pk": PK, "#location": "location"},
-                "ExpressionAttributeValues": {":location": {"S": ref.location}},
+                "ExpressionAttributeValues": {":location": {"S": ref.location},
+                                              ":replaces": {"S": replaces or ref.location}},
             }})
         if upload is not None:
             items.append({"Delete": {
@@ -111,22 +131,36 @@ class DynamoMeta:
                 raise BlobRecorded() from None
             raise
 
-    def missing(self, repo: str, blobs: Iterable[Digest], manifests: Iterable[Digest]) -> list[Digest]:
-        """Which of these blobs / manifests are not in `repo` (BatchGetItem, 100 keys per call)."""
-        wanted = {(keys.repo_pk(repo), keys.link_sk(d)): d for d in blobs}
-        wanted.update({(keys.repo_pk(repo), keys.manifest_sk(d)): d for d in manifests})
+    def check_references(self, repo: str, blobs: Iterable[Digest], manifests: Iterable[Digest],
+                         tag: str | None = None) -> References:
+        """Which of these blobs / manifests are not in `repo`, the digest `tag` points to now, and whether
+        the repository is in the catalog yet.
+
+        One BatchGetItem (100 keys per call) for everything a manifest PUT must know before it writes.
+        """
+        pk = keys.repo_pk(repo)
+        wanted = {(pk, keys.link_sk(d)): d for d in blobs}
+        wanted.update({(pk, keys.manifest_sk(d)): d for d in manifests})
+        tag_key = (pk, keys.tag_sk(tag)) if tag is not None else None
+        catalog_key = (keys.CATALOG_PK, keys.catalog_sk(repo))
         found: set[tuple[str, str]] = set()
-        pending = [_key(pk, sk) for pk, sk in wanted]
+        current: Digest | None = None
+        pending = [_key(*key) for key in [*wanted, *([tag_key] if tag_key else []), catalog_key]]
         while pending:
             batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
-            request = {self.table: {"Keys": batch, "ProjectionExpression": "#pk, #sk",
-                                    "ExpressionAttributeNames": {"#pk": PK, "#sk": SK}}}
+            request = {self.table: {"Keys": batch, "ProjectionExpression": "#pk, #sk, #digest",
+                                    "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#digest": "digest"},
+                                    "ConsistentRead": True}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
-                    found.add((item[PK]["S"], item[SK]["S"]))
+                    key = (item[PK]["S"], item[SK]["S"])
+                    found.add(key)
+                    if key == tag_key:
+                        current = Digest.parse(item["digest"]["S"])
                 request = response.get("UnprocessedKeys") or None
-        return [digest for key, digest in wanted.items() if key not in found]
+        return References([digest for key, digest in wanted.items() if key not in found], current,
+                          catalog_key in found)
 
     # --- manifests and tags -----------------------------------------------------------------------------
 
@@ -145,8 +179,6 @@ class DynamoMeta:
             attrs["subject"] = {"S": str(record.subject)}
         if record.artifact_type:
             attrs["artifact_type"] = {"S": record.artifact_type}
-        if record.annotations:
-            attrs["annotations"] = {"S": json.dumps(record.annotations)}
         return attrs
 
     @staticmethod
@@ -160,7 +192,6 @@ class DynamoMeta:
             body_in_s3="body_in_s3" in item,
             subject=Digest.parse(subject) if subject else None,
             artifact_type=_s(item, "artifact_type"),
-            annotations=json.loads(_s(item, "annotations") or "{}"),
         )
 
     def get_manifest(self, repo: str, digest: Digest) -> ManifestRecord | None:
@@ -172,41 +203,180 @@ class DynamoMeta:
         item = self._get(keys.repo_pk(repo), keys.tag_sk(tag))
         return self._manifest_record(item) if item else None
 
-    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None) -> None:
-        """Store a manifest, its tag, its referrer entry and the catalog entry in one transaction."""
-        pk = keys.repo_pk(repo)
-        attrs = self._manifest_attrs(record)
-        puts = [{**_key(pk, keys.manifest_sk(record.digest)), **attrs},
-                _key(keys.CATALOG_PK, keys.catalog_sk(repo))]
-        if tag is not None:
-            puts.append({**_key(pk, keys.tag_sk(tag)), **attrs})
-        if record.subject is not None:
-            puts.append({**_key(pk, keys.referrer_sk(record.subject, record.digest)),
-                         **{k: v for k, v in attrs.items() if k != "body"}})
-        self._transact([{"Put": {"TableName": self.table, "Item": item}} for item in puts])
+    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None, refs: References) -> None:
+        """Store a manifest, move `tag` to it (from `refs.current`, as read), and write its referrer entry
+        (and the catalog entry of a new repository): one transaction. If the tag moved meanwhile,
+        `ConditionFailed` is raised and nothing is written; the caller reads again and retries.
 
-    def _page(self, pk: str, prefix: str, limit: int, last: str | None) -> Page:
-        """Names under `prefix`, in order, after `last`; reads at most limit + 1 items."""
+        The manifest item keeps the set of its tags and a version that every tag change bumps, so that a
+        deletion can remove exactly the tags that point to it (see `delete_manifest`).
+        """
+        pk, current = keys.repo_pk(repo), refs.current
+        attrs = self._manifest_attrs(record)
+        fields = dict(attrs)
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": v for k, v in fields.items()}
+        update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+        removed = {"body_in_s3"} if "body" in fields else {"body"}
+        update += " REMOVE " + ", ".join(f"#{k}" for k in removed)
+        names.update({f"#{k}": k for k in removed})
+        names["#version"] = "version"
+        if tag is not None and current != record.digest:
+            update += " ADD #version :one, #tags :tag"
+            values.update({":one": {"N": "1"}, ":tag": {"SS": [tag]}})
+            names["#tags"] = "tags"
+        else:
+            update += " ADD #version :zero"
+            values[":zero"] = {"N": "0"}
+        items = [{"Update": {"TableName": self.table, "Key": _key(pk, keys.manifest_sk(record.digest)),
+                             "UpdateExpression": update, "ExpressionAttributeNames": names,
+                             "ExpressionAttributeValues": values}}]
+        if not refs.listed:
+            items.append({"Put": {"TableName": self.table, "Item": _key(keys.CATALOG_PK, keys.catalog_sk(repo))}})
+        if tag is not None:
+            condition = ("attribute_not_exists(#pk)" if current is None else "#digest = :current",
+                         {":current": {"S": str(current)}} if current is not None else None)
+            put = {"TableName": self.table, "Item": {**_key(pk, keys.tag_sk(tag)), **attrs},
+                   "ConditionExpression": condition[0],
+                   "ExpressionAttributeNames": {"#pk": PK} if current is None else {"#digest": "digest"}}
+            if condition[1]:
+                put["ExpressionAttributeValues"] = condition[1]
+            items.append({"Put": put})
+            if current is not None and current != record.digest:
+                items.append(self._untag(repo, current, tag))
+        if record.subject is not None:
+            referrer = {**_key(pk, keys.referrer_sk(record.subject, record.digest)),
+                        **{k: v for k, v in attrs.items() if k not in ("body", "body_in_s3")}}
+            if record.annotations:  # only the referrers API shows them
+                referrer["annotations"] = {"S": json.dumps(record.annotations)}
+            items.append({"Put": {"TableName": self.table, "Item": referrer}})
+        self._transact(items)
+
+    def _untag(self, repo: str, digest: Digest, tag: str) -> dict:
+        """The transaction item that takes `tag` out of a manifest's tag set (the manifest must exist)."""
+        return {"Update": {
+            "TableName": self.table, "Key": _key(keys.repo_pk(repo), keys.manifest_sk(digest)),
+            "UpdateExpression": "DELETE #tags :tag ADD #version :one",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#tags": "tags", "#version": "version", "#pk": PK},
+            "ExpressionAttributeValues": {":tag": {"SS": [tag]}, ":one": {"N": "1"}},
+        }}
+
+    def manifest_tags(self, repo: str, digest: Digest) -> tuple[list[str], int, Digest | None] | None:
+        """(tags, version, subject) of a stored manifest, read consistently; None if there is none."""
+        item = self.client.get_item(
+            TableName=self.table, Key=_key(keys.repo_pk(repo), keys.manifest_sk(digest)), ConsistentRead=True,
+            ProjectionExpression="#tags, #version, #subject",
+            ExpressionAttributeNames={"#tags": "tags", "#version": "version", "#subject": "subject"},
+        ).get("Item")
+        if item is None:
+            return None
+        subject = _s(item, "subject")
+        return sorted(item.get("tags", {}).get("SS", [])), _n(item, "version"), \
+            Digest.parse(subject) if subject else None
+
+    def delete_manifest(self, repo: str, digest: Digest, tags: list[str], version: int,
+                        subject: Digest | None) -> None:
+        """Delete a manifest with the tags that point to it and its referrer entry, in one transaction, on
+        condition that its tag set is still the one read (`version`); else `ConditionFailed`."""
+        pk = keys.repo_pk(repo)
+        items = [{"Delete": {"TableName": self.table, "Key": _key(pk, keys.manifest_sk(digest)),
+                             "ConditionExpression": "attribute_not_exists(#version) OR #version = :version",
+                             "ExpressionAttributeNames": {"#version": "version"},
+                             "ExpressionAttributeValues": {":version": {"N": str(version)}}}}]
+        items += [{"Delete": {"TableName": self.table, "Key": _key(pk, keys.tag_sk(tag)),
+                              "ConditionExpression": "#digest = :digest",
+                              "ExpressionAttributeNames": {"#digest": "digest"},
+                              "ExpressionAttributeValues": {":digest": {"S": str(digest)}}}} for tag in tags]
+        if subject is not None:
+            items.append({"Delete": {"TableName": self.table, "Key": _key(pk, keys.referrer_sk(subject, digest))}})
+        self._transact(items)
+
+    def delete_tag(self, repo: str, tag: str) -> bool:
+        """Delete a tag (not its manifest). False if there is no such tag; `ConditionFailed` on a race."""
+        pk = keys.repo_pk(repo)
+        item = self._get(pk, keys.tag_sk(tag), consistent=True)
+        if item is None:
+            return False
+        digest = Digest.parse(item["digest"]["S"])
+        self._transact([
+            {"Delete": {"TableName": self.table, "Key": _key(pk, keys.tag_sk(tag)),
+                        "ConditionExpression": "#digest = :digest", "ExpressionAttributeNames": {"#digest": "digest"},
+                        "ExpressionAttributeValues": {":digest": {"S": str(digest)}}}},
+            self._untag(repo, digest, tag),
+        ])
+        return True
+
+    def unlink_blob(self, repo: str, digest: Digest) -> bool:
+        """Remove a blob's link from `repo` (its bytes stay, for garbage collection). False if not linked."""
+        try:
+            self.client.delete_item(TableName=self.table, Key=_key(keys.repo_pk(repo), keys.link_sk(digest)),
+                                    ConditionExpression="attribute_exists(#pk)", ExpressionAttributeNames={"#pk": PK})
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def list_referrers(self, repo: str, subject: Digest, limit: int, last: str | None,
+                       artifact_type: str | None) -> tuple[list[dict], str | None]:
+        """Descriptors of the manifests whose subject is `subject`, in digest order after `last`."""
+        prefix = keys.referrer_sk(subject)
+        descriptors: list[dict] = []
+        cursor = last
+        while True:
+            page = self._query_page(keys.repo_pk(repo), prefix, limit, cursor)
+            for item in page.items:
+                if artifact_type is None or _s(item, "artifact_type") == artifact_type:
+                    descriptors.append(self._descriptor(item))
+            if len(descriptors) >= limit or page.last is None:
+                break
+            cursor = page.last
+        if len(descriptors) > limit:
+            descriptors = descriptors[:limit]
+            return descriptors, descriptors[-1]["digest"]
+        return descriptors, (descriptors[-1]["digest"] if descriptors and page.last else None)
+
+    @staticmethod
+    def _descriptor(item: dict) -> dict:
+        descriptor = {"mediaType": item["media_type"]["S"], "digest": item["digest"]["S"], "size": _n(item, "size")}
+        if _s(item, "artifact_type"):
+            descriptor["artifactType"] = item["artifact_type"]["S"]
+        annotations = json.loads(_s(item, "annotations") or "{}")
+        if annotations:
+            descriptor["annotations"] = annotations
+        return descriptor
+
+    def _query_page(self, pk: str, prefix: str, limit: int, last: str | None,
+                    projection: str | None = None) -> Page:
+        """Items whose sort key starts with `prefix`, in order, after `last`; reads at most limit + 1.
+
+        `Page.last` is the key suffix to continue after, when there are more.
+        """
         request = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-            "ProjectionExpression": "#sk",
             "Limit": limit + 1,
         }
+        if projection:
+            request["ProjectionExpression"] = projection
         if last is not None:
             request["ExclusiveStartKey"] = _key(pk, prefix + last)
-        names: list[str] = []
-        while len(names) <= limit:
+        items: list[dict] = []
+        while len(items) <= limit:
             response = self.client.query(**request)
-            names += [item[SK]["S"][len(prefix):] for item in response.get("Items", [])]
+            items += response.get("Items", [])
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        more = len(names) > limit
-        names = names[:limit]
-        return Page(names, names[-1] if more and names else None)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items, items[-1][SK]["S"][len(prefix):] if more and items else None)
+
+    def _page(self, pk: str, prefix: str, limit: int, last: str | None) -> Page:
+        """Names (sort key suffixes) under `prefix`, in order, after `last`."""
+        page = self._query_page(pk, prefix, limit, last, projection="#sk")
+        return Page([item[SK]["S"][len(prefix):] for item in page.items], page.last)
 
     def list_tags(self, repo: str, limit: int, last: str | None) -> Page:
         return self._page(keys.repo_pk(repo), keys.TAG_PREFIX, limit, last)

@@ -38,6 +38,16 @@ class S3Blobs:
         finally:
             body.close()
 
+    def blob_exists(self, location: str) -> bool:
+        """Whether a recorded blob object is really there (one HEAD; used before reusing a record)."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=location)
+            return True
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
     def delete_blob(self, location: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=location)
 
