@@ -6,10 +6,11 @@ import threading
 
 from fastapi import FastAPI
 
-from dockyard.api import admin, base, blobs, listings, manifests, token, uploads
+from dockyard.api import admin, base, blobs, direct, listings, manifests, token, uploads
 from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
+from dockyard.limits import BodyLimit
 from dockyard.registry import Registry
 
 API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
@@ -63,8 +64,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = _lazy_registry(settings, registry)
     install_error_handlers(app)
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
-    for module in (base, token, admin, listings, uploads, blobs, manifests):
+    for module in (base, token, admin, direct, listings, uploads, blobs, manifests):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(AuditLog)
+    app.add_middleware(BodyLimit, limit=lambda: app.state.registry().settings.max_body)
     return app

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote
 
 # Greedy, as the router matches: `/v2/a/manifests/b/manifests/c` is repository `a/manifests/b`.
 _REPO_PATH = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<rest>uploads(?:/[^/]*)?|[^/]+)\Z")
+_DIRECT_PATH = re.compile(r"/dockyard/v1/direct/(?P<name>.+)/blobs/[^/]+/complete\Z")
 _KEY_PATH = re.compile(r"/dockyard/v1/(?P<what>keys|anonymous)(?:/(?P<id>[^/]+))?\Z")
 
 _logger: logging.Logger | None = None
@@ -56,6 +57,9 @@ def classify(method: str, path: str, query: str, status: int, has_credentials: b
             mounted = "mount" in parse_qs(query)
             return {"event": "blob.mount" if mounted else "blob.push", "repository": name}
         return {"event": "blob.delete", "repository": name, "digest": unquote(rest)} if method == "DELETE" else None
+    match = _DIRECT_PATH.match(path)
+    if match and method == "POST":
+        return {"event": "blob.push", "repository": match["name"]}
     match = _KEY_PATH.match(path)
     if match:
         what = {("POST", "keys"): "key.create", ("DELETE", "keys"): "key.revoke",

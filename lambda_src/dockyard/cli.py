@@ -42,6 +42,8 @@ def _serve_parser(sub) -> None:
     serve.add_argument("--signing-secret", default=None,
                        help=f"Secrets Manager id of the token signing keys (default "
                             f"{resources.DEFAULT_SIGNING_SECRET}); created if missing")
+    serve.add_argument("--lambda-limits", action="store_true",
+                       help="refuse request bodies that would not fit a Lambda Function URL (413), as deployed")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -85,6 +87,8 @@ def _settings(args) -> Settings:
     overrides = {k: v for k, v in {
         "bucket": args.bucket, "table": args.table, "region": args.region, "presign_ttl": args.presign_ttl,
     }.items() if v is not None}
+    if args.lambda_limits:
+        overrides["max_body"] = resources.LAMBDA_MAX_BODY
     if args.auth:
         overrides["auth"] = True
         overrides["signing_secret"] = args.signing_secret or base.signing_secret or resources.DEFAULT_SIGNING_SECRET

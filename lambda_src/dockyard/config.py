@@ -24,6 +24,8 @@ class Settings:
     endpoint_url: str | None = None
     # Lifetime of presigned blob GET URLs, in seconds.
     presign_ttl: int = 300
+    # Lifetime of presigned upload URLs (direct uploads): long enough for a big part to start.
+    upload_url_ttl: int = 3600
     # An upload session that sees no activity for this many seconds is gone.
     upload_ttl: int = 24 * 3600
     # A request writing to an upload session holds it at most this long without renewing; a request killed
@@ -66,6 +68,7 @@ class Settings:
             ("region", Env.REGION, str),
             ("endpoint_url", Env.ENDPOINT_URL, str),
             ("presign_ttl", Env.PRESIGN_TTL, int),
+            ("upload_url_ttl", Env.UPLOAD_URL_TTL, int),
             ("upload_ttl", Env.UPLOAD_TTL, int),
             ("upload_lease", Env.UPLOAD_LEASE, int),
             ("part_size", Env.PART_SIZE, int),

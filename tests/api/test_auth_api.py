@@ -16,6 +16,7 @@ from tests.support.registry import error_code, image_manifest
 
 ADMIN = basic(ADMIN_ID, ADMIN_SECRET)
 NAME = "team/app"
+DIRECT_ID = "00000000-0000-4000-8000-000000000000"
 LAYER, CONFIG = b"layer bytes" * 10, b'{"os": "linux"}'
 
 
@@ -59,6 +60,14 @@ def repository_routes(location: str) -> list[tuple[str, str, dict, bytes, str]]:
         ("GET", location, {}, b"", "push"),
         ("DELETE", location, {}, b"", "push"),
         ("GET", f"/v2/{NAME}/tags/list", {}, b"", "pull"),
+        ("GET", f"/v2/{NAME}/referrers/{sha256(LAYER)}", {}, b"", "pull"),
+        ("DELETE", f"/v2/{NAME}/manifests/v1", {}, b"", "delete"),
+        ("DELETE", f"/v2/{NAME}/blobs/{sha256(LAYER)}", {}, b"", "delete"),
+        ("POST", f"/dockyard/v1/direct/{NAME}/blobs", {},
+         json.dumps({"digest": sha256(b"d"), "size": 1}).encode(), "push"),
+        ("POST", f"/dockyard/v1/direct/{NAME}/blobs/{DIRECT_ID}/parts", {}, b'{"numbers": [1]}', "push"),
+        ("POST", f"/dockyard/v1/direct/{NAME}/blobs/{DIRECT_ID}/complete", {}, b"", "push"),
+        ("DELETE", f"/dockyard/v1/direct/{NAME}/blobs/{DIRECT_ID}", {}, b"", "push"),
     ]
 
 

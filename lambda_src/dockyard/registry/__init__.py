@@ -8,6 +8,7 @@ from dockyard.auth.admin import AccessAdmin
 from dockyard.auth.service import Auth
 from dockyard.config import Settings
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.direct import DirectUploads
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
 
@@ -17,6 +18,7 @@ class Registry:
     settings: Settings
     blobs: Blobs
     uploads: Uploads
+    direct: DirectUploads
     manifests: Manifests
     auth: Auth
     access: AccessAdmin

@@ -9,6 +9,7 @@ from dockyard.auth.tokens import Tokens
 from dockyard.config import Settings
 from dockyard.registry import Registry
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.direct import DirectUploads
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
 from dockyard.storage.aws import make_clients, secrets_client
@@ -21,10 +22,12 @@ def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
         s3, dynamodb = make_clients(settings)
     meta, store = DynamoMeta(dynamodb, settings.table), S3Blobs(s3, settings.bucket)
     auth = build_auth(settings, meta)
+    uploads = Uploads(meta, store, settings)
     return Registry(
         settings=settings,
         blobs=Blobs(meta, store, settings),
-        uploads=Uploads(meta, store, settings),
+        uploads=uploads,
+        direct=DirectUploads(meta, store, uploads, settings),
         manifests=Manifests(meta, store, settings),
         auth=auth,
         access=AccessAdmin(meta, auth.forget),

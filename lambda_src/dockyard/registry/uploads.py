@@ -188,13 +188,15 @@ class Uploads:
         if actual != claimed:
             assembly.discard()
             raise RegistryError(Err.DIGEST_INVALID, f"digest of the uploaded content is {actual}")
-        ref = self._store_and_link(assembly, claimed)
+        ref = self.link_verified(assembly, claimed)
         if assembly.has_tails:
             self.store.discard_upload(assembly.session.id, None)
         return BlobInfo(claimed, ref.size)
 
-    def _store_and_link(self, assembly: Assembly, digest: Digest) -> BlobRef:
-        """Keep the bytes (or reuse the registry's copy of the same blob) and link them, in one transaction.
+    def link_verified(self, assembly, digest: Digest) -> BlobRef:
+        """Keep verified bytes (or reuse the registry's copy of the same blob) and link them, in one
+        transaction that also closes the session. `assembly` is the candidate blob: an `Assembly`, or a
+        direct upload's object (anything with `session`, `store_blob` and `discard`).
 
         If the write fails, our bytes are deleted only when no record points at them: a transaction that
         committed but whose answer was lost must not leave a link to a deleted object.

@@ -54,6 +54,12 @@ class UploadSession:
     expires_at: int = 0
     lock: str | None = None
     lock_until: int = 0
+    # Direct uploads (bytes go client -> S3): the claimed digest and size, the object's location, and the
+    # part size of a multipart upload (0: a single PUT).
+    digest: str | None = None
+    size: int = 0
+    location: str | None = None
+    part_size: int = 0
 
 
 @dataclass(frozen=True)

@@ -403,6 +403,10 @@ class DynamoMeta:
             expires_at=_n(item, TTL),
             lock=_s(item, "lock"),
             lock_until=_n(item, "lock_until"),
+            digest=_s(item, "digest"),
+            size=_n(item, "size"),
+            location=_s(item, "location"),
+            part_size=_n(item, "part_size"),
         )
 
     def create_upload(self, session: UploadSession) -> None:
@@ -412,6 +416,23 @@ class DynamoMeta:
             item["hash_state"] = {"B": session.hash_state}
         self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(#pk)",
                              ExpressionAttributeNames={"#pk": PK})
+
+    def create_direct(self, session: UploadSession) -> bool:
+        """Record a direct upload session; False if one with this id exists already (then resume it)."""
+        item = {**_key(keys.upload_pk(session.id), keys.UPLOAD_SK), "repo": {"S": session.repo},
+                "digest": {"S": session.digest}, "size": {"N": str(session.size)},
+                "location": {"S": session.location}, "part_size": {"N": str(session.part_size)},
+                TTL: {"N": str(session.expires_at)}}
+        if session.multipart_id:
+            item["multipart_id"] = {"S": session.multipart_id}
+        try:
+            self.client.put_item(TableName=self.table, Item=item,
+                                 ConditionExpression="attribute_not_exists(#pk) OR #ttl < :now",
+                                 ExpressionAttributeNames={"#pk": PK, "#ttl": TTL},
+                                 ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def get_upload(self, upload_id: str) -> UploadSession | None:
         item = self._get(keys.upload_pk(upload_id), keys.UPLOAD_SK, consistent=True)

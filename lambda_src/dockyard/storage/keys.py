@@ -5,6 +5,8 @@ S3, one bucket:
     blobs/<alg>/<2 hex>/<encoded>        a blob written whole, after its digest was verified in memory
     blobs/assembled/<upload id>          a blob assembled by a multipart upload; once its digest is verified
                                          it stays where it is (no copy) and its records point at it
+    blobs/direct/<upload id>/<nonce>     a blob a client put straight into S3 (`dockyard push`, the gateway);
+                                         linked in place once verified
     manifests/<alg>/<2 hex>/<encoded>    manifest bodies too large to keep inline in DynamoDB
     uploads/<upload id>/tail/<nonce>     bytes received after the last multipart part (< 5 MiB)
 
@@ -49,6 +51,10 @@ def blob_key(digest: Digest) -> str:
 
 def manifest_body_key(digest: Digest) -> str:
     return _addressed(MANIFEST_PREFIX, digest)
+
+
+def direct_blob_key(upload_id: str, nonce: str) -> str:
+    return f"{BLOB_PREFIX}direct/{upload_id}/{nonce}"
 
 
 def upload_prefix(upload_id: str) -> str:

@@ -112,6 +112,63 @@ class S3Blobs:
             if objects:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
 
+    # --- direct uploads: presigned URLs, the client sends the bytes ------------------------------------------
+
+    def direct_location(self, upload_id: str) -> str:
+        """A fresh object key for a direct upload: never one that a record may already point at."""
+        return keys.direct_blob_key(upload_id, secrets.token_hex(8))
+
+    def presign_put(self, location: str, size: int, sha256_b64: str, ttl: int) -> tuple[str, dict]:
+        """A PUT URL bound to the size and the SHA-256 of the content: S3 refuses any other bytes.
+        Returns (url, the headers the client must send)."""
+        url = self.client.generate_presigned_url("put_object", ExpiresIn=ttl, Params={
+            "Bucket": self.bucket, "Key": location, "ContentLength": size, "ChecksumSHA256": sha256_b64})
+        return url, {"Content-Length": str(size), "x-amz-checksum-sha256": sha256_b64}
+
+    def start_direct_multipart(self, location: str) -> str:
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=location)["UploadId"]
+
+    def presign_part(self, location: str, multipart_id: str, number: int, ttl: int) -> str:
+        return self.client.generate_presigned_url("upload_part", ExpiresIn=ttl, Params={
+            "Bucket": self.bucket, "Key": location, "UploadId": multipart_id, "PartNumber": number})
+
+    def list_parts(self, location: str, multipart_id: str) -> dict[int, tuple[str, int]]:
+        """{part number: (etag, size)} of the parts that have landed."""
+        parts: dict[int, tuple[str, int]] = {}
+        try:
+            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=location,
+                                                                         UploadId=multipart_id):
+                for part in page.get("Parts", []):
+                    parts[part["PartNumber"]] = (part["ETag"], part["Size"])
+        except self.client.exceptions.NoSuchUpload:
+            return {}
+        return parts
+
+    def complete_direct(self, location: str, multipart_id: str, etags: list[str]) -> None:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=location, UploadId=multipart_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]})
+
+    def abort_direct(self, location: str, multipart_id: str | None) -> None:
+        if multipart_id:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=location, UploadId=multipart_id)
+            except self.client.exceptions.NoSuchUpload:
+                pass
+        self.delete_blob(location)
+
+    def stored_checksum(self, location: str) -> tuple[int, str | None] | None:
+        """(size, base64 SHA-256 that S3 verified at PUT, if any) of an object; None if it is missing."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=location, ChecksumMode="ENABLED")
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        checksum = head.get("ChecksumSHA256")
+        # A multipart object's checksum is a checksum of part checksums ("...-N"), not of the content.
+        return head["ContentLength"], checksum if checksum and "-" not in checksum else None
+
     # --- manifest bodies too large for DynamoDB ----------------------------------------------------------
 
     def put_manifest_body(self, digest: Digest, body: bytes) -> None:
