@@ -6,6 +6,7 @@
     dockyard keys revoke KEY_ID
     dockyard anonymous show | set PATTERN...
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
+    dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET]   (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """
 
 from __future__ import annotations
@@ -74,6 +75,27 @@ def _admin_parsers(sub) -> None:
     set_ = anonymous.add_parser("set", help="replace the list; no pattern makes every repository private")
     set_.add_argument("patterns", nargs="*")
     client_options(set_)
+
+    push = sub.add_parser("push", help="push an image with its layers sent straight to S3 (any size)")
+    push.add_argument("source", help="oci:PATH[:TAG] (an OCI image layout) or docker-archive:PATH (docker save)")
+    push.add_argument("destination", help="HOST[:PORT]/REPOSITORY[:TAG]")
+    push.add_argument("--creds", default=None, help=f"KEY_ID:SECRET (or {Env.KEY_ID} and {Env.SECRET}, or "
+                                                    "docker's credentials file)")
+    push.add_argument("--insecure", action="store_true", help="plain HTTP (default only for loopback hosts)")
+    push.add_argument("--parallel", type=int, default=4, help="blobs sent at once")
+    push.add_argument("--part-parallel", type=int, default=4, help="parts of one blob sent at once")
+    push.add_argument("--multipart-above", default=None, help="send blobs larger than this in parts (e.g. 1g)")
+    push.add_argument("--part-size", default=None, help="part size (e.g. 64m; at least 5m)")
+
+    gateway = sub.add_parser("gateway", help="a local endpoint that lands standard pushes of any size in a "
+                                              "deployed registry, layers straight to S3")
+    gateway.add_argument("--registry", default=os.environ.get(Env.REGISTRY), help=f"registry URL (or {Env.REGISTRY})")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=5000)
+    gateway.add_argument("--spool-dir", default=None, help="where uploads wait for their digest (default: temp)")
+    gateway.add_argument("--multipart-above", default=None, help="send blobs larger than this in parts (e.g. 1g)")
+    gateway.add_argument("--part-size", default=None, help="part size (e.g. 64m)")
+    gateway.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     signing = sub.add_parser("signing-key", help="rotate the token signing key (with your AWS credentials)")
     rotate = signing.add_subparsers(dest="action", required=True).add_parser("rotate")
@@ -222,6 +244,55 @@ def anonymous(args) -> int:
     return 0
 
 
+def parse_size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    try:
+        return int(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else int(text)
+    except (ValueError, IndexError):
+        raise SystemExit(f"dockyard: invalid size {text!r} (use e.g. 64m, 1g)") from None
+
+
+def push(args) -> int:
+    from dockyard.client.credentials import resolve
+    from dockyard.client.http import RegistryClient, RegistryError, base_url
+    from dockyard.client.progress import Progress
+    from dockyard.client.push import Destination, push as push_image
+    from dockyard.client.source import SourceError, load
+
+    try:
+        destination = Destination.parse(args.destination)
+        image = load(args.source)
+    except (ValueError, SourceError) as exc:
+        raise SystemExit(f"dockyard: {exc}") from None
+    client = RegistryClient(base_url(destination.host, args.insecure), resolve(destination.host, args.creds))
+    progress = Progress(sum(b.size for b in image.blobs.values()))
+    try:
+        push_image(image, destination, client, progress, parallel=args.parallel, part_parallel=args.part_parallel,
+                   multipart_above=parse_size(args.multipart_above), part_size=parse_size(args.part_size))
+    except RegistryError as exc:
+        raise SystemExit(f"dockyard: push failed: {exc}") from None
+    finally:
+        client.close()
+    return 0
+
+
+def gateway(args) -> int:
+    import uvicorn
+
+    from dockyard.client.gateway import create_gateway
+
+    if not args.registry:
+        raise SystemExit(f"dockyard: no registry: use --registry URL or set {Env.REGISTRY}")
+    registry = args.registry if "://" in args.registry else f"https://{args.registry}"
+    app = create_gateway(registry, spool_dir=args.spool_dir, part_size=parse_size(args.part_size),
+                         multipart_above=parse_size(args.multipart_above))
+    print(f"Dockyard gateway on http://{args.host}:{args.port} -> {registry}", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=30)
+    return 0
+
+
 def signing_key(args) -> int:
     from dockyard.auth.secrets_store import rotate_keyring
     from dockyard.storage.aws import secrets_client
@@ -239,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(sub)
     _admin_parsers(sub)
     args = parser.parse_args(argv)
-    return {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key}[args.command](args)
+    commands = {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key, "push": push,
+                "gateway": gateway}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

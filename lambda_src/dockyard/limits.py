@@ -32,15 +32,17 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
+            await _drain(receive)
             return await _refuse(send)
         received = 0
-        refused = False
+        refused = ended = False
 
         async def counting_receive():
-            nonlocal received, refused
+            nonlocal received, refused, ended
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                ended = not message.get("more_body", False)
                 if received > limit:
                     refused = True
                     return {"type": "http.disconnect"}
@@ -50,9 +52,20 @@ class BodyLimit:
             if not refused:
                 await send(message)
             elif message["type"] == "http.response.start":
+                if not ended:
+                    await _drain(receive)
                 await _refuse(send)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+async def _drain(receive) -> None:
+    """Read the rest of a refused body, as the front door does, so that the client sees the 413 instead of
+    a connection reset in the middle of its upload."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _refuse(send) -> None:

@@ -28,7 +28,9 @@ class Env:
     SERVICE = "DOCKYARD_SERVICE"
     TOKEN_TTL = "DOCKYARD_TOKEN_TTL"
     PUBLIC_URL = "DOCKYARD_PUBLIC_URL"
-    # The local server's admin key (`dockyard serve --auth`) and the CLI's credentials.
+    # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
+    KEY_ID = "DOCKYARD_KEY_ID"
+    SECRET = "DOCKYARD_SECRET"
     ADMIN_KEY_ID = "DOCKYARD_ADMIN_KEY_ID"
     ADMIN_SECRET = "DOCKYARD_ADMIN_SECRET"
     REGISTRY = "DOCKYARD_REGISTRY"

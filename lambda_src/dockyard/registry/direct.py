@@ -106,9 +106,10 @@ class DirectUploads:
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "not a direct upload")
         claimed = Digest.parse(session.digest)
         try:
-            if session.multipart_id:
-                self._assemble(session)
             stat = self.store.stored_checksum(session.location)
+            if stat is None and session.multipart_id:
+                self._assemble(session)
+                stat = self.store.stored_checksum(session.location)
             if stat is None:
                 raise RegistryError(Err.BLOB_UPLOAD_INVALID, "nothing was uploaded yet")
         except BaseException:
@@ -163,10 +164,15 @@ class DirectUploads:
             sha = base64.b64encode(bytes.fromhex(Digest.parse(session.digest).encoded)).decode()
             url, headers = self.store.presign_put(session.location, session.size, sha, self.settings.upload_url_ttl)
             return {**plan, "method": "single", "url": url, "headers": headers}
+        count = _part_count(session)
+        if self.store.stored_checksum(session.location) is not None:
+            # Assembled already (a completion was interrupted after that step): nothing left to send.
+            return {**plan, "method": "multipart", "part_size": session.part_size,
+                    "landed": list(range(1, count + 1)), "parts": []}
         landed = self.store.list_parts(session.location, session.multipart_id)
-        missing = [n for n in range(1, _part_count(session) + 1) if landed.get(n, (None, -1))[1] != _length(session, n)]
-        return {**plan, "method": "multipart", "part_size": session.part_size, "landed": sorted(set(landed) - set(missing)),
-                "parts": [self._part(session, n) for n in missing]}
+        missing = [n for n in range(1, count + 1) if landed.get(n, (None, -1))[1] != _length(session, n)]
+        return {**plan, "method": "multipart", "part_size": session.part_size,
+                "landed": sorted(set(landed) - set(missing)), "parts": [self._part(session, n) for n in missing]}
 
     def _part(self, session: UploadSession, number: int) -> dict:
         return {"number": number, "offset": (number - 1) * session.part_size, "size": _length(session, number),

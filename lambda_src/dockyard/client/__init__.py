@@ -1,0 +1,1 @@
+"""Client side of Dockyard (not part of the Lambda package): `dockyard push` and `dockyard gateway`."""
