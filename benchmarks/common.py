@@ -37,7 +37,11 @@ class MotoServer:
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0  # the process has ended
+    for line in lines:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0

@@ -1,6 +1,7 @@
 """Package the registry for Lambda (arm64) without Docker: pip fetches manylinux wheels, we add our package.
 
-boto3 is not bundled: the Lambda runtime provides it, and bundling it would quadruple the asset.
+boto3 is not bundled: the Lambda runtime provides it, and bundling it would quadruple the asset. Neither
+are `dockyard.local` (the embedded moto backend) nor `dockyard.client` (push, gateway): they never run there.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class PipBundling:
             # Raise instead of returning False: False would make CDK fall back to Docker, and fail there.
             raise RuntimeError(f"bundling the registry failed:\n{result.stderr[-3000:]}")
         shutil.copytree(LAMBDA_SRC / "dockyard", out / "dockyard",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "local"))
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "local", "client"))
         for pattern in PRUNE:
             for path in list(out.rglob(pattern)):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -11,8 +11,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import jwt
-
 from dockyard.auth.scopes import Access
 
 ALGORITHM = "HS256"
@@ -59,6 +57,8 @@ class Tokens:
         self.keyring, self.service, self.ttl, self.refresh_ttl = keyring, service, ttl, refresh_ttl
 
     def _sign(self, claims: dict) -> str:
+        import jwt  # imported on first use: PyJWT loads `cryptography` when present, 12 MB we rarely need
+
         kid = self.keyring.current
         return jwt.encode(claims, self.keyring.keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
 
@@ -80,6 +80,8 @@ class Tokens:
                            "exp": issued + self.refresh_ttl, "jti": secrets.token_hex(12), "use": REFRESH})
 
     def verify(self, token: str, use: str = ACCESS) -> Claims:
+        import jwt
+
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self.keyring.keys.get(kid) if isinstance(kid, str) else None
