@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 import sys
 import threading
@@ -19,20 +20,29 @@ FAKE_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS
 
 
 class MotoServer:
-    """`moto_server` in its own process on loopback, so its memory is not counted against the registry."""
+    """moto's own `moto_server` (threaded werkzeug), in its own process on loopback, so that its memory is
+    not counted against a registry. Unlike the tests' server it does not serialize DynamoDB requests: real
+    DynamoDB runs them in parallel, and nothing measured here makes a transaction fail."""
 
     def __init__(self):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **FAKE_ENV}
         env.pop("AWS_CA_BUNDLE", None)
-        self.process = subprocess.Popen([sys.executable, "-m", "dockyard.local.motoserver", "--port",
-                                         str(self.port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env, text=True)
-        assert self.process.stdout.readline().startswith("READY")
+        moto_server = Path(sys.executable).parent / "moto_server"
+        self.process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("moto_server did not start")
 
     def stop(self) -> None:
-        self.process.stdin.close()
+        self.process.terminate()
         self.process.wait(timeout=30)
 
 
@@ -48,11 +58,16 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 class RssSampler:
-    """Samples a process's resident set every 20 ms; `.peak` in KiB (VmHWM is read too, as a cross-check)."""
+    """The peak resident set of a process during a block, in KiB (`.peak`): the kernel's high-water mark,
+    reset at the start of the block (needs to own the process or be root), cross-checked by sampling."""
 
     def __init__(self, pid: int):
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        except OSError:
+            pass
 
     def _run(self):
         while not self._stop.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from fastapi import FastAPI
@@ -41,8 +42,8 @@ class RegistryHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _lazy_registry(settings: Settings | None, registry: Registry | None):
-    """A provider that builds the registry (and its AWS clients) on the first request, once."""
+def _lazy_registry(settings, registry: Registry | None):
+    """A provider that builds the registry (and its AWS clients) on the first request that needs it, once."""
     lock = threading.Lock()
     built: list[Registry] = [registry] if registry is not None else []
 
@@ -52,21 +53,24 @@ def _lazy_registry(settings: Settings | None, registry: Registry | None):
                 if not built:
                     from dockyard.registry.factory import build_registry
 
-                    built.append(build_registry(settings or Settings.from_env()))
+                    built.append(build_registry(settings()))
         return built[0]
 
     return provide
 
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
-    """The registry app. Nothing touches AWS until the first request."""
+    """The registry app. Nothing touches AWS, nor reads the environment, until the first request."""
+    if registry is not None:
+        settings = registry.settings
     app = FastAPI(title="Dockyard", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.registry = _lazy_registry(settings, registry)
+    app.state.settings = functools.cache(lambda: settings or Settings.from_env())
+    app.state.registry = _lazy_registry(app.state.settings, registry)
     install_error_handlers(app)
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
     for module in (base, token, admin, direct, listings, uploads, blobs, manifests):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(AuditLog)
-    app.add_middleware(BodyLimit, limit=lambda: app.state.registry().settings.max_body)
+    app.add_middleware(BodyLimit, limit=lambda: app.state.settings().max_body)
     return app

@@ -24,6 +24,8 @@ class Settings:
     endpoint_url: str | None = None
     # Lifetime of presigned blob GET URLs, in seconds.
     presign_ttl: int = 300
+    # Seconds a warm instance trusts a blob link it has seen without reading it again (0: never).
+    link_cache_ttl: int = 60
     # Lifetime of presigned upload URLs (direct uploads): long enough for a big part to start.
     upload_url_ttl: int = 3600
     # An upload session that sees no activity for this many seconds is gone.
@@ -69,6 +71,7 @@ class Settings:
             ("endpoint_url", Env.ENDPOINT_URL, str),
             ("presign_ttl", Env.PRESIGN_TTL, int),
             ("upload_url_ttl", Env.UPLOAD_URL_TTL, int),
+            ("link_cache_ttl", Env.LINK_CACHE_TTL, int),
             ("upload_ttl", Env.UPLOAD_TTL, int),
             ("upload_lease", Env.UPLOAD_LEASE, int),
             ("part_size", Env.PART_SIZE, int),

@@ -22,12 +22,28 @@ def test_manifest_pull_costs_one_dynamodb_read(client, calls, image, method, ref
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_blob_read_costs_one_dynamodb_read_and_no_s3_call(client, calls, method):
+def test_blob_read_costs_one_dynamodb_read_and_no_s3_call(client, registry, calls, method):
     digest = push_blob(client, "team/app", b"layer")
+    registry.blobs.links.clear()  # a cold instance
     calls.clear()
     response = client.request(method, f"/v2/team/app/blobs/{digest}", follow_redirects=False)
     assert response.status_code in (200, 307)
     assert dict(calls) == {("dynamodb", "GetItem"): 1}
+
+
+def test_a_warm_instance_reads_a_link_it_knows_for_free(client, calls):
+    digest = push_blob(client, "team/app", b"layer")  # linked by this instance
+    calls.clear()
+    for method in ("HEAD", "GET", "GET"):
+        assert client.request(method, f"/v2/team/app/blobs/{digest}", follow_redirects=False).status_code in (200, 307)
+    assert dict(calls) == {}
+
+
+def test_an_unlinked_blob_is_forgotten_at_once(client):
+    digest = push_blob(client, "team/app", b"layer")
+    assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 200
+    assert client.delete(f"/v2/team/app/blobs/{digest}").status_code == 202
+    assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 404
 
 
 def test_manifest_put_costs_one_batched_read_and_one_transaction(client, calls):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dockyard.config import Settings
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
+from dockyard.registry.cache import LinkCache
 from dockyard.storage.base import BlobRef
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
@@ -19,11 +20,11 @@ class BlobInfo:
 
 
 class Blobs:
-    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
-        self.meta, self.store, self.settings = meta, store, settings
+    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings, links: LinkCache):
+        self.meta, self.store, self.settings, self.links = meta, store, settings, links
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
-        """HEAD: one DynamoDB read, no S3 call."""
+        """HEAD: at most one DynamoDB read (none when this instance knows the link), no S3 call."""
         parsed, ref = self._linked(repo, digest)
         return BlobInfo(parsed, ref.size)
 
@@ -34,9 +35,10 @@ class Blobs:
 
     def _linked(self, repo: str, digest: str) -> tuple[Digest, BlobRef]:
         parsed = Digest.parse(digest)
-        ref = self.meta.get_link(repo, parsed)
+        ref = self.links.get(repo, parsed) or self.meta.get_link(repo, parsed)
         if ref is None:
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
+        self.links.put(repo, parsed, ref)
         return parsed, ref
 
     def mount(self, repo: str, digest: str, source: str | None) -> BlobInfo | None:
@@ -49,6 +51,7 @@ class Blobs:
             return None
         if source != repo:
             self.meta.link_blob(repo, parsed, ref, record=False)
+            self.links.put(repo, parsed, ref)
         return BlobInfo(parsed, ref.size)
 
     def unlink(self, repo: str, digest: str) -> None:
@@ -56,5 +59,6 @@ class Blobs:
         if not self.settings.delete_enabled:
             raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
         parsed = Digest.parse(digest)
+        self.links.drop(repo, parsed)
         if not self.meta.unlink_blob(repo, parsed):
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")

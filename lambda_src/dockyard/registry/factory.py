@@ -9,6 +9,7 @@ from dockyard.auth.tokens import Tokens
 from dockyard.config import Settings
 from dockyard.registry import Registry
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.cache import LinkCache
 from dockyard.registry.direct import DirectUploads
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
@@ -22,10 +23,11 @@ def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
         s3, dynamodb = make_clients(settings)
     meta, store = DynamoMeta(dynamodb, settings.table), S3Blobs(s3, settings.bucket)
     auth = build_auth(settings, meta)
-    uploads = Uploads(meta, store, settings)
+    links = LinkCache(settings.link_cache_ttl)
+    uploads = Uploads(meta, store, settings, links)
     return Registry(
         settings=settings,
-        blobs=Blobs(meta, store, settings),
+        blobs=Blobs(meta, store, settings, links),
         uploads=uploads,
         direct=DirectUploads(meta, store, uploads, settings),
         manifests=Manifests(meta, store, settings),

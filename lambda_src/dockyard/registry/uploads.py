@@ -19,6 +19,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.assembly import Assembly, BodyReader
 from dockyard.registry.blobs import BlobInfo
+from dockyard.registry.cache import LinkCache
 from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, UploadSession
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
@@ -74,8 +75,9 @@ class _Lease:
 
 
 class Uploads:
-    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
+    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings, links: LinkCache | None = None):
         self.meta, self.store, self.settings = meta, store, settings
+        self.links = links or LinkCache(0)
 
     @property
     def max_chunk(self) -> int | None:
@@ -224,6 +226,7 @@ class Uploads:
             if isinstance(exc, ConditionFailed):
                 raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload was cancelled or taken over") from None
             raise
+        self.links.put(session.repo, digest, ref)
         return ref
 
 
