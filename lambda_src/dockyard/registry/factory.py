@@ -13,14 +13,14 @@ from dockyard.registry.cache import LinkCache
 from dockyard.registry.direct import DirectUploads
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
-from dockyard.storage.aws import make_clients, secrets_client
+from dockyard.storage.aws import lazy_clients, secrets_client
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
 
 def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
     if s3 is None or dynamodb is None:
-        s3, dynamodb = make_clients(settings)
+        s3, dynamodb = lazy_clients(settings)
     meta, store = DynamoMeta(dynamodb, settings.table), S3Blobs(s3, settings.bucket)
     auth = build_auth(settings, meta)
     links = LinkCache(settings.link_cache_ttl)

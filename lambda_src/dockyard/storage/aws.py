@@ -27,6 +27,24 @@ def make_clients(settings: Settings):
         return _shared_clients(settings.region, settings.endpoint_url)
 
 
+class LazyClient:
+    """A boto3 client made on first use: a request that needs no AWS call (the `GET /v2/` challenge that
+    starts every docker session) never imports boto3 nor builds a client, which keeps cold starts short."""
+
+    def __init__(self, make):
+        self._make, self._client = make, None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
+
+
+def lazy_clients(settings: Settings):
+    """(s3, dynamodb), created (shared, see `make_clients`) when first used."""
+    return LazyClient(lambda: make_clients(settings)[0]), LazyClient(lambda: make_clients(settings)[1])
+
+
 def new_clients(region: str, endpoint_url: str | None):
     """A fresh (s3, dynamodb) pair. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
     import boto3
