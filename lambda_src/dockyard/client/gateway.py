@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,24 +51,6 @@ class Spool:
     path: Path
     size: int = 0
     hasher: object = field(default_factory=hashlib.sha256)
-
-
-class _ClientAuth(RegistryClient):
-    """Calls the registry with the pushing client's own Authorization header; a 401 goes back to it."""
-
-    def __init__(self, base: str, authorization: str | None, http: httpx.Client):
-        self.base, self.credentials, self.http = base.rstrip("/"), None, http
-        self._tokens, self._lock = {}, threading.Lock()
-        self._authorization = authorization
-
-    def request(self, method, path, *, scope, headers=None, **kwargs):
-        headers = dict(headers or {})
-        if self._authorization:
-            headers["Authorization"] = self._authorization
-        return super().request(method, path, scope=scope, headers=headers, **kwargs)
-
-    def _authenticate(self, response, scope):
-        raise RegistryError("the registry wants new credentials", response)
 
 
 class Gateway:
@@ -173,7 +154,7 @@ class Gateway:
         try:
             await anyio.to_thread.run_sync(self._upload, request, spool, digest)
         except RegistryError as exc:
-            if exc.response is not None and exc.response.status_code in (401, 403):
+            if exc.response is not None and exc.response.status_code in (401, 403):  # the client re-authenticates
                 return await self._relay_error(exc.response)
             self._drop(upload_id)
             return _error(502, "UNKNOWN", f"the registry refused the blob: {exc}")
@@ -183,7 +164,7 @@ class Gateway:
 
     def _upload(self, request: Request, spool: Spool, digest: str) -> None:
         """Send the spooled blob straight to S3 through the direct-upload API (in a worker thread)."""
-        client = _ClientAuth(self.registry, request.headers.get("authorization"), self.sync)
+        client = RegistryClient(self.registry, http=self.sync, authorization=request.headers.get("authorization"))
         blob = Blob(digest, spool.size, lambda: spool.path.open("rb"))
         pusher = Pusher(client, spool.name, Progress(spool.size, tty=False, stream=_Quiet()),
                         multipart_above=self.multipart_above, part_size=self.part_size)

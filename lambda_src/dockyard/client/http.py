@@ -45,13 +45,18 @@ def backoff(attempt: int) -> None:
 
 
 class RegistryClient:
-    """Requests to one registry; a 401 challenge is answered with a token for its scope, once."""
+    """Requests to one registry; a 401 challenge is answered with a token for its scope, once.
 
-    def __init__(self, base: str, credentials: Credentials | None, timeout: float = 300):
+    With `authorization` (a header value someone else obtained, e.g. the gateway's client's), that header is
+    sent as is and a 401 is returned to the caller instead of being answered.
+    """
+
+    def __init__(self, base: str, credentials: Credentials | None = None, timeout: float = 300,
+                 http: httpx.Client | None = None, authorization: str | None = None):
         self.base = base.rstrip("/")
-        self.credentials = credentials
-        self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=30), follow_redirects=False,
-                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        self.credentials, self.authorization = credentials, authorization
+        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=30), follow_redirects=False,
+                                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -67,7 +72,9 @@ class RegistryClient:
         challenged = False
         for attempt in range(RETRIES):
             sent = dict(headers or {})
-            if scope in self._tokens:
+            if self.authorization:
+                sent["Authorization"] = self.authorization
+            elif scope in self._tokens:
                 sent["Authorization"] = f"Bearer {self._tokens[scope]}"
             try:
                 response = self.http.request(method, url, headers=sent, content=body() if body else None, **kwargs)
@@ -76,7 +83,7 @@ class RegistryClient:
                     raise RegistryError(f"{method} {path}: {exc}") from exc
                 backoff(attempt)
                 continue
-            if response.status_code == 401 and not challenged:
+            if response.status_code == 401 and not challenged and not self.authorization:
                 challenged = True
                 self._authenticate(response, scope)
                 continue
