@@ -75,7 +75,7 @@ class RegistryFunction(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             sid="RegistryObjects",
             actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                     "s3:ListMultipartUploadParts"],
+                     "s3:ListMultipartUploadParts", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
             resources=objects,
         ))
         self.role.add_to_policy(iam.PolicyStatement(

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX
+from dockyard.resources import UNVERIFIED_TAG, UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX
 from infra.config import StackOptions
 from infra.names import Ids, Table
 
@@ -33,6 +33,8 @@ class Storage(Construct):
                 s3.LifecycleRule(id="abort-incomplete-multipart-uploads",
                                  abort_incomplete_multipart_upload_after=Duration.days(UPLOAD_LEFTOVER_DAYS)),
                 s3.LifecycleRule(id="expire-upload-leftovers", prefix=UPLOAD_PREFIX,
+                                 expiration=Duration.days(UPLOAD_LEFTOVER_DAYS)),
+                s3.LifecycleRule(id="expire-unverified-blobs", tag_filters=dict([UNVERIFIED_TAG]),
                                  expiration=Duration.days(UPLOAD_LEFTOVER_DAYS)),
             ],
             removal_policy=removal,

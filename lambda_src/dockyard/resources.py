@@ -61,6 +61,9 @@ UPLOAD_PREFIX = "uploads/"
 # Lifecycle: abort incomplete multipart uploads (anywhere in the bucket: blobs are assembled in place under
 # BLOB_PREFIX) and expire leftovers under UPLOAD_PREFIX after this many days.
 UPLOAD_LEFTOVER_DAYS = 2
+# Blob objects written before their digest was verified carry this tag until they are linked; a lifecycle
+# rule expires the ones never linked (an upload abandoned after its last byte) after UPLOAD_LEFTOVER_DAYS.
+UNVERIFIED_TAG = ("dockyard", "unverified")
 
 
 class Table:

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import os
+import time
 
 import httpx
 import pytest
@@ -60,8 +61,9 @@ def test_single_put_bound_to_size_and_checksum(client):
     plan = begin(client, data)
     assert plan["method"] == "single"
     assert plan["headers"] == {"Content-Length": str(len(data)),
-                               "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode()}
-    assert "X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256" in plan["url"]
+                               "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                               "x-amz-tagging": "dockyard=unverified"}
+    assert "X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256%3Bx-amz-tagging" in plan["url"]
     send(plan, data)
     response = complete(client, plan)
     assert response.status_code == 201
@@ -165,11 +167,41 @@ def test_expired_part_urls_can_be_refreshed(client):
     plan = begin(client, data, multipart=True, part_size=5 * MIB)
     response = client.post(f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}/parts", json={"numbers": [3]})
     assert [p["number"] for p in response.json()["parts"]] == [3]
-    assert client.post(f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}/parts",
-                       json={"numbers": [9]}).status_code == 400
+    for numbers in ([9], 5, ["1"], [True]):
+        assert client.post(f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}/parts",
+                           json={"numbers": numbers}).status_code == 400
+
+
+def test_bytes_are_tagged_unverified_until_linked(client, registry, settings):
+    s3 = registry.blobs.store.client
+    linked, abandoned = os.urandom(1000), os.urandom(2000)
+    for data in (linked, abandoned):
+        send(plan := begin(client, data), data)
+        if data is linked:
+            assert complete(client, plan).status_code == 201
+    tags = {key: s3.get_object_tagging(Bucket=settings.bucket, Key=key)["TagSet"]
+            for key in objects(registry, settings)}
+    assert sorted(map(len, tags.values())) == [0, 1]  # the abandoned one expires by the lifecycle rule
+    assert [{"Key": "dockyard", "Value": "unverified"}] in tags.values()
+
+
+def test_a_cancel_waits_for_a_completion_in_progress(client, registry):
+    data = os.urandom(1000)
+    plan = begin(client, data)
+    send(plan, data)
+    now = int(time.time())
+    registry.direct.meta.lock_upload(plan["upload"], NAME, "completing", now, now + 60, None)
+    response = client.delete(f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}")
+    assert (response.status_code, error_code(response)) == (409, "BLOB_UPLOAD_INVALID")
+    registry.direct.meta.unlock_upload(plan["upload"], "completing")
+    assert complete(client, plan).status_code == 201
 
 
 @pytest.mark.parametrize("body,code", [
+    ({"digest": "sha256:" + "a" * 64, "size": 10, "part_size": "big"}, "UNSUPPORTED"),
+    ({"digest": "sha256:" + "a" * 64, "size": 10, "part_size": 5242880.5}, "UNSUPPORTED"),
+    ({"digest": "sha256:" + "a" * 64, "size": 10, "part_size": 1024}, "UNSUPPORTED"),
+    ({"digest": "sha256:" + "a" * 64, "size": 10, "multipart": "yes"}, "UNSUPPORTED"),
     ({"digest": "sha256:abc", "size": 1}, "DIGEST_INVALID"),
     ({"digest": "sha512:" + "a" * 128, "size": 1}, "DIGEST_INVALID"),
     ({"digest": "sha256:" + "a" * 64, "size": -1}, "SIZE_INVALID"),

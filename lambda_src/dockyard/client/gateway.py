@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
     return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status, headers=headers)
 
 
+SPOOL_IDLE_SECONDS = 3600  # an upload untouched this long is abandoned (clients seldom send DELETE)
+
+
 @dataclass
 class Spool:
     """An upload being received: bytes on disk, SHA-256 as they came."""
@@ -51,6 +55,7 @@ class Spool:
     path: Path
     size: int = 0
     hasher: object = field(default_factory=hashlib.sha256)
+    touched: float = field(default_factory=time.monotonic)
 
 
 class Gateway:
@@ -79,6 +84,7 @@ class Gateway:
             await answer.aclose()
             if location:
                 await self.forward.delete(location, headers=_auth(request))  # the registry's session: not ours
+        self._sweep()
         upload_id = str(uuid.uuid4())
         spool = Spool(name, self.spool_dir / upload_id)
         spool.path.touch()
@@ -117,7 +123,15 @@ class Gateway:
 
     def _spool(self, name: str, upload_id: str) -> Spool | None:
         spool = self.spools.get(upload_id)
-        return spool if spool is not None and spool.name == name else None
+        if spool is None or spool.name != name:
+            return None
+        spool.touched = time.monotonic()
+        return spool
+
+    def _sweep(self) -> None:
+        idle = time.monotonic() - SPOOL_IDLE_SECONDS
+        for upload_id in [i for i, spool in self.spools.items() if spool.touched < idle]:
+            self._drop(upload_id)
 
     def _drop(self, upload_id: str) -> None:
         spool = self.spools.pop(upload_id, None)
@@ -158,6 +172,9 @@ class Gateway:
                 return await self._relay_error(exc.response)
             self._drop(upload_id)
             return _error(502, "UNKNOWN", f"the registry refused the blob: {exc}")
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the spool must not outlive the request
+            self._drop(upload_id)
+            return _error(502, "UNKNOWN", f"sending the blob to the registry failed: {exc}")
         self._drop(upload_id)
         return Response(status_code=201, headers={"Location": f"/v2/{spool.name}/blobs/{digest}",
                                                   "Docker-Content-Digest": digest})

@@ -20,7 +20,7 @@ from dockyard.client.progress import Progress
 from dockyard.client.source import Blob, Image
 
 CHUNK = 1024 * 1024
-ROUNDS = 5  # begin/upload/complete rounds for one blob, before giving up
+ROUNDS = 6  # begin/upload/complete rounds for one blob, before giving up
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,9 @@ class Pusher:
                                     scope=self.scope, ok=(201,))
             except RegistryError as exc:
                 if exc.code in ("BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN") and round_ < ROUNDS - 1:
-                    continue  # parts missing, or completed by a concurrent push: ask again
+                    # parts missing, completed by a concurrent push, or (409) being completed by one
+                    backoff(round_ + (2 if exc.response is not None and exc.response.status_code == 409 else 0))
+                    continue
                 raise
             self.progress.finish(blob.digest, f"pushed ({plan['method']})", blob.size)
             return "pushed"
@@ -123,8 +125,9 @@ class Pusher:
             self.progress.advance(blob.digest, landed)
         futures = [self._parts_pool.submit(self._put, blob, part["url"], part["offset"], part["size"], {})
                    for part in plan["parts"]]
-        for future in futures:
-            future.result()
+        errors = [future.exception() for future in futures]  # waits for every part, failed or not
+        if any(errors):
+            raise next(e for e in errors if e)
 
     def _put(self, blob: Blob, url: str, offset: int, size: int, headers: dict) -> None:
         """One PUT of a byte range, streamed from disk, retried with backoff."""

@@ -121,6 +121,12 @@ class Assembly:
             self.keep_lease()
             self.location = self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
 
+    @property
+    def tagged(self) -> bool:
+        """Whether the kept bytes carry the `unverified` tag (an assembled multipart upload does; a small
+        blob is written only after it was verified, untagged)."""
+        return self.location is not None
+
     def store_blob(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
         """Keep the sealed, verified bytes, or drop them when the registry already holds this blob."""
         if existing is not None:

@@ -35,10 +35,12 @@ class Blobs:
 
     def _linked(self, repo: str, digest: str) -> tuple[Digest, BlobRef]:
         parsed = Digest.parse(digest)
-        ref = self.links.get(repo, parsed) or self.meta.get_link(repo, parsed)
-        if ref is None:
-            raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
-        self.links.put(repo, parsed, ref)
+        ref = self.links.get(repo, parsed)
+        if ref is None:  # only a read from the table starts (or restarts) an entry's time to live
+            ref = self.meta.get_link(repo, parsed)
+            if ref is None:
+                raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
+            self.links.put(repo, parsed, ref)
         return parsed, ref
 
     def mount(self, repo: str, digest: str, source: str | None) -> BlobInfo | None:
@@ -60,5 +62,7 @@ class Blobs:
             raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
         parsed = Digest.parse(digest)
         self.links.drop(repo, parsed)
-        if not self.meta.unlink_blob(repo, parsed):
+        unlinked = self.meta.unlink_blob(repo, parsed)
+        self.links.drop(repo, parsed)  # again: a read racing the delete may have cached it meanwhile
+        if not unlinked:
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import secrets
 import time
 import uuid
 
@@ -24,7 +23,7 @@ from dockyard.config import MIN_PART_SIZE, Settings
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.blobs import BlobInfo
-from dockyard.registry.uploads import Uploads
+from dockyard.registry.uploads import Lease, Uploads
 from dockyard.storage.base import BlobRef, ConditionFailed, UploadSession
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
@@ -66,8 +65,13 @@ class DirectUploads:
         claimed = Digest.parse(digest)
         if claimed.algorithm != "sha256":
             raise RegistryError(Err.DIGEST_INVALID, "direct uploads take sha256 digests")
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        if not _integer(size) or not 0 <= size <= MAX_SIZE:
             raise RegistryError(Err.SIZE_INVALID, f"size must be an integer from 0 to {MAX_SIZE}")
+        if part_size is not None and (not _integer(part_size) or not MIN_PART_SIZE <= part_size <= SINGLE_PUT_MAX):
+            raise RegistryError(Err.INVALID_PARAMETER, f"part_size must be an integer from {MIN_PART_SIZE} to "
+                                                       f"{SINGLE_PUT_MAX}")
+        if multipart is not None and not isinstance(multipart, bool):
+            raise RegistryError(Err.INVALID_PARAMETER, "multipart must be true or false")
         if self.meta.get_link(repo, claimed) is not None:
             return {"status": "exists"}
         if may_mount:
@@ -88,19 +92,15 @@ class DirectUploads:
         if not session.part_size:
             return self._plan(session)
         count = _part_count(session)
-        if not all(isinstance(n, int) and 1 <= n <= count for n in numbers):
-            raise RegistryError(Err.INVALID_PARAMETER, f"part numbers run from 1 to {count}")
+        if not isinstance(numbers, list) or len(numbers) > MAX_PARTS or \
+                not all(_integer(n) and 1 <= n <= count for n in numbers):
+            raise RegistryError(Err.INVALID_PARAMETER, f"numbers must be a list of part numbers from 1 to {count}")
         return {"parts": [self._part(session, n) for n in numbers]}
 
     def complete(self, repo: str, upload_id: str) -> BlobInfo:
         """Verify the uploaded object against the claimed digest, then link it. Idempotent: a blob that a
         concurrent push of the same image completed first is simply there."""
-        now = int(time.time())
-        try:
-            session = self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now,
-                                            now + self.settings.upload_lease, None)
-        except ConditionFailed as failed:
-            return self._completed_elsewhere(repo, upload_id, failed.current)
+        session = self._lock(repo, upload_id)
         if not session.digest:
             self.meta.unlock_upload(session.id, session.lock or "")
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "not a direct upload")
@@ -117,7 +117,8 @@ class DirectUploads:
             raise
         candidate = _DirectObject(self.store, session)
         size, checksum = stat
-        if size != session.size or not self._verified(session, claimed, checksum):
+        lease = Lease(self.meta, session, self.settings.upload_lease)
+        if size != session.size or not self._verified(session, claimed, checksum, lease.keep):
             candidate.discard()
             self.meta.delete_upload(session.id)
             raise RegistryError(Err.DIGEST_INVALID, "the uploaded bytes do not match the claimed digest and size")
@@ -125,9 +126,20 @@ class DirectUploads:
         return BlobInfo(claimed, ref.size)
 
     def abort(self, repo: str, upload_id: str) -> None:
-        session = self._direct(repo, upload_id)
+        """Cancel: take the session's lease, delete the session (so that no completion can link its bytes
+        any more), then the bytes."""
+        session = self._lock(repo, upload_id)
+        try:
+            self.meta.delete_upload(session.id, lock=session.lock)
+        except ConditionFailed:
+            raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
         self.store.abort_direct(session.location, session.multipart_id)
-        self.meta.delete_upload(session.id)
+
+    def _lock(self, repo: str, upload_id: str) -> UploadSession:
+        try:
+            return self.uploads.take_lease(repo, upload_id)
+        except ConditionFailed as failed:
+            return self._completed_elsewhere(repo, upload_id, failed.current)
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -138,7 +150,7 @@ class DirectUploads:
         use_parts = size > SINGLE_PUT_MAX or (bool(multipart) and size > 0)
         chosen = 0
         if use_parts:
-            chosen = max(part_size or DEFAULT_PART_SIZE, MIN_PART_SIZE, math.ceil(size / MAX_PARTS))
+            chosen = min(max(part_size or DEFAULT_PART_SIZE, math.ceil(size / MAX_PARTS)), SINGLE_PUT_MAX)
         return UploadSession(
             id=upload_id, repo=repo, digest=str(digest), size=size, location=location, part_size=chosen,
             multipart_id=self.store.start_direct_multipart(location) if use_parts else None,
@@ -187,21 +199,27 @@ class DirectUploads:
             raise RegistryError(Err.BLOB_UPLOAD_INVALID, {"missing_parts": missing[:100]})
         self.store.complete_direct(session.location, session.multipart_id, [landed[n][0] for n in range(1, count + 1)])
 
-    def _verified(self, session: UploadSession, claimed: Digest, checksum: str | None) -> bool:
-        """S3's own SHA-256 when it has one (a single PUT on AWS), else a streamed re-hash."""
+    def _verified(self, session: UploadSession, claimed: Digest, checksum: str | None, keep=lambda: None) -> bool:
+        """S3's own SHA-256 when it has one (a single PUT on AWS), else a streamed re-hash (renewing the
+        session's lease as it goes, so that no one else takes the session meanwhile)."""
         if checksum is not None:
             return base64.b64decode(checksum).hex() == claimed.encoded
         hasher = hashlib.sha256()
         for chunk in self.store.iter_blob(session.location):
             hasher.update(chunk)
+            keep()
         return hasher.hexdigest() == claimed.encoded
 
-    def _completed_elsewhere(self, repo: str, upload_id: str, current: UploadSession | None) -> BlobInfo:
+    def _completed_elsewhere(self, repo: str, upload_id: str, current: UploadSession | None):
         if current is not None and current.repo == repo and current.lock:
             raise RegistryError(Err.UPLOAD_BUSY, "this upload is being completed by another request")
         if current is not None and current.repo == repo and current.digest:
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload session expired")
         raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown or already complete")
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _part_count(session: UploadSession) -> int:

@@ -24,7 +24,7 @@ from dockyard.storage.base import BlobRecorded, BlobRef, ConditionFailed, Upload
 from dockyard.storage.dynamo_meta import DynamoMeta
 from dockyard.storage.s3_blobs import S3Blobs
 
-_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d{1,15})-(\d{1,15})(?:/(?:\d{1,15}|\*))?\Z")
 
 
@@ -58,7 +58,7 @@ def range_header(offset: int) -> str:
     return f"0-{max(offset - 1, 0)}"
 
 
-class _Lease:
+class Lease:
     """Keeps a session's write lease alive through a long stream."""
 
     def __init__(self, meta: DynamoMeta, session: UploadSession, seconds: int):
@@ -90,7 +90,7 @@ class Uploads:
         return session
 
     def status(self, repo: str, upload_id: str) -> UploadSession:
-        session = self.meta.get_upload(upload_id) if _UPLOAD_ID.match(upload_id) else None
+        session = self.meta.get_upload(upload_id) if UPLOAD_ID.match(upload_id) else None
         if session is None or session.repo != repo or session.expires_at <= time.time():
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown or expired")
         return session
@@ -100,7 +100,7 @@ class Uploads:
         """PATCH: append a streamed body, or a `Content-Range` chunk that must start at the current offset."""
         chunk = Chunk.parse(content_range, content_length)
         session = self._lock(repo, upload_id, chunk.start if chunk else None)
-        lease = _Lease(self.meta, session, self.settings.upload_lease)
+        lease = Lease(self.meta, session, self.settings.upload_lease)
         try:
             assembly = Assembly(self.store, session, self.settings.part_size, lease.keep)
             self._receive(assembly, body, chunk)
@@ -122,7 +122,7 @@ class Uploads:
         chunk = Chunk.parse(content_range, content_length)
         session = self._lock(repo, upload_id, chunk.start if chunk else None)
         assembly = Assembly(self.store, session, self.settings.part_size,
-                            _Lease(self.meta, session, self.settings.upload_lease).keep)
+                            Lease(self.meta, session, self.settings.upload_lease).keep)
         try:
             self._receive(assembly, body, chunk)
             assembly.seal()
@@ -159,15 +159,19 @@ class Uploads:
     def _expiry(self) -> int:
         return int(time.time()) + self.settings.upload_ttl
 
-    def _lock(self, repo: str, upload_id: str, offset: int | None) -> UploadSession:
-        if not _UPLOAD_ID.match(upload_id):
+    def take_lease(self, repo: str, upload_id: str, offset: int | None = None) -> UploadSession:
+        """Take a session's write lease (one conditional update); `ConditionFailed.current` says why not."""
+        if not UPLOAD_ID.match(upload_id):
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id[:64]!r} is unknown")
         now = int(time.time())
+        return self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now, now + self.settings.upload_lease,
+                                     offset)
+
+    def _lock(self, repo: str, upload_id: str, offset: int | None) -> UploadSession:
         try:
-            return self.meta.lock_upload(upload_id, repo, secrets.token_hex(8), now,
-                                         now + self.settings.upload_lease, offset)
+            return self.take_lease(repo, upload_id, offset)
         except ConditionFailed as failed:
-            current = failed.current
+            current, now = failed.current, int(time.time())
         if current is None or current.repo != repo or current.expires_at <= now:
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, f"upload {upload_id!r} is unknown or expired")
         if current.lock and current.lock_until >= now:
@@ -208,24 +212,29 @@ class Uploads:
         existing = self.meta.get_blob(digest)
         stale = existing if existing is not None and not self.store.blob_exists(existing.location) else None
         ref = assembly.store_blob(digest, None if stale else existing)
+        ours = existing is None or stale is not None  # these bytes become the registry's copy
         try:
             try:
                 self.meta.link_blob(session.repo, digest, ref, upload, record=existing is None or bool(stale),
                                     replaces=stale.location if stale else None)
             except BlobRecorded:
                 # A concurrent upload of the same blob recorded its copy first: use it, drop ours.
-                ref = assembly.store_blob(digest, self.meta.get_blob(digest))
+                ref, ours = assembly.store_blob(digest, self.meta.get_blob(digest)), False
                 self.meta.link_blob(session.repo, digest, ref, upload, record=False)
         except BaseException as exc:
             linked = self.meta.get_link(session.repo, digest, consistent=True)
             if linked is not None and linked.location == ref.location:
                 return ref  # it did commit
+            if isinstance(exc, ConditionFailed):
+                # The session was cancelled, or taken over after our lease ran out: its bytes are not ours
+                # to delete any more (the new holder may link them; a cancel deletes them itself).
+                raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload was cancelled or taken over") from None
             recorded = self.meta.get_blob(digest)
             if recorded is None or recorded.location != ref.location:
                 assembly.discard()
-            if isinstance(exc, ConditionFailed):
-                raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload was cancelled or taken over") from None
             raise
+        if ours and getattr(assembly, "tagged", True):
+            self.store.mark_verified(ref.location)
         self.links.put(session.repo, digest, ref)
         return ref
 

@@ -10,7 +10,7 @@ import threading
 from functools import lru_cache
 
 from dockyard.config import Settings
-from dockyard.resources import UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
+from dockyard.resources import UNVERIFIED_TAG, UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
 
 log = logging.getLogger("dockyard")
 
@@ -97,6 +97,9 @@ def ensure_bucket(s3, settings: Settings) -> bool:
         {"ID": "abort-incomplete-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOAD_LEFTOVER_DAYS}},
         {"ID": "expire-upload-leftovers", "Status": "Enabled", "Filter": {"Prefix": UPLOAD_PREFIX},
+         "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS}},
+        {"ID": "expire-unverified-blobs", "Status": "Enabled",
+         "Filter": {"Tag": {"Key": UNVERIFIED_TAG[0], "Value": UNVERIFIED_TAG[1]}},
          "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS}},
     ]})
     log.info("created bucket %s", settings.bucket)

@@ -502,8 +502,17 @@ class DynamoMeta:
         self._locked_update(session.id, session.lock or "",
                             f"SET {', '.join(sets)} REMOVE {', '.join(removes)}", values, names)
 
-    def delete_upload(self, upload_id: str) -> None:
-        self.client.delete_item(TableName=self.table, Key=_key(keys.upload_pk(upload_id), keys.UPLOAD_SK))
+    def delete_upload(self, upload_id: str, lock: str | None = None) -> None:
+        """Delete a session; with `lock`, only while that lease still holds it (else `ConditionFailed`)."""
+        kwargs = {}
+        if lock is not None:
+            kwargs = {"ConditionExpression": "#lock = :lock", "ExpressionAttributeNames": {"#lock": "lock"},
+                      "ExpressionAttributeValues": {":lock": {"S": lock}}}
+        try:
+            self.client.delete_item(TableName=self.table, Key=_key(keys.upload_pk(upload_id), keys.UPLOAD_SK),
+                                    **kwargs)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise ConditionFailed() from None
 
     def _locked_update(self, upload_id: str, lock: str, expression: str, values: dict,
                        names: dict | None = None) -> None:

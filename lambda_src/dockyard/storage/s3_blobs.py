@@ -7,7 +7,10 @@ import secrets
 from collections.abc import Iterator
 
 from dockyard.domain.digest import Digest
+from dockyard.resources import UNVERIFIED_TAG
 from dockyard.storage import keys
+
+UNVERIFIED = f"{UNVERIFIED_TAG[0]}={UNVERIFIED_TAG[1]}"
 
 MIB = 1024 * 1024
 
@@ -48,6 +51,10 @@ class S3Blobs:
                 return False
             raise
 
+    def mark_verified(self, location: str) -> None:
+        """Take the `unverified` tag off an object that is now linked, so that no lifecycle rule expires it."""
+        self.client.delete_object_tagging(Bucket=self.bucket, Key=location)
+
     def delete_blob(self, location: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=location)
 
@@ -66,7 +73,8 @@ class S3Blobs:
         self.client.delete_object(Bucket=self.bucket, Key=keys.upload_tail_key(upload_id, tail))
 
     def start_multipart(self, upload_id: str) -> str:
-        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=keys.assembled_blob_key(upload_id))
+        response = self.client.create_multipart_upload(Bucket=self.bucket, Key=keys.assembled_blob_key(upload_id),
+                                                       Tagging=UNVERIFIED)
         return response["UploadId"]
 
     def upload_part(self, upload_id: str, multipart_id: str, number: int, data) -> None:
@@ -122,11 +130,12 @@ class S3Blobs:
         """A PUT URL bound to the size and the SHA-256 of the content: S3 refuses any other bytes.
         Returns (url, the headers the client must send)."""
         url = self.client.generate_presigned_url("put_object", ExpiresIn=ttl, Params={
-            "Bucket": self.bucket, "Key": location, "ContentLength": size, "ChecksumSHA256": sha256_b64})
-        return url, {"Content-Length": str(size), "x-amz-checksum-sha256": sha256_b64}
+            "Bucket": self.bucket, "Key": location, "ContentLength": size, "ChecksumSHA256": sha256_b64,
+            "Tagging": UNVERIFIED})
+        return url, {"Content-Length": str(size), "x-amz-checksum-sha256": sha256_b64, "x-amz-tagging": UNVERIFIED}
 
     def start_direct_multipart(self, location: str) -> str:
-        return self.client.create_multipart_upload(Bucket=self.bucket, Key=location)["UploadId"]
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=location, Tagging=UNVERIFIED)["UploadId"]
 
     def presign_part(self, location: str, multipart_id: str, number: int, ttl: int) -> str:
         return self.client.generate_presigned_url("upload_part", ExpiresIn=ttl, Params={
