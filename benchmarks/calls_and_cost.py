@@ -26,7 +26,7 @@ from common import FAKE_ENV, MotoServer, environment
 PRICES = {
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": 0.0000133334,
-    "dynamodb_read_unit": 0.125 / 1e6,  # an eventually consistent read of up to 4 KB is half a unit
+    "dynamodb_read_unit": 0.125 / 1e6,  # up to 4 KB: 1 unit strongly consistent, 0.5 eventually
     "s3_get": 0.0004 / 1e3,
 }
 MEMORY_GB = (1.0, 0.5)
@@ -173,7 +173,8 @@ def report(rows, durations) -> None:
     print(f"\n## Cost per million pulls of a {LAYERS}-layer image, excluding egress\n")
     print("Prices: us-east-1 list prices as of 2025-12: Lambda arm64 $0.20 per million requests and "
           "$0.0000133334 per GB-second (billed per ms), DynamoDB on-demand $0.125 per million read units "
-          "(an eventually consistent read of a small item is half a unit), S3 $0.40 per million GETs.\n")
+          "(a tag or a key is read strongly consistently, one unit; a blob link eventually consistently, half a "
+          "unit), S3 $0.40 per million GETs.\n")
     d = durations
     scenarios = {
         "docker, first pull (probe, token, manifest, blobs; cold instance)":
@@ -182,16 +183,17 @@ def report(rows, durations) -> None:
             [d["manifest GET by tag"]] + [d["blob GET (warm instance)"]] * LAYERS,
         "floor of this design (1 ms billed per request, manifest + blobs)": [0.001] * (1 + LAYERS),
     }
-    reads = {"docker, first pull (probe, token, manifest, blobs; cold instance)": 1 + 1 + LAYERS,
+    # read units: a key and a tag are read strongly consistently (1 unit), a blob link eventually (0.5)
+    reads = {"docker, first pull (probe, token, manifest, blobs; cold instance)": 1 + 1 + 0.5 * LAYERS,
              "client with a token (a cluster pulling), warm instance": 1,
              "floor of this design (1 ms billed per request, manifest + blobs)": 1}
     header = " | ".join(f"{int(gb * 1024)} MB: total" for gb in MEMORY_GB)
-    print(f"| pull | invocations | billed time | reads | Lambda requests | S3 GETs | {header} |")
+    print(f"| pull | invocations | billed time | read units | Lambda requests | S3 GETs | {header} |")
     print("| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in MEMORY_GB) + " |")
     for label, times in scenarios.items():
         billed = sum(math.ceil(t * 1000) / 1000 for t in times)
         requests = len(times) * PRICES["lambda_request"] * 1e6
-        read_cost = reads[label] * 0.5 * PRICES["dynamodb_read_unit"] * 1e6
+        read_cost = reads[label] * PRICES["dynamodb_read_unit"] * 1e6
         s3_cost = LAYERS * PRICES["s3_get"] * 1e6
         totals = [requests + billed * gb * PRICES["lambda_gb_second"] * 1e6 + read_cost + s3_cost for gb in MEMORY_GB]
         print(f"| {label} | {len(times)} | {billed * 1000:.0f} ms | {reads[label]} | ${requests:.2f} | ${s3_cost:.2f} | "

@@ -222,7 +222,7 @@ class Uploads:
                 ref, ours = assembly.store_blob(digest, self.meta.get_blob(digest)), False
                 self.meta.link_blob(session.repo, digest, ref, upload, record=False)
         except BaseException as exc:
-            linked = self.meta.get_link(session.repo, digest, consistent=True)
+            linked = self.meta.get_link(session.repo, digest)
             if linked is not None and linked.location == ref.location:
                 return ref  # it did commit
             if isinstance(exc, ConditionFailed):

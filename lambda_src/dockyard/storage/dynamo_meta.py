@@ -2,6 +2,11 @@
 
 Every read the pull path makes is a single GetItem; every write that must stay consistent with another is
 one TransactWriteItems. See `dockyard.storage.keys` for the layout.
+
+A pull that follows a push (a CI job, then a deploy) must see it at once, whatever instance serves it.
+Mutable items (tags, sessions, keys) are read strongly consistently. Immutable ones (a blob link, a manifest
+by digest) are read eventually consistently, at half the price, and read again consistently only when the
+first read finds nothing: what exists is never wrong, and a miss is checked before it is believed.
 """
 
 from __future__ import annotations
@@ -63,9 +68,14 @@ class DynamoMeta:
         self.client = client
         self.table = table
 
-    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict | None:
-        response = self.client.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=consistent)
+    def _get(self, pk: str, sk: str) -> dict | None:
+        response = self.client.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True)
         return response.get("Item")
+
+    def _get_immutable(self, pk: str, sk: str) -> dict | None:
+        """An item that never changes once written: a cheap read, and a consistent one only on a miss."""
+        item = self.client.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=False).get("Item")
+        return item if item is not None else self._get(pk, sk)
 
     def _transact(self, items: list[dict]) -> None:
         """TransactWriteItems. A condition that fails raises `ConditionFailed`; a conflict with another
@@ -89,13 +99,13 @@ class DynamoMeta:
     def _ref(item: dict | None) -> BlobRef | None:
         return BlobRef(_n(item, "size"), item["location"]["S"]) if item else None
 
-    def get_link(self, repo: str, digest: Digest, consistent: bool = False) -> BlobRef | None:
+    def get_link(self, repo: str, digest: Digest) -> BlobRef | None:
         """The blob as linked into `repo`, or None: one GetItem."""
-        return self._ref(self._get(keys.repo_pk(repo), keys.link_sk(digest), consistent))
+        return self._ref(self._get_immutable(keys.repo_pk(repo), keys.link_sk(digest)))
 
     def get_blob(self, digest: Digest) -> BlobRef | None:
         """The blob's global record (stored in S3, whatever repositories link it), or None."""
-        return self._ref(self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK, consistent=True))
+        return self._ref(self._get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK))
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, upload: UploadSession | None = None,
                   record: bool = True, replaces: str | None = None) -> None:
@@ -195,7 +205,7 @@ class DynamoMeta:
         )
 
     def get_manifest(self, repo: str, digest: Digest) -> ManifestRecord | None:
-        item = self._get(keys.repo_pk(repo), keys.manifest_sk(digest))
+        item = self._get_immutable(keys.repo_pk(repo), keys.manifest_sk(digest))
         return self._manifest_record(item) if item else None
 
     def get_tag(self, repo: str, tag: str) -> ManifestRecord | None:
@@ -295,7 +305,7 @@ class DynamoMeta:
     def delete_tag(self, repo: str, tag: str) -> bool:
         """Delete a tag (not its manifest). False if there is no such tag; `ConditionFailed` on a race."""
         pk = keys.repo_pk(repo)
-        item = self._get(pk, keys.tag_sk(tag), consistent=True)
+        item = self._get(pk, keys.tag_sk(tag))
         if item is None:
             return False
         digest = Digest.parse(item["digest"]["S"])
@@ -435,7 +445,7 @@ class DynamoMeta:
         return True
 
     def get_upload(self, upload_id: str) -> UploadSession | None:
-        item = self._get(keys.upload_pk(upload_id), keys.UPLOAD_SK, consistent=True)
+        item = self._get(keys.upload_pk(upload_id), keys.UPLOAD_SK)
         return self._session(item) if item else None
 
     def lock_upload(self, upload_id: str, repo: str, lock: str, now: int, until: int,
@@ -551,7 +561,7 @@ class DynamoMeta:
         self.client.put_item(TableName=self.table, Item=item)
 
     def get_access_key(self, key_id: str) -> AccessKeyRecord | None:
-        item = self._get(keys.AUTH_PK, keys.access_key_sk(key_id), consistent=True)
+        item = self._get(keys.AUTH_PK, keys.access_key_sk(key_id))
         return self._key_record(item) if item else None
 
     def list_access_keys(self) -> list[AccessKeyRecord]:
