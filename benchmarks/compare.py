@@ -18,11 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from common import FAKE_ENV, MotoServer, RssSampler, environment, start_server
 from tests.support.oci import Layout, layer_tar, random_layer
-from tests.support.processes import SKOPEO_BLOB_CACHE, free_port
+from tests.support.processes import SKOPEO_BLOB_CACHE, free_port, stop_process, wait_for_registry
 
 MIB = 1024 * 1024
 DISTRIBUTION_CONFIG = """version: 0.1
@@ -65,18 +63,10 @@ class Distribution:
         env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # its S3 driver would choke on it
         self.process = subprocess.Popen(["docker-registry", "serve", str(config)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v2/", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("docker-registry did not start")
+        wait_for_registry(self.process, self.url, "docker-registry")
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        stop_process(self.process)
 
 
 def build_images(root: Path) -> dict[str, str]:

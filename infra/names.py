@@ -5,6 +5,8 @@ Environment variable names and the table schema come from `dockyard.resources`, 
 
 from dockyard.resources import Env, Table  # noqa: F401  (re-exported for the constructs)
 
+__all__ = ["Env", "Table", "STACK_ID", "Ids", "Outputs", "Context"]
+
 STACK_ID = "Dockyard"
 
 

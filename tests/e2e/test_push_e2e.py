@@ -20,7 +20,14 @@ from dockyard.domain.digest import Digest
 from dockyard.registry.direct import direct_id
 from dockyard.resources import Env
 from tests.support.oci import Layout, layer_tar, random_layer, sha256
-from tests.support.processes import Server, free_port, skopeo, verify_layout
+from tests.support.processes import (
+    Server,
+    free_port,
+    skopeo,
+    stop_process,
+    verify_layout,
+    wait_for_registry,
+)
 
 pytestmark = pytest.mark.e2e
 MIB = 1024 * 1024
@@ -61,19 +68,11 @@ class Gateway:
         self.host = f"127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dockyard.cli", "gateway", "--registry", registry, "--port", str(self.port),
-             "--log-level", "warning", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://{self.host}/v2/", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the gateway did not start")
+             "--log-level", "warning", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_registry(self.process, f"http://{self.host}", "dockyard gateway")
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        stop_process(self.process)
 
 
 def test_plain_push_of_a_100mib_layer_is_refused_at_the_cap(capped, big_image):

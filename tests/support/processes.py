@@ -16,6 +16,29 @@ import httpx
 SKOPEO_BLOB_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
 
 
+def wait_for_registry(process: subprocess.Popen, url: str, what: str, timeout: float = 60) -> None:
+    """Until `GET url/v2/` answers (200, or 401 with access control on); fails if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            if httpx.get(url.rstrip("/") + "/v2/", timeout=1).status_code in (200, 401):
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -36,25 +59,14 @@ class Server:
                                         env={**os.environ, **(env or {})})
         self._wait()
 
-    def _wait(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"dockyard serve exited:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/v2/", timeout=1).status_code in (200, 401):
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"dockyard serve did not answer:\n{self.log.read_text()}")
+    def _wait(self) -> None:
+        try:
+            wait_for_registry(self.process, self.url, "dockyard serve")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def rss_peak_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
