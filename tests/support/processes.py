@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dockyard-serve-{self.port}.log"
+        self.log = Path(tempfile.gettempdir()) / f"dockyard-serve-{self.port}.log"
         command = [sys.executable, "-m", "dockyard.cli", "serve", "--port", str(self.port),
                    "--log-level", "warning", *args]
         self.process = subprocess.Popen(command, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
