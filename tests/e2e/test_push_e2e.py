@@ -231,3 +231,22 @@ def _docker_save(path: Path, layer_bytes: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
+
+
+def test_oras_through_the_gateway_streams_whole_blobs(capped, tmp_path, monkeypatch):
+    """oras sends each blob whole with its digest (POST, then PUT with the body): straight to S3."""
+    from oras.client import OrasClient
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.bin").write_bytes(os.urandom(12 * MIB))
+    (tmp_path / "notes.txt").write_text("hello\n")
+    gateway = Gateway(capped.url)
+    try:
+        client = OrasClient(hostname=gateway.host, insecure=True)
+        assert client.push(files=["model.bin", "notes.txt"], target=f"{gateway.host}/big/oras:v1").status_code == 201
+    finally:
+        gateway.stop()
+    pulled = OrasClient(hostname=capped.host, insecure=True).pull(target=f"{capped.host}/big/oras:v1",
+                                                                  outdir=str(tmp_path / "out"))
+    assert sorted(Path(p).name for p in pulled) == ["model.bin", "notes.txt"]
+    assert (tmp_path / "out" / "model.bin").read_bytes() == (tmp_path / "model.bin").read_bytes()

@@ -1,9 +1,11 @@
 """`dockyard gateway`: a local registry endpoint that lands standard pushes of any size in a deployed
 Dockyard. docker, skopeo, podman, crane, oras and BuildKit push to it as to any registry.
 
-- Blob uploads are received here, hashed as they arrive and spooled to a local file (standard clients name
-  the digest only at the end), then sent straight to S3 through the direct-upload API: one PUT that S3
-  checks against the SHA-256, or parallel parts. No layer byte passes through the registry's function.
+- A blob that arrives whole with its digest and length named up front (containerd, oras, BuildKit: a PUT
+  or POST with `?digest=`) streams straight to S3 in one PUT that S3 checks against the SHA-256.
+- A blob sent in PATCHes (docker, skopeo, podman, crane) is hashed as it arrives and spooled to a local
+  file, since its digest comes only at the end; then it goes to S3 through the direct-upload API, in one
+  checked PUT or parallel parts. Either way no layer byte passes through the registry's function.
 - Everything else (manifests, tags, HEAD, blob GETs and their redirects, the token challenge) is forwarded
   to the registry unchanged, streaming, with the client's own credentials.
 
@@ -90,6 +92,9 @@ class Gateway:
         spool.path.touch()
         self.spools[upload_id] = spool
         if "digest" in request.query_params:
+            streamed = await self._stream(request, name, upload_id)
+            if streamed is not None:
+                return streamed
             await self._receive(request, spool, None)
             return await self._finish(request, upload_id, spool)
         return self._accepted(name, upload_id, spool, 202)
@@ -105,6 +110,10 @@ class Gateway:
         spool = self._spool(name, upload_id)
         if spool is None:
             return _error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
+        if spool.size == 0:
+            streamed = await self._stream(request, name, upload_id)
+            if streamed is not None:
+                return streamed
         refused = await self._receive(request, spool, request.headers.get("content-range"))
         return refused or await self._finish(request, upload_id, spool)
 
@@ -177,6 +186,39 @@ class Gateway:
             return _error(502, "UNKNOWN", f"sending the blob to the registry failed: {exc}")
         self._drop(upload_id)
         return Response(status_code=201, headers={"Location": f"/v2/{spool.name}/blobs/{digest}",
+                                                  "Docker-Content-Digest": digest})
+
+    async def _stream(self, request: Request, name: str, upload_id: str) -> Response | None:
+        """Send a whole blob whose digest and length are known now straight to S3, spooling nothing.
+        None when that cannot be done (no length, a chunk, a blob for parts): the caller spools instead."""
+        digest, length = request.query_params.get("digest", ""), request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) == 0 or "content-range" in request.headers:
+            return None
+        client = RegistryClient(self.registry, http=self.sync, authorization=request.headers.get("authorization"))
+        scope = f"repository:{name}:pull,push"
+        try:
+            plan = await anyio.to_thread.run_sync(lambda: client.request(
+                "POST", f"/dockyard/v1/direct/{name}/blobs", scope=scope,
+                json={"digest": digest, "size": int(length)}).json())
+            if plan.get("method") == "multipart":
+                return None
+            if plan["status"] == "upload":
+                stored = await self.forward.put(plan["url"], content=request.stream(), headers=plan["headers"])
+                if stored.status_code != 200:
+                    self._drop(upload_id)
+                    return _error(400, "DIGEST_INVALID", f"storage refused the bytes: {stored.status_code}")
+                await anyio.to_thread.run_sync(lambda: client.request(
+                    "POST", f"/dockyard/v1/direct/{name}/blobs/{plan['upload']}/complete", scope=scope, ok=(201,)))
+            else:
+                async for _ in request.stream():  # already there: read the body the client sends anyway
+                    pass
+        except RegistryError as exc:
+            self._drop(upload_id)
+            if exc.response is not None and exc.response.status_code in (400, 401, 403):
+                return await self._relay_error(exc.response)
+            return _error(502, "UNKNOWN", f"the registry refused the blob: {exc}")
+        self._drop(upload_id)
+        return Response(status_code=201, headers={"Location": f"/v2/{name}/blobs/{digest}",
                                                   "Docker-Content-Digest": digest})
 
     def _upload(self, request: Request, spool: Spool, digest: str) -> None:
