@@ -34,7 +34,7 @@ class Settings:
     # by its host (a Lambda timeout) frees the session after this. Keep it above the host's request timeout.
     upload_lease: int = 15 * 60
     # Bytes buffered before a multipart part is sent to S3 while streaming an upload.
-    part_size: int = 8 * MIB
+    part_size: int = 6 * MIB
     # The largest request body this host accepts (Lambda's payload cap), advertised to chunking clients;
     # None: no limit.
     max_body: int | None = None

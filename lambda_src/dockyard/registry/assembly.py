@@ -1,6 +1,7 @@
 """Writing an upload's bytes to S3 while they stream in, with bounded memory.
 
-Whole parts (`part_size`, 8 MiB by default) go to an S3 multipart upload as soon as they fill. What is left
+Whole parts (`part_size`, 6 MiB by default) go to an S3 multipart upload as soon as they fill, in the
+background, while the next part fills: one part in flight at most, so memory is two part buffers. What is left
 at the end of a request, if smaller than S3's 5 MiB part minimum, waits in a tail object and is prepended
 to the next chunk. A running SHA-256 covers every byte received; its state is saved with the session so
 that any process can continue it. Memory use is one part buffer, whatever the blob's size.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
@@ -23,6 +25,8 @@ from dockyard.storage.s3_blobs import S3Blobs
 MAX_PARTS = 10_000
 # Bytes taken from the request per read: small enough that the reader's copies stay cheap.
 READ_BLOCK = 1024 * 1024
+# Part uploads overlap the receiving of the next part (shared by all uploads of the process).
+_PARTS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dockyard-part")
 
 
 class BodyReader(Protocol):
@@ -46,6 +50,7 @@ class Assembly:
         self.buffer = bytearray(store.read_tail(session.id, session.tail)) if session.tail else bytearray()
         self.tail_changed = False
         self.wrote_tail = False
+        self._pending: Future | None = None
         self.location: str | None = None  # set once a multipart upload is assembled
 
     @staticmethod
@@ -80,14 +85,31 @@ class Assembly:
         return received
 
     def _send_part(self) -> None:
+        """Start sending the buffer as the next part; first wait for the part before it (one in flight)."""
         if self.parts + 1 > MAX_PARTS:
             raise OverflowError("upload exceeds the maximum number of parts")
+        self.flush()
         self.keep_lease()
         if self.multipart_id is None:
             self.multipart_id = self.store.start_multipart(self.session.id)
-        self.store.upload_part(self.session.id, self.multipart_id, self.parts + 1, self.buffer)
+        self._pending = _PARTS.submit(self.store.upload_part, self.session.id, self.multipart_id, self.parts + 1,
+                                      self.buffer)
         self.parts += 1
         self.buffer = bytearray()
+
+    def flush(self) -> None:
+        """Wait until the part in flight has landed (raising its error, if it failed)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def drain(self) -> None:
+        """After a failure: let the part in flight finish, so that nothing writes to this upload once its
+        lease is given back."""
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - the failure being handled matters, not this one
+            pass
 
     def suspend(self) -> UploadSession:
         """End of a chunk: keep what is left for the next request. Returns the session's new state."""
@@ -98,6 +120,7 @@ class Assembly:
         elif self.tail_changed:
             tail = self.store.put_tail(self.session.id, bytes(self.buffer)) if self.buffer else None
             tail_size, self.wrote_tail = len(self.buffer), tail is not None
+        self.flush()
         return replace(self.session, offset=self.offset, parts=self.parts, multipart_id=self.multipart_id,
                        tail=tail, tail_size=tail_size, hash_state=self.hasher.state() if self.hasher else None)
 
@@ -118,6 +141,7 @@ class Assembly:
         if self.multipart_id is not None:
             if self.buffer:
                 self._send_part()
+            self.flush()
             self.keep_lease()
             self.location = self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
 
@@ -139,6 +163,7 @@ class Assembly:
 
     def discard(self) -> None:
         """Delete everything this upload wrote (it will not be linked)."""
+        self.drain()
         if self.multipart_id or self.has_tails:
             self.store.discard_upload(self.session.id, None if self.location else self.multipart_id,
                                       assembled=self.location is not None)

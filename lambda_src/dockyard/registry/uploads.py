@@ -101,6 +101,7 @@ class Uploads:
         chunk = Chunk.parse(content_range, content_length)
         session = self._lock(repo, upload_id, chunk.start if chunk else None)
         lease = Lease(self.meta, session, self.settings.upload_lease)
+        assembly = None
         try:
             assembly = Assembly(self.store, session, self.settings.part_size, lease.keep)
             self._receive(assembly, body, chunk)
@@ -109,6 +110,8 @@ class Uploads:
         except ConditionFailed:
             raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
         except BaseException:
+            if assembly is not None:
+                assembly.drain()
             self.meta.unlock_upload(session.id, session.lock or "")
             raise
         if session.tail and saved.tail != session.tail:
@@ -128,6 +131,7 @@ class Uploads:
             assembly.seal()
         except BaseException:
             # Nothing is lost: the session keeps what it had, and a retried PUT starts from there.
+            assembly.drain()
             self.meta.unlock_upload(session.id, session.lock or "")
             raise
         try:
