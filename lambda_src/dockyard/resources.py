@@ -54,6 +54,9 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 LAMBDA_EVENT_OVERHEAD = 64 * 1024
 LAMBDA_MAX_BODY = (LAMBDA_PAYLOAD_LIMIT - LAMBDA_EVENT_OVERHEAD) // 4 * 3  # 4,669,440 bytes
 
+# The AWS services the function calls: the bundle keeps only their botocore models.
+AWS_SERVICES = ("s3", "dynamodb", "secretsmanager")
+
 # S3 prefixes (the layout itself is documented in dockyard.storage.keys).
 BLOB_PREFIX = "blobs/"
 MANIFEST_PREFIX = "manifests/"
