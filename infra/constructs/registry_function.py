@@ -78,9 +78,11 @@ class RegistryFunction(Construct):
                      "s3:ListMultipartUploadParts", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
             resources=objects,
         ))
+        # Unconditioned: without s3:ListBucket, S3 answers 403 instead of 404 for a missing key, and a grant
+        # conditioned on s3:prefix does not cover HeadObject or GetObject (they carry no prefix). The blob
+        # and direct-upload existence checks rely on that 404 (`S3Blobs.blob_exists`, `stored_checksum`).
         self.role.add_to_policy(iam.PolicyStatement(
-            sid="ListUploadLeftovers", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{UPLOAD_PREFIX}*"]}},
+            sid="ListOwnBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
         ))
         self.role.add_to_policy(iam.PolicyStatement(
             sid="RegistryMetadata",

@@ -170,3 +170,12 @@ def test_custom_domain_with_api_gateway():
 def test_bad_context_is_refused(context):
     with pytest.raises(ValueError):
         build(context)
+
+
+def test_the_role_may_list_its_bucket_so_that_a_missing_key_is_a_404(template):
+    """Without s3:ListBucket, S3 answers 403 for a missing key, and a grant conditioned on s3:prefix does not
+    cover HeadObject (tests/unit/test_s3_missing_keys.py shows what the code does with each answer)."""
+    bucket_id, _ = resource(template, "AWS::S3::Bucket")
+    [listing] = [s for s in _statements(template) if "s3:ListBucket" in s["Action"]]
+    assert listing["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert "Condition" not in listing
