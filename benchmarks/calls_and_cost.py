@@ -50,7 +50,7 @@ def measure(endpoint: str):
     from dockyard.auth.secrets_store import ensure_keyring
     from dockyard.config import Settings
     from dockyard.handler import make_handler
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import ensure_bucket, ensure_table, new_clients, secrets_client
     from tests.support import function_url
     from tests.support.oci import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, sha256

@@ -82,7 +82,7 @@ def prepare(endpoint: str) -> tuple[dict, str]:
     from dockyard.auth.scopes import Access
     from dockyard.auth.secrets_store import ensure_keyring
     from dockyard.config import Settings
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients, secrets_client
     from tests.support.oci import OCI_CONFIG, OCI_MANIFEST, descriptor
 

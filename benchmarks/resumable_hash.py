@@ -65,7 +65,7 @@ def main() -> None:
 
     from dockyard.config import Settings
     from dockyard.domain import hashing
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients
 
     os.environ.update(FAKE_ENV)

@@ -62,7 +62,7 @@ def calls():
 
 @pytest.fixture
 def registry(settings, calls):
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import new_clients
 
     s3, dynamodb = new_clients(settings.region, settings.endpoint_url)  # instrumented: not shared
@@ -100,7 +100,7 @@ def auth_settings(settings):
 
 @pytest.fixture
 def auth_registry(auth_settings, calls):
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import new_clients
 
     s3, dynamodb = new_clients(auth_settings.region, auth_settings.endpoint_url)

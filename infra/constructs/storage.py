@@ -8,9 +8,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from dockyard.resources import UNVERIFIED_TAG, UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX
+from dockyard.resources import LIFECYCLE_RULES, LifecycleRule
 from infra.config import StackOptions
 from infra.names import Ids, Table
+
+
+def _lifecycle_rule(rule: LifecycleRule) -> s3.LifecycleRule:
+    """One of the rules `dockyard serve` also gives the buckets it creates."""
+    days = Duration.days(rule.days)
+    if rule.abort_multipart:
+        return s3.LifecycleRule(id=rule.id, prefix=rule.prefix or None, abort_incomplete_multipart_upload_after=days)
+    return s3.LifecycleRule(id=rule.id, prefix=rule.prefix or None, tag_filters=dict([rule.tag]) if rule.tag else None,
+                            expiration=days)
 
 
 class Storage(Construct):
@@ -29,14 +38,7 @@ class Storage(Construct):
             bucket_key_enabled=bool(self.key),
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=False,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="abort-incomplete-multipart-uploads",
-                                 abort_incomplete_multipart_upload_after=Duration.days(UPLOAD_LEFTOVER_DAYS)),
-                s3.LifecycleRule(id="expire-upload-leftovers", prefix=UPLOAD_PREFIX,
-                                 expiration=Duration.days(UPLOAD_LEFTOVER_DAYS)),
-                s3.LifecycleRule(id="expire-unverified-blobs", tag_filters=dict([UNVERIFIED_TAG]),
-                                 expiration=Duration.days(UPLOAD_LEFTOVER_DAYS)),
-            ],
+            lifecycle_rules=[_lifecycle_rule(rule) for rule in LIFECYCLE_RULES],
             removal_policy=removal,
             auto_delete_objects=False,
         )

@@ -51,7 +51,7 @@ def _lazy_registry(settings, registry: Registry | None):
         if not built:
             with lock:
                 if not built:
-                    from dockyard.registry.factory import build_registry
+                    from dockyard.factory import build_registry
 
                     built.append(build_registry(settings()))
         return built[0]

@@ -174,7 +174,7 @@ def serve(args) -> int:
 def _prepare_auth(settings: Settings) -> None:
     """Make sure the signing keys exist, and that there is an admin key to start with."""
     from dockyard.auth.secrets_store import ensure_keyring
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
     from dockyard.storage.aws import secrets_client
 
     ensure_keyring(secrets_client(settings), settings.signing_secret)

@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dockyard.resources import DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_SERVICE, DEFAULT_TABLE, Env
-
-MIB = 1024 * 1024
-# S3 refuses multipart parts below 5 MiB (except the last one).
-MIN_PART_SIZE = 5 * MIB
+from dockyard.storage.s3_limits import MIB, MIN_PART_SIZE
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ declared here and nowhere else. This module imports nothing heavy: the CDK app a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class Env:
     """Environment variables the registry reads (see `dockyard.config.Settings`)."""
@@ -61,12 +63,38 @@ AWS_SERVICES = ("s3", "dynamodb", "secretsmanager")
 BLOB_PREFIX = "blobs/"
 MANIFEST_PREFIX = "manifests/"
 UPLOAD_PREFIX = "uploads/"
-# Lifecycle: abort incomplete multipart uploads (anywhere in the bucket: blobs are assembled in place under
-# BLOB_PREFIX) and expire leftovers under UPLOAD_PREFIX after this many days.
+# Leftovers of uploads (incomplete multipart uploads, tails, objects never verified) expire after this long.
 UPLOAD_LEFTOVER_DAYS = 2
 # Blob objects written before their digest was verified carry this tag until they are linked; a lifecycle
-# rule expires the ones never linked (an upload abandoned after its last byte) after UPLOAD_LEFTOVER_DAYS.
+# rule expires the ones never linked (an upload abandoned after its last byte).
 UNVERIFIED_TAG = ("dockyard", "unverified")
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    """One rule of the bucket's lifecycle: after `days`, abort the incomplete multipart uploads
+    (`abort_multipart`) or expire the objects, under `prefix` ("" for all) or carrying `tag`."""
+
+    id: str
+    days: int
+    prefix: str = ""
+    tag: tuple[str, str] | None = None
+    abort_multipart: bool = False
+
+    def as_s3(self) -> dict:
+        """The rule as S3's PutBucketLifecycleConfiguration takes it."""
+        action = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": self.days}} if self.abort_multipart \
+            else {"Expiration": {"Days": self.days}}
+        where = {"Tag": {"Key": self.tag[0], "Value": self.tag[1]}} if self.tag else {"Prefix": self.prefix}
+        return {"ID": self.id, "Status": "Enabled", "Filter": where, **action}
+
+
+LIFECYCLE_RULES = (
+    # Anywhere in the bucket: blobs are assembled in place under BLOB_PREFIX.
+    LifecycleRule("abort-incomplete-multipart-uploads", UPLOAD_LEFTOVER_DAYS, abort_multipart=True),
+    LifecycleRule("expire-upload-leftovers", UPLOAD_LEFTOVER_DAYS, prefix=UPLOAD_PREFIX),
+    LifecycleRule("expire-unverified-blobs", UPLOAD_LEFTOVER_DAYS, tag=UNVERIFIED_TAG),
+)
 
 
 class Table:

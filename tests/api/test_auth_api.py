@@ -36,9 +36,9 @@ def stored(auth_client):
 
 def snapshot(registry) -> tuple:
     """Everything stored: every table item and every object."""
-    meta, store = registry.blobs.meta, registry.blobs.store
-    items = meta.client.scan(TableName=meta.table)["Items"]
-    objects = store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])
+    table, objects = registry.storage.blobs.table, registry.storage.objects
+    items = table.client.scan(TableName=table.name)["Items"]
+    objects = objects.client.list_objects_v2(Bucket=objects.bucket).get("Contents", [])
     return (sorted(json.dumps(i, sort_keys=True, default=str) for i in items),
             sorted((o["Key"], o["ETag"]) for o in objects))
 
@@ -140,7 +140,7 @@ def test_the_realm_follows_the_public_url_and_forwarded_proto(auth_settings, aut
     from fastapi.testclient import TestClient
 
     from dockyard.app import create_app
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
 
     public = dataclasses.replace(auth_settings, public_url="https://registry.example.com")
     with TestClient(create_app(public, build_registry(public))) as client:
@@ -187,8 +187,8 @@ def test_revoked_and_expired_keys_get_no_token(auth_client, auth_registry):
     assert auth_client.delete(f"/dockyard/v1/keys/{key_id}", headers=ADMIN).json()["key"]["state"] == "revoked"
     assert auth_client.get("/token", headers=basic(key_id, secret)).status_code == 401
     expiring_id, expiring_secret = create_key(auth_client, ADMIN, "short", "team/*=pull", expires_in=1)
-    record = auth_registry.access.meta.get_access_key(expiring_id)
-    auth_registry.access.meta.put_access_key(type(record)(**{**record.__dict__, "expires_at": record.created_at - 1}))
+    record = auth_registry.access.store.get_access_key(expiring_id)
+    auth_registry.access.store.put_access_key(type(record)(**{**record.__dict__, "expires_at": record.created_at - 1}))
     assert auth_client.get("/token", headers=basic(expiring_id, expiring_secret)).status_code == 401
 
 
@@ -343,7 +343,7 @@ def test_signing_key_rotation_keeps_issued_tokens_valid(auth_client, auth_regist
     client = secrets_client(auth_settings)
     assert rotate_keyring(client, auth_settings.signing_secret) == "k2"
     # Another host (a fresh registry) signs with the new key at once ...
-    from dockyard.registry.factory import build_registry
+    from dockyard.factory import build_registry
 
     fresh = build_registry(auth_settings).auth
     after, _, _ = fresh.tokens.issue(ADMIN_ID, [Access("repository", NAME, frozenset({"pull"}))])

@@ -51,7 +51,7 @@ def test_storage_failure_is_a_json_500_without_internals(settings, registry, mon
     def broken(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(registry.blobs.meta.client, "get_item", broken)
+    monkeypatch.setattr(registry.storage.blobs.table.client, "get_item", broken)
     with TestClient(create_app(settings, registry), raise_server_exceptions=False) as client:
         response = client.get("/v2/team/app/manifests/latest")
     assert response.status_code == 500

@@ -89,7 +89,7 @@ def test_identical_blobs_are_stored_once(client, settings, registry):
     data = b"shared base layer" * 100
     digest = push_blob(client, "team/one", data)
     push_blob(client, "team/two", data)
-    s3 = registry.blobs.store.client
+    s3 = registry.storage.objects.client
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/").get("Contents", [])]
     assert keys == [f"blobs/sha256/{digest[7:9]}/{digest[7:]}"]
     assert not s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/").get("Contents")

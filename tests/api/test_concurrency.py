@@ -27,7 +27,7 @@ def test_concurrent_pushes_of_the_same_blob(client, registry, settings):
     for name in {name for name, _ in results}:
         redirect = client.get(f"/v2/{name}/blobs/{sha256(data)}", follow_redirects=False)
         assert httpx.get(redirect.headers["Location"]).content == data
-    s3 = registry.blobs.store.client
+    s3 = registry.storage.objects.client
     assert len(s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]) == 1
     assert not s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/").get("Contents")
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from dockyard.app import create_app
 from dockyard.domain import mediatypes as mt
-from dockyard.registry.factory import build_registry
+from dockyard.factory import build_registry
 from tests.support.oci import descriptor, sha256
 from tests.support.registry import error_code, push_blob, push_image
 
@@ -92,7 +92,7 @@ def test_delete_blob_unlinks_it_from_that_repository_only(client, registry, sett
     assert client.delete(f"/v2/{NAME}/blobs/{digest}").status_code == 202
     assert client.head(f"/v2/{NAME}/blobs/{digest}").status_code == 404
     assert client.head(f"/v2/team/other/blobs/{digest}").status_code == 200
-    objects = registry.blobs.store.client.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]
+    objects = registry.storage.objects.client.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]
     assert len(objects) == 1  # the bytes stay for garbage collection
 
 

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from dockyard.app import create_app
 from dockyard.domain.digest import Digest
-from dockyard.registry.factory import build_registry
+from dockyard.factory import build_registry
 from dockyard.resources import LAMBDA_MAX_BODY
+from dockyard.storage.types import DirectSession, Lease
 from tests.support.oci import sha256
 from tests.support.registry import error_code
 
@@ -52,7 +53,7 @@ def pulled(client, digest: str, name=NAME) -> bytes:
 
 
 def objects(registry, settings, prefix="blobs/") -> list[str]:
-    listing = registry.blobs.store.client.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)
+    listing = registry.storage.objects.client.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
@@ -173,7 +174,7 @@ def test_expired_part_urls_can_be_refreshed(client):
 
 
 def test_bytes_are_tagged_unverified_until_linked(client, registry, settings):
-    s3 = registry.blobs.store.client
+    s3 = registry.storage.objects.client
     linked, abandoned = os.urandom(1000), os.urandom(2000)
     for data in (linked, abandoned):
         send(plan := begin(client, data), data)
@@ -190,10 +191,42 @@ def test_a_cancel_waits_for_a_completion_in_progress(client, registry):
     plan = begin(client, data)
     send(plan, data)
     now = int(time.time())
-    registry.direct.meta.lock_upload(plan["upload"], NAME, "completing", now, now + 60, None)
+    lease = Lease(plan["upload"], "completing", now + 60)
+    registry.storage.uploads.take_lease(DirectSession, plan["upload"], NAME, lease, now)
     response = client.delete(f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}")
     assert (response.status_code, error_code(response)) == (409, "BLOB_UPLOAD_INVALID")
-    registry.direct.meta.unlock_upload(plan["upload"], "completing")
+    registry.storage.uploads.release_lease(lease)
+    assert complete(client, plan).status_code == 201
+
+
+def snapshot(registry, settings) -> list:
+    items = registry.storage.blobs.table.client.scan(TableName=settings.table, ConsistentRead=True)["Items"]
+    return sorted(map(str, items))
+
+
+def test_direct_routes_do_not_touch_a_plain_upload(client, registry, settings):
+    """A chunked session's id on the direct routes is an unknown direct upload: a 404, and nothing changes."""
+    location = client.post(f"/v2/{NAME}/blobs/uploads/").headers["Location"]
+    assert client.patch(location, content=b"some bytes").status_code == 202
+    upload_id = location.rsplit("/", 1)[1]
+    before = snapshot(registry, settings)
+    for method, suffix in (("DELETE", ""), ("POST", "/complete"), ("POST", "/parts")):
+        response = client.request(method, f"/dockyard/v1/direct/{NAME}/blobs/{upload_id}{suffix}", json={})
+        assert (response.status_code, error_code(response)) == (404, "BLOB_UPLOAD_UNKNOWN"), (method, suffix)
+    assert snapshot(registry, settings) == before
+    assert client.put(location, params={"digest": sha256(b"some bytes")}).status_code == 201
+
+
+def test_plain_upload_routes_do_not_touch_a_direct_upload(client, registry, settings):
+    data = os.urandom(1000)
+    plan = begin(client, data)
+    send(plan, data)
+    location = f"/v2/{NAME}/blobs/uploads/{plan['upload']}"
+    before = snapshot(registry, settings)
+    for method in ("GET", "PATCH", "PUT", "DELETE"):
+        response = client.request(method, location, params={"digest": sha256(data)}, content=b"x")
+        assert (response.status_code, error_code(response)) == (404, "BLOB_UPLOAD_UNKNOWN"), method
+    assert snapshot(registry, settings) == before
     assert complete(client, plan).status_code == 201
 
 
@@ -214,21 +247,19 @@ def test_bad_direct_requests(client, body, code):
 
 def test_an_s3_checksum_verifies_without_reading_the_object(registry):
     """On AWS, a single PUT's object carries the SHA-256 S3 checked: completion compares, never reads."""
-    from dockyard.storage.base import UploadSession
+    from dockyard.registry.direct import DirectObject
 
     data = b"verified by S3"
     digest = Digest.of(data)
-    session = UploadSession(id="x", repo=NAME, digest=str(digest), size=len(data), location="blobs/direct/x/1")
-    s3 = registry.blobs.store.client
-    with Stubber(s3) as stub:
+    session = DirectSession(id="x", repo=NAME, digest=digest, size=len(data), location="blobs/direct/x/1")
+    store = registry.storage.objects
+    with Stubber(store.client) as stub:
         stub.add_response("head_object", {"ContentLength": len(data),
                                           "ChecksumSHA256": base64.b64encode(hashlib.sha256(data).digest()).decode()})
-        stat = registry.direct.store.stored_checksum(session.location)
-        assert registry.direct._verified(session, digest, stat[1]) is True
+        assert DirectObject(store, session, store.stat(session.location)).mismatch(digest) is None
         stub.add_response("head_object", {"ContentLength": len(data),
                                           "ChecksumSHA256": base64.b64encode(hashlib.sha256(b"x").digest()).decode()})
-        stat = registry.direct.store.stored_checksum(session.location)
-        assert registry.direct._verified(session, digest, stat[1]) is False
+        assert DirectObject(store, session, store.stat(session.location)).mismatch(digest) is not None
         stub.assert_no_pending_responses()  # no GetObject was made
 
 

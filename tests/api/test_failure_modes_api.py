@@ -18,7 +18,7 @@ MIB = 1024 * 1024
 
 def test_a_link_that_commits_but_whose_answer_is_lost_keeps_its_bytes(client, registry, monkeypatch):
     """The transaction commits, then the connection drops: the blob must stay readable."""
-    real = registry.uploads.meta.client.transact_write_items
+    real = registry.storage.uploads.table.client.transact_write_items
     calls = []
 
     def commit_then_fail(**kwargs):
@@ -27,7 +27,7 @@ def test_a_link_that_commits_but_whose_answer_is_lost_keeps_its_bytes(client, re
         if len(calls) == 1:
             raise ConnectionError("connection reset after commit")
 
-    monkeypatch.setattr(registry.uploads.meta.client, "transact_write_items", commit_then_fail)
+    monkeypatch.setattr(registry.storage.uploads.table.client, "transact_write_items", commit_then_fail)
     data = bytes(range(256)) * (24 * 1024)  # 6 MiB: assembled by multipart, linked in place
     location = client.post("/v2/team/app/blobs/uploads/").headers["Location"]
     client.patch(location, content=data)
@@ -35,12 +35,15 @@ def test_a_link_that_commits_but_whose_answer_is_lost_keeps_its_bytes(client, re
     assert response.status_code == 201
     redirect = client.get(f"/v2/team/app/blobs/{sha256(data)}", follow_redirects=False)
     assert httpx.get(redirect.headers["Location"]).content == data
+    objects = registry.storage.objects
+    [stored] = objects.client.list_objects_v2(Bucket=objects.bucket, Prefix="blobs/")["Contents"]
+    assert objects.client.get_object_tagging(Bucket=objects.bucket, Key=stored["Key"])["TagSet"] == []  # kept
 
 
 def test_a_record_whose_object_is_gone_is_repaired_by_the_next_upload(client, registry, settings):
     data = b"a blob whose bytes went missing"
     digest = push_blob(client, "team/one", data)
-    s3 = registry.blobs.store.client
+    s3 = registry.storage.objects.client
     [stored] = s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]
     s3.delete_object(Bucket=settings.bucket, Key=stored["Key"])
     push_blob(client, "team/two", data)
@@ -104,7 +107,7 @@ def test_the_bootstrap_admin_gets_no_refresh_token(auth_settings, auth_registry)
     from dockyard.auth.service import Auth
 
     secret = "b" * 64
-    registry = dataclasses.replace(auth_registry, auth=Auth(auth_registry.auth.meta, auth_registry.auth._tokens_factory,
+    registry = dataclasses.replace(auth_registry, auth=Auth(auth_registry.auth.store, auth_registry.auth._tokens_factory,
                                                             lambda: secret))
     with TestClient(create_app(auth_settings, registry)) as client:
         answer = token_for(client, BOOTSTRAP_KEY_ID, secret, "repository:team/app:pull", offline_token="true")

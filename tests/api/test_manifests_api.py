@@ -147,11 +147,20 @@ def test_oversized_manifest_is_413(client):
     assert_manifest(client, "v1", good)
 
 
-def test_large_manifest_body_is_kept_in_s3_and_served_exactly(client, calls):
+def test_large_manifest_body_is_kept_in_s3_and_served_exactly(client, registry, settings, calls):
     pad = "x" * (INLINE_BODY_LIMIT + 1000)
     digest, body = push_image(client, NAME, "big", annotations={"pad": pad})
-    assert_manifest(client, "big", body)
-    assert_manifest(client, digest, body)
+    s3 = registry.storage.objects.client
+    [stored] = s3.list_objects_v2(Bucket=settings.bucket, Prefix="manifests/")["Contents"]
+    assert s3.get_object(Bucket=settings.bucket, Key=stored["Key"])["Body"].read() == body
+    items = registry.storage.blobs.table.client.scan(TableName=settings.table)["Items"]
+    assert not any("body" in item for item in items)  # neither the manifest item nor the tag's holds it
+    assert sum("body_in_s3" in item for item in items) == 2
+    for reference in ("big", digest):
+        calls.clear()
+        assert_manifest(client, reference, body)
+        assert calls[("s3", "GetObject")] == 1  # the GET reads the body from S3; the HEAD needs none
+        assert dict(calls)[("dynamodb", "GetItem")] == 2
 
 
 def test_subject_is_acknowledged_with_oci_subject(client):

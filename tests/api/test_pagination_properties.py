@@ -51,7 +51,7 @@ def test_a_tag_is_accepted_exactly_when_the_grammar_matches(value):
 
 def put_tags(registry, settings_, repo, values):
     """Tag items written straight to the table: a listing reads nothing else."""
-    client = registry.blobs.meta.client
+    client = registry.storage.blobs.table.client
     for value in values:
         client.put_item(TableName=settings_.table, Item={
             "pk": {"S": keys.repo_pk(repo)}, "sk": {"S": keys.tag_sk(value)},
@@ -86,7 +86,7 @@ def test_tag_pages_return_every_tag_once_in_order(client, registry, settings, va
        n=st.integers(min_value=1, max_value=10))
 def test_catalog_pages_return_every_repository_once_in_order(client, registry, settings, values, n):
     prefix = f"p{uuid.uuid4().hex[:10]}/"
-    client_ = registry.blobs.meta.client
+    client_ = registry.storage.blobs.table.client
     for value in values:
         client_.put_item(TableName=settings.table, Item={"pk": {"S": keys.CATALOG_PK},
                                                            "sk": {"S": keys.catalog_sk(prefix + value)}})

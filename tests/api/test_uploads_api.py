@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.app import create_app
-from dockyard.registry.factory import build_registry
+from dockyard.factory import build_registry
+from dockyard.storage.types import ChunkedSession, Lease
 from tests.support.oci import sha256
 from tests.support.registry import error_code
 
@@ -40,7 +41,7 @@ def assert_blob(client, digest: str, data: bytes, name=NAME) -> None:
 
 
 def s3_keys(registry, settings, prefix: str) -> list[str]:
-    listing = registry.blobs.store.client.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)
+    listing = registry.storage.objects.client.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
@@ -195,10 +196,11 @@ def test_a_locked_session_refuses_a_second_writer(client, registry):
     location = start(client)
     upload_id = location.rsplit("/", 1)[1]
     now = int(time.time())
-    registry.uploads.meta.lock_upload(upload_id, NAME, "other-writer", now, now + 60, None)
+    lease = Lease(upload_id, "other-writer", now + 60)
+    registry.storage.uploads.take_lease(ChunkedSession, upload_id, NAME, lease, now)
     response = patch(client, location, b"x")
     assert response.status_code == 409 and error_code(response) == "BLOB_UPLOAD_INVALID"
-    registry.uploads.meta.unlock_upload(upload_id, "other-writer")
+    registry.storage.uploads.release_lease(lease)
     assert patch(client, location, b"x").status_code == 202
 
 
@@ -219,7 +221,7 @@ def upload_without_hash_state(client, registry, settings, data: bytes) -> str:
     half = len(data) // 2
     location = start(client)
     patch(client, location, data[:half], 0)
-    registry.uploads.meta.client.update_item(
+    registry.storage.uploads.table.client.update_item(
         TableName=settings.table, Key={"pk": {"S": f"upload#{location.rsplit('/', 1)[1]}"}, "sk": {"S": "upload"}},
         UpdateExpression="REMOVE hash_state")
     patch(client, location, data[half:], half)

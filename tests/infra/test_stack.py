@@ -179,3 +179,23 @@ def test_the_role_may_list_its_bucket_so_that_a_missing_key_is_a_404(template):
     [listing] = [s for s in _statements(template) if "s3:ListBucket" in s["Action"]]
     assert listing["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert "Condition" not in listing
+
+
+def test_lifecycle_rules_are_the_ones_the_local_server_gives_its_buckets(template):
+    from dockyard.resources import LIFECYCLE_RULES
+
+    _, bucket = resource(template, "AWS::S3::Bucket")
+    deployed = {rule["Id"]: rule for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    expected = {}
+    for rule in LIFECYCLE_RULES:
+        cfn = {"Id": rule.id, "Status": "Enabled"}
+        if rule.abort_multipart:
+            cfn["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": rule.days}
+        else:
+            cfn["ExpirationInDays"] = rule.days
+        if rule.prefix:
+            cfn["Prefix"] = rule.prefix
+        if rule.tag:
+            cfn["TagFilters"] = [{"Key": rule.tag[0], "Value": rule.tag[1]}]
+        expected[rule.id] = cfn
+    assert deployed == expected

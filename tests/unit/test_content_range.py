@@ -3,7 +3,7 @@
 import pytest
 
 from dockyard.errors import Err, RegistryError
-from dockyard.registry.uploads import Chunk, range_header
+from dockyard.domain.ranges import Chunk, range_header
 
 
 @pytest.mark.parametrize("value,start,end", [

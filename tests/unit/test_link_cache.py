@@ -4,7 +4,7 @@ import time
 
 from dockyard.domain.digest import Digest
 from dockyard.registry.cache import LinkCache
-from dockyard.storage.base import BlobRef
+from dockyard.storage.types import BlobRef
 
 D = Digest.of(b"x")
 REF = BlobRef(1, "blobs/sha256/aa/x")

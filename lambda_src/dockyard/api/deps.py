@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Header, Request
 
+from dockyard.domain.ranges import Chunk
 from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
 
@@ -22,6 +23,12 @@ def content_length(value: Annotated[str | None, Header(alias="content-length")] 
     if not value.isdigit():
         raise RegistryError(Err.INVALID_PARAMETER, "Content-Length must be a non-negative integer")
     return int(value)
+
+
+def content_range(length: Annotated[int | None, Depends(content_length)],
+                  value: Annotated[str | None, Header(alias="content-range")] = None) -> Chunk | None:
+    """The byte range an upload chunk claims, checked against its Content-Length (None: append)."""
+    return Chunk.parse(value, length)
 
 
 def read_json(request: Request, limit: int = 64 * 1024) -> dict:
@@ -49,4 +56,4 @@ def read_form(request: Request, limit: int = 64 * 1024) -> dict[str, list[str]]:
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-ContentLength = Annotated[int | None, Depends(content_length)]
+ContentRange = Annotated[Chunk | None, Depends(content_range)]

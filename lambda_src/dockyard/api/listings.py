@@ -11,21 +11,20 @@ from dockyard.api import urls
 from dockyard.api.access import Caller, Pull
 from dockyard.api.deps import RegistryDep
 from dockyard.domain.mediatypes import OCI_INDEX
-from dockyard.storage.base import Page
 
 router = APIRouter()
 N = Annotated[int | None, Query()]
 
 
-def _listing(body: dict, page: Page, path: str, n: int | None) -> JSONResponse:
-    headers = {"Link": urls.next_link(path, n, page.last)} if page.last else {}
+def _listing(body: dict, last: str | None, path: str, n: int | None) -> JSONResponse:
+    headers = {"Link": urls.next_link(path, n, last)} if last else {}
     return JSONResponse(body, headers=headers)
 
 
 @router.get("/v2/_catalog")
 def list_repositories(registry: RegistryDep, caller: Caller, n: N = None, last: str | None = None) -> JSONResponse:
     page = registry.manifests.catalog(n, last, caller.can_list if caller else None)
-    return _listing({"repositories": page.items}, page, urls.CATALOG, n)
+    return _listing({"repositories": page.items}, page.last, urls.CATALOG, n)
 
 
 @router.get("/v2/{name:path}/referrers/{digest}")
@@ -42,4 +41,4 @@ def list_referrers(name: Pull, digest: str, registry: RegistryDep, n: N = None, 
 @router.get("/v2/{name:path}/tags/list")
 def list_tags(name: Pull, registry: RegistryDep, n: N = None, last: str | None = None) -> JSONResponse:
     page = registry.manifests.tags(name, n, last)
-    return _listing({"name": name, "tags": page.items}, page, urls.tags(name), n)
+    return _listing({"name": name, "tags": page.items}, page.last, urls.tags(name), n)

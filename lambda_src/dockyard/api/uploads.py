@@ -1,22 +1,19 @@
 """Blob uploads: POST (session, monolithic or mount), PATCH, PUT, GET status, DELETE."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
 from dockyard.api.access import Mount, Push
-from dockyard.api.deps import ContentLength, RegistryDep
+from dockyard.api.deps import ContentRange, RegistryDep
+from dockyard.domain.ranges import range_header
 from dockyard.registry.blobs import BlobInfo
-from dockyard.registry.uploads import range_header
-from dockyard.storage.base import UploadSession
+from dockyard.registry.uploads import UploadState
 
 router = APIRouter()
 # The largest request body this host accepts (Lambda's payload cap), for clients that choose a chunk size.
 CHUNK_MAX_HEADER = "Dockyard-Chunk-Max-Length"
-ContentRange = Annotated[str | None, Header(alias="content-range")]
 
 
 def _created(name: str, info: BlobInfo) -> Response:
@@ -24,7 +21,7 @@ def _created(name: str, info: BlobInfo) -> Response:
         "Location": urls.blob(name, info.digest), "Docker-Content-Digest": str(info.digest)})
 
 
-def _accepted(name: str, session: UploadSession, max_chunk: int | None, status: int = 202) -> Response:
+def _accepted(name: str, session: UploadState, max_chunk: int | None, status: int = 202) -> Response:
     headers = {"Location": urls.upload(name, session.id), "Range": range_header(session.offset),
                "Docker-Upload-UUID": session.id}
     if max_chunk:
@@ -46,16 +43,15 @@ def start_upload(request: Request, name: Push, registry: RegistryDep, mount_from
 
 
 @router.patch("/v2/{name:path}/blobs/uploads/{upload_id}")
-def append_chunk(request: Request, name: Push, upload_id: str, registry: RegistryDep,
-                 content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
-    session = registry.uploads.append(name, upload_id, RequestBody(request), content_range, content_length)
+def append_chunk(request: Request, name: Push, upload_id: str, registry: RegistryDep, chunk: ContentRange) -> Response:
+    session = registry.uploads.append(name, upload_id, RequestBody(request), chunk)
     return _accepted(name, session, registry.uploads.max_chunk)
 
 
 @router.put("/v2/{name:path}/blobs/uploads/{upload_id}")
-def finish_upload(request: Request, name: Push, upload_id: str, registry: RegistryDep, digest: str | None = None,
-                  content_range: ContentRange = None, content_length: ContentLength = None) -> Response:
-    info = registry.uploads.finish(name, upload_id, digest, RequestBody(request), content_range, content_length)
+def finish_upload(request: Request, name: Push, upload_id: str, registry: RegistryDep, chunk: ContentRange,
+                  digest: str | None = None) -> Response:
+    info = registry.uploads.finish(name, upload_id, digest, RequestBody(request), chunk)
     return _created(name, info)
 
 

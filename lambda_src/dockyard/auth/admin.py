@@ -7,8 +7,8 @@ import time
 from dockyard.auth import keys
 from dockyard.auth.policies import Policy, PolicyError, Rule
 from dockyard.errors import Err, RegistryError
-from dockyard.storage.base import AccessKeyRecord
-from dockyard.storage.dynamo_meta import DynamoMeta
+from dockyard.storage.interfaces import AccessStore
+from dockyard.storage.types import AccessKeyRecord
 
 MAX_NAME = 128
 
@@ -24,9 +24,9 @@ def describe(record: AccessKeyRecord, now: float | None = None) -> dict:
 
 
 class AccessAdmin:
-    def __init__(self, meta: DynamoMeta, forget=lambda key_id=None: None):
+    def __init__(self, store: AccessStore, forget=lambda key_id=None: None):
         """`forget(key_id)` / `forget()` drops this instance's cached credentials or anonymous policy."""
-        self.meta, self.forget = meta, forget
+        self.store, self.forget = store, forget
 
     def create_key(self, name: str, allow: list[str], expires_in: int | None = None,
                    key_id: str | None = None, secret: str | None = None) -> tuple[dict, str]:
@@ -38,26 +38,26 @@ class AccessAdmin:
         policy = parse_rules(allow)
         expires_at = int(time.time()) + expires_in if expires_in else None
         record, secret = keys.make_record(name, policy, key_id, secret, expires_at)
-        self.meta.put_access_key(record)
+        self.store.put_access_key(record)
         return describe(record), secret
 
     def list_keys(self) -> list[dict]:
         now = time.time()
-        return [describe(record, now) for record in self.meta.list_access_keys()]
+        return [describe(record, now) for record in self.store.list_access_keys()]
 
     def revoke_key(self, key_id: str) -> dict:
-        if not self.meta.revoke_access_key(key_id, int(time.time())):
+        if not self.store.revoke_access_key(key_id, int(time.time())):
             raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")
         self.forget(key_id)
-        return describe(self.meta.get_access_key(key_id))
+        return describe(self.store.get_access_key(key_id))
 
     def anonymous(self) -> list[str]:
-        return [pattern for pattern, _ in self.meta.get_anonymous_rules()]
+        return [pattern for pattern, _ in self.store.get_anonymous_rules()]
 
     def set_anonymous(self, patterns: list[str]) -> list[str]:
         """Repositories anyone may pull without credentials (public repositories); [] makes none public."""
         policy = parse_rules([f"{pattern}=pull" for pattern in patterns])
-        self.meta.put_anonymous_rules(policy.as_data())
+        self.store.put_anonymous_rules(policy.as_data())
         self.forget()
         return patterns
 

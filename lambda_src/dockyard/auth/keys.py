@@ -13,7 +13,7 @@ import secrets
 import time
 
 from dockyard.auth.policies import Policy
-from dockyard.storage.base import AccessKeyRecord
+from dockyard.storage.types import AccessKeyRecord
 
 ID_PREFIX, SECRET_PREFIX = "dyk_", "dys_"
 # Generated ids are `dyk_` and 20 characters; ids chosen by an operator (DOCKYARD_ADMIN_KEY_ID) may be any

@@ -25,7 +25,7 @@ from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, Access, parse_sc
 from dockyard.auth.tokens import ACCESS, REFRESH, InvalidToken, Tokens
 from dockyard.errors import Err, RegistryError
 from dockyard.resources import BOOTSTRAP_KEY_ID
-from dockyard.storage.dynamo_meta import DynamoMeta
+from dockyard.storage.interfaces import AccessStore
 
 ANONYMOUS = "anonymous"
 CACHE_SECONDS = 60  # how long a verified key (or the anonymous policy) is trusted without a new read
@@ -65,10 +65,10 @@ class Principal:
 
 
 class Auth:
-    def __init__(self, meta: DynamoMeta, tokens_factory, bootstrap_factory=None):
+    def __init__(self, store: AccessStore, tokens_factory, bootstrap_factory=None):
         """`tokens_factory()` builds the token service (reading the keyring) on first use;
         `bootstrap_factory()` returns the bootstrap admin key's secret, or None."""
-        self.meta = meta
+        self.store = store
         self._tokens_factory, self._bootstrap_factory = tokens_factory, bootstrap_factory
         self._lock = threading.Lock()
         self._tokens: Tokens | None = None
@@ -144,11 +144,11 @@ class Auth:
                 if bootstrap and hmac.compare_digest(secret.encode(), bootstrap.encode()) else None
         if not keys.is_key_id(key_id):
             return None
-        record = self.meta.get_access_key(key_id)
+        record = self.store.get_access_key(key_id)
         if record is None or not keys.usable(record, now) or not keys.secret_matches(record, secret):
             return None
         if record.last_used is None or record.last_used < now - TOUCH_EVERY:
-            self.meta.touch_access_key(key_id, int(now), int(now) - TOUCH_EVERY)  # at most hourly: a write
+            self.store.touch_access_key(key_id, int(now), int(now) - TOUCH_EVERY)  # at most hourly: a write
         return Principal(key_id, policy=Policy.from_data(record.rules))
 
     def bootstrap_admin(self) -> str | None:
@@ -172,7 +172,7 @@ class Auth:
     def anonymous_policy(self) -> Policy:
         now = time.time()
         if self._anonymous is None or self._anonymous[0] <= now:
-            rules = [(pattern, ["pull"]) for pattern, actions in self.meta.get_anonymous_rules() if "pull" in actions]
+            rules = [(pattern, ["pull"]) for pattern, actions in self.store.get_anonymous_rules() if "pull" in actions]
             self._anonymous = (now + CACHE_SECONDS, Policy.from_data(rules))
         return self._anonymous[1]
 
@@ -238,7 +238,7 @@ class Auth:
             subject = self._verify(refresh_token, use=REFRESH).subject
         except InvalidToken as exc:
             raise RegistryError(Err.UNAUTHORIZED, f"invalid refresh token: {exc}") from None
-        record = self.meta.get_access_key(subject)
+        record = self.store.get_access_key(subject)
         if record is None or not keys.usable(record, time.time()):
             raise RegistryError(Err.UNAUTHORIZED, "the key behind this refresh token is revoked or expired")
         return subject, Policy.from_data(record.rules)

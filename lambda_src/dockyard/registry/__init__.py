@@ -1,4 +1,5 @@
-"""The registry layer: what the HTTP routes call. It maps storage results to OCI errors."""
+"""The registry layer: what the HTTP routes call. It maps storage results to OCI errors, and depends only on
+the storage contracts (`dockyard.storage.interfaces`), so any implementation of them can stand below it."""
 
 from __future__ import annotations
 
@@ -8,17 +9,39 @@ from dockyard.auth.admin import AccessAdmin
 from dockyard.auth.service import Auth
 from dockyard.config import Settings
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.cache import LinkCache
+from dockyard.registry.commit import Commit
 from dockyard.registry.direct import DirectUploads
+from dockyard.registry.lease import Leases
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.uploads import Uploads
+from dockyard.storage.interfaces import Storage
 
 
 @dataclass(frozen=True)
 class Registry:
     settings: Settings
+    storage: Storage
     blobs: Blobs
     uploads: Uploads
     direct: DirectUploads
     manifests: Manifests
     auth: Auth
     access: AccessAdmin
+
+
+def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
+    """The registry over `storage`: its pieces share one link cache, one commit and one lease keeper."""
+    links = LinkCache(settings.link_cache_ttl)
+    commit = Commit(storage.blobs, storage.objects, links)
+    leases = Leases(storage.uploads, settings.upload_lease)
+    return Registry(
+        settings=settings,
+        storage=storage,
+        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links),
+        uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
+        direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
+        manifests=Manifests(storage.manifests, storage.objects, settings),
+        auth=auth,
+        access=AccessAdmin(storage.access, auth.forget),
+    )

@@ -15,14 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
-from dockyard.config import MIN_PART_SIZE
 from dockyard.domain.digest import Digest
 from dockyard.domain.hashing import ResumableSha256
-from dockyard.storage.base import BlobRef, UploadSession
-from dockyard.storage.s3_blobs import S3Blobs
+from dockyard.storage.interfaces import ByteStore
+from dockyard.storage.s3_limits import MAX_PARTS, MIN_PART_SIZE
+from dockyard.storage.types import BlobRef, ChunkedSession
 
-# S3 allows 10,000 parts per multipart upload.
-MAX_PARTS = 10_000
 # Bytes taken from the request per read: small enough that the reader's copies stay cheap.
 READ_BLOCK = 1024 * 1024
 # Part uploads overlap the receiving of the next part (shared by all uploads of the process).
@@ -35,12 +33,14 @@ class BodyReader(Protocol):
 
 
 class Assembly:
-    """The bytes of one upload session, as they are being appended to."""
+    """The bytes of one chunked upload session, as they are being appended to; once sealed, the commit's
+    candidate blob."""
 
-    def __init__(self, store: S3Blobs, session: UploadSession, part_size: int,
+    def __init__(self, store: ByteStore, session: ChunkedSession, part_size: int,
                  keep_lease: Callable[[], None] = lambda: None):
         self.store = store
         self.session = session
+        self.target = store.assembly_location(session.id)
         self.part_size = part_size
         self.keep_lease = keep_lease
         self.multipart_id = session.multipart_id
@@ -54,7 +54,7 @@ class Assembly:
         self.location: str | None = None  # set once a multipart upload is assembled
 
     @staticmethod
-    def _resume_hash(session: UploadSession) -> ResumableSha256 | None:
+    def _resume_hash(session: ChunkedSession) -> ResumableSha256 | None:
         if session.offset == 0 and not session.hash_state:
             return ResumableSha256() if ResumableSha256.available() else None
         return ResumableSha256(session.hash_state) if ResumableSha256.can_resume(session.hash_state) else None
@@ -91,8 +91,8 @@ class Assembly:
         self.flush()
         self.keep_lease()
         if self.multipart_id is None:
-            self.multipart_id = self.store.start_multipart(self.session.id)
-        self._pending = _PARTS.submit(self.store.upload_part, self.session.id, self.multipart_id, self.parts + 1,
+            self.multipart_id = self.store.start_multipart(self.target)
+        self._pending = _PARTS.submit(self.store.upload_part, self.target, self.multipart_id, self.parts + 1,
                                       self.buffer)
         self.parts += 1
         self.buffer = bytearray()
@@ -111,7 +111,7 @@ class Assembly:
         except Exception:  # noqa: BLE001 - the failure being handled matters, not this one
             pass
 
-    def suspend(self) -> UploadSession:
+    def suspend(self) -> ChunkedSession:
         """End of a chunk: keep what is left for the next request. Returns the session's new state."""
         tail, tail_size = self.session.tail, self.session.tail_size
         if len(self.buffer) >= MIN_PART_SIZE:
@@ -143,16 +143,30 @@ class Assembly:
                 self._send_part()
             self.flush()
             self.keep_lease()
-            self.location = self.store.complete_multipart(self.session.id, self.multipart_id, self.parts)
+            self._assemble()
+
+    def _assemble(self) -> None:
+        """Assemble parts 1..parts in place (later numbers are leftovers of failed requests and are
+        dropped): the blob stays there once verified, with no copy."""
+        landed = self.store.list_parts(self.target, self.multipart_id)
+        missing = [n for n in range(1, self.parts + 1) if n not in landed]
+        if missing:
+            raise RuntimeError(f"upload {self.session.id}: parts {missing[:5]} are missing from S3")
+        self.store.complete_multipart(self.target, self.multipart_id, [landed[n].etag for n in range(1, self.parts + 1)])
+        self.location = self.target
+
+    # --- the commit's candidate (see `dockyard.registry.commit.Candidate`) ---------------------------
 
     @property
     def tagged(self) -> bool:
-        """Whether the kept bytes carry the `unverified` tag (an assembled multipart upload does; a small
-        blob is written only after it was verified, untagged)."""
+        """An assembled multipart upload is marked unverified; a small blob is written only once verified."""
         return self.location is not None
 
-    def store_blob(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
-        """Keep the sealed, verified bytes, or drop them when the registry already holds this blob."""
+    def mismatch(self, claimed: Digest) -> str | None:
+        actual = self.digest(claimed.algorithm)
+        return None if actual == claimed else f"digest of the uploaded content is {actual}"
+
+    def keep(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
         if existing is not None:
             if self.location is not None:
                 self.store.delete_blob(self.location)
@@ -165,5 +179,8 @@ class Assembly:
         """Delete everything this upload wrote (it will not be linked)."""
         self.drain()
         if self.multipart_id or self.has_tails:
-            self.store.discard_upload(self.session.id, None if self.location else self.multipart_id,
-                                      assembled=self.location is not None)
+            if self.location is not None:
+                self.store.delete_blob(self.location)
+            elif self.multipart_id:
+                self.store.abort_multipart(self.target, self.multipart_id)
+            self.store.delete_tails(self.session.id)

@@ -8,9 +8,9 @@ from dockyard.config import Settings
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache
-from dockyard.storage.base import BlobRef
-from dockyard.storage.dynamo_meta import DynamoMeta
-from dockyard.storage.s3_blobs import S3Blobs
+from dockyard.registry.commit import Commit
+from dockyard.storage.interfaces import BlobIndex, ByteReader
+from dockyard.storage.types import BlobRef
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,8 @@ class BlobInfo:
 
 
 class Blobs:
-    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings, links: LinkCache):
-        self.meta, self.store, self.settings, self.links = meta, store, settings, links
+    def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache):
+        self.index, self.store, self.commit, self.settings, self.links = index, store, commit, settings, links
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
         """HEAD: at most one DynamoDB read (none when this instance knows the link), no S3 call."""
@@ -37,7 +37,7 @@ class Blobs:
         parsed = Digest.parse(digest)
         ref = self.links.get(repo, parsed)
         if ref is None:  # only a read from the table starts (or restarts) an entry's time to live
-            ref = self.meta.get_link(repo, parsed)
+            ref = self.index.get_link(repo, parsed)
             if ref is None:
                 raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
             self.links.put(repo, parsed, ref)
@@ -48,12 +48,11 @@ class Blobs:
         With no source, any copy the registry holds is used (the route allows this only where knowing a
         digest may not reveal a blob: with access control off, or for an admin)."""
         parsed = Digest.parse(digest)
-        ref = self.meta.get_link(source, parsed) if source is not None else self.meta.get_blob(parsed)
+        ref = self.index.get_link(source, parsed) if source is not None else self.index.get_blob(parsed)
         if ref is None:
             return None
         if source != repo:
-            self.meta.link_blob(repo, parsed, ref, record=False)
-            self.links.put(repo, parsed, ref)
+            self.commit.mount(repo, parsed, ref)
         return BlobInfo(parsed, ref.size)
 
     def unlink(self, repo: str, digest: str) -> None:
@@ -61,8 +60,5 @@ class Blobs:
         if not self.settings.delete_enabled:
             raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
         parsed = Digest.parse(digest)
-        self.links.drop(repo, parsed)
-        unlinked = self.meta.unlink_blob(repo, parsed)
-        self.links.drop(repo, parsed)  # again: a read racing the delete may have cached it meanwhile
-        if not unlinked:
+        if not self.commit.unlink(repo, parsed):
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 
 from dockyard.domain.digest import Digest
-from dockyard.storage.base import BlobRef
+from dockyard.storage.types import BlobRef
 
 
 class LinkCache:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import replace
 
 from dockyard.config import Settings
 from dockyard.domain.digest import CANONICAL, Digest
-from dockyard.domain.manifest import Manifest, parse_manifest
+from dockyard.domain.manifest import Descriptor, Manifest, parse_manifest
 from dockyard.domain.names import is_tag, parse_reference, validate_name
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
-from dockyard.storage.base import ConditionFailed, ManifestRecord, Page
-from dockyard.storage.dynamo_meta import DynamoMeta
-from dockyard.storage.s3_blobs import S3Blobs
+from dockyard.storage.interfaces import ByteStore, ManifestIndex
+from dockyard.storage.types import ConditionFailed, ManifestRecord, Page
 
 # A manifest item and its tag item each stay under DynamoDB's 400 KB item limit; larger bodies go to S3.
 INLINE_BODY_LIMIT = 256 * 1024
@@ -31,17 +31,17 @@ MAX_TAGS_PER_DELETE = 90
 
 
 class Manifests:
-    def __init__(self, meta: DynamoMeta, store: S3Blobs, settings: Settings):
-        self.meta, self.store, self.settings = meta, store, settings
+    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings):
+        self.index, self.store, self.settings = index, store, settings
 
     def get(self, repo: str, reference: str, with_body: bool = True) -> ManifestRecord:
         """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline)."""
         ref = parse_reference(reference)
-        record = self.meta.get_manifest(repo, ref) if isinstance(ref, Digest) else self.meta.get_tag(repo, ref)
+        record = self.index.get_manifest(repo, ref) if isinstance(ref, Digest) else self.index.get_tag(repo, ref)
         if record is None:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
         if with_body and record.body is None:
-            return ManifestRecord(**{**record.__dict__, "body": self.store.get_manifest_body(record.digest)})
+            return replace(record, body=self.store.get_manifest_body(record.digest))
         return record
 
     def put(self, repo: str, reference: str, body: bytes, content_type: str | None) -> Manifest:
@@ -62,13 +62,13 @@ class Manifests:
             artifact_type=manifest.artifact_type, annotations=manifest.annotations,
         )
         for attempt in range(RETRIES):
-            refs = self.meta.check_references(repo, manifest.blobs, manifest.children, tag)
+            refs = self.index.check_references(repo, manifest.blobs, manifest.children, tag)
             if refs.missing:
                 raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in refs.missing[:50]]})
             if in_s3 and attempt == 0:
                 self.store.put_manifest_body(manifest.digest, body)
             try:
-                self.meta.put_manifest(repo, record, tag, refs)
+                self.index.put_manifest(repo, record, tag, refs)
                 return manifest
             except ConditionFailed:
                 _pause(attempt)  # the tag moved (or its old manifest went) meanwhile: read again
@@ -82,18 +82,17 @@ class Manifests:
         for attempt in range(RETRIES):
             try:
                 if not isinstance(ref, Digest):
-                    if not self.meta.delete_tag(repo, ref):
+                    if not self.index.delete_tag(repo, ref):
                         raise RegistryError(Err.MANIFEST_UNKNOWN, f"tag {ref} is not in repository {repo}")
                     return
-                state = self.meta.manifest_tags(repo, ref)
+                state = self.index.manifest_tags(repo, ref)
                 if state is None:
                     raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {ref} is not in repository {repo}")
-                tags, version, subject = state
-                if len(tags) > MAX_TAGS_PER_DELETE:
-                    for tag in tags[:MAX_TAGS_PER_DELETE]:
-                        self.meta.delete_tag(repo, tag)
+                if len(state.tags) > MAX_TAGS_PER_DELETE:
+                    for tag in state.tags[:MAX_TAGS_PER_DELETE]:
+                        self.index.delete_tag(repo, tag)
                     continue
-                self.meta.delete_manifest(repo, ref, tags, version, subject)
+                self.index.delete_manifest(repo, ref, state)
                 return
             except ConditionFailed:
                 _pause(attempt)  # a tag moved meanwhile: read again
@@ -105,9 +104,8 @@ class Manifests:
         subject = Digest.parse(digest)
         if last is not None:
             Digest.parse(last, Err.INVALID_PARAMETER)
-        descriptors, more = self.meta.list_referrers(repo, subject, _page_size(n, MAX_REFERRERS_PAGE), last,
-                                                     artifact_type or None)
-        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}, more
+        page = self.index.list_referrers(repo, subject, _page_size(n, MAX_REFERRERS_PAGE), last, artifact_type or None)
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_descriptor(r) for r in page.items]}, page.last
 
     def _deletion_enabled(self) -> None:
         if not self.settings.delete_enabled:
@@ -117,8 +115,8 @@ class Manifests:
         """Tags in lexical order after `last`; reads proportional to the page."""
         if last is not None and not is_tag(last):
             raise RegistryError(Err.INVALID_PARAMETER, "last must be a tag")
-        page = self.meta.list_tags(repo, _page_size(n), last) if n != 0 else Page([], None)
-        if not page.items and not self.meta.repository_exists(repo):
+        page = self.index.list_tags(repo, _page_size(n), last) if n != 0 else Page([], None)
+        if not page.items and not self.index.repository_exists(repo):
             raise RegistryError(Err.NAME_UNKNOWN, f"repository {repo} is not known")
         return page
 
@@ -130,16 +128,25 @@ class Manifests:
             validate_name(last)
         if n == 0:
             return Page([], None)
-        page = self.meta.list_repositories(limit, last)
+        page = self.index.list_repositories(limit, last)
         if visible is None:
             return page
         names = [name for name in page.items if visible(name)]
         while len(names) < limit and page.last is not None:
-            page = self.meta.list_repositories(limit, page.last)
+            page = self.index.list_repositories(limit, page.last)
             names += [name for name in page.items if visible(name)]
         if len(names) > limit:
             return Page(names[:limit], names[limit - 1])
         return Page(names, names[-1] if page.last is not None and names else None)
+
+
+def _descriptor(referrer: Descriptor) -> dict:
+    descriptor = {"mediaType": referrer.media_type, "digest": str(referrer.digest), "size": referrer.size}
+    if referrer.artifact_type:
+        descriptor["artifactType"] = referrer.artifact_type
+    if referrer.annotations:
+        descriptor["annotations"] = referrer.annotations
+    return descriptor
 
 
 def _pause(attempt: int) -> None:

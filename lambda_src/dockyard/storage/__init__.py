@@ -1,1 +1,2 @@
-"""Storage: S3 bytes and DynamoDB metadata. Nothing here speaks HTTP."""
+"""Storage: bytes and metadata behind the contracts in `interfaces`, implemented on S3 (`s3`) and DynamoDB
+(`dynamo`). Nothing here speaks HTTP."""

@@ -1,6 +1,6 @@
 """boto3 clients for the configured backend, and provisioning of a missing bucket and table.
 
-Clients are created on first use (never at import time) and cached per process by the registry factory.
+Clients are created on first use (never at import time) and cached per process (see `dockyard.factory`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 from functools import lru_cache
 
 from dockyard.config import Settings
-from dockyard.resources import UNVERIFIED_TAG, UPLOAD_LEFTOVER_DAYS, UPLOAD_PREFIX, Table
+from dockyard.resources import LIFECYCLE_RULES, Table
 
 log = logging.getLogger("dockyard")
 
@@ -93,15 +93,8 @@ def ensure_bucket(s3, settings: Settings) -> bool:
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     s3.put_bucket_encryption(Bucket=settings.bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket, LifecycleConfiguration={"Rules": [
-        {"ID": "abort-incomplete-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
-         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOAD_LEFTOVER_DAYS}},
-        {"ID": "expire-upload-leftovers", "Status": "Enabled", "Filter": {"Prefix": UPLOAD_PREFIX},
-         "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS}},
-        {"ID": "expire-unverified-blobs", "Status": "Enabled",
-         "Filter": {"Tag": {"Key": UNVERIFIED_TAG[0], "Value": UNVERIFIED_TAG[1]}},
-         "Expiration": {"Days": UPLOAD_LEFTOVER_DAYS}},
-    ]})
+    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket, LifecycleConfiguration={
+        "Rules": [rule.as_s3() for rule in LIFECYCLE_RULES]})
     log.info("created bucket %s", settings.bucket)
     return True
 

@@ -3,30 +3,52 @@
 S3, one bucket:
 
     blobs/<alg>/<2 hex>/<encoded>        a blob written whole, after its digest was verified in memory
-    blobs/assembled/<upload id>          a blob assembled by a multipart upload; once its digest is verified
-                                         it stays where it is (no copy) and its records point at it
+    blobs/assembled/<upload id>          a blob assembled by a chunked upload's multipart upload; once its
+                                         digest is verified it stays where it is (no copy)
     blobs/direct/<upload id>/<nonce>     a blob a client put straight into S3 (`dockyard push`, the gateway);
                                          linked in place once verified
     manifests/<alg>/<2 hex>/<encoded>    manifest bodies too large to keep inline in DynamoDB
-    uploads/<upload id>/tail/<nonce>     bytes received after the last multipart part (< 5 MiB)
+    uploads/<upload id>/tail/<nonce>     bytes a chunked upload received after its last part (< 5 MiB)
 
-    Every blob object is immutable once linked, and shared by every repository it is linked into.
-    Lifecycle rules abort incomplete multipart uploads and expire `uploads/` leftovers.
+    Every blob object is immutable once linked, and shared by every repository it is linked into. Objects
+    written before their digest was verified carry the `unverified` tag until they are linked. The
+    lifecycle rules (`dockyard.resources.LIFECYCLE_RULES`) abort incomplete multipart uploads and expire
+    `uploads/` leftovers and unverified objects.
 
-DynamoDB, one table, string keys `pk` / `sk`:
+DynamoDB, one table, string keys `pk` and `sk`. `expires_at` is the table's TTL attribute: DynamoDB deletes
+an item some time after that moment, so only upload sessions carry it. Attributes marked `?` may be absent;
+`a | b` is one of the two.
 
-    pk = repo#<name>
-        sk = blob#<digest>                 link: the blob is visible in this repository   {size, location}
-        sk = manifest#<digest>             manifest   {media_type, size, body | body_in_s3, subject, ...}
-        sk = tag#<tag>                     tag        {digest, and a copy of the manifest fields, so that a
-                                                       pull by tag costs one read}
-        sk = referrer#<subject>#<digest>   a manifest whose subject is <subject>   {descriptor fields}
-    pk = blob#<digest>      sk = blob      global record: the bytes are in S3   {size, location}
-    pk = upload#<id>        sk = upload    upload session   {repo, offset, parts, tail, hash, expires_at}
-    pk = catalog            sk = repo#<name>   one item per repository, in lexical order
-    pk = auth               sk = key#<key id>  an access key   {name, rules, salt, secret_hash, created_at,
-                                                                  expires_at, last_used, revoked_at}
-    pk = auth               sk = anonymous     what anonymous callers may pull   {rules}
+    pk = repo#<name>, sk = blob#<digest>
+        a link: the blob is visible in this repository
+        {size, location}
+    pk = repo#<name>, sk = manifest#<digest>
+        a manifest, the set of the tags that point to it, and a version every change of that set bumps
+        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, tags?, version}
+    pk = repo#<name>, sk = tag#<tag>
+        a tag, with a copy of its manifest's fields, so that a pull by tag costs one read
+        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?}
+    pk = repo#<name>, sk = referrer#<subject>#<digest>
+        a manifest whose subject is <subject>, as the referrers API lists it (annotations as JSON)
+        {digest, media_type, size, subject, artifact_type?, annotations?}
+    pk = blob#<digest>, sk = blob
+        the blob's record: its bytes are in S3, whatever repositories link it
+        {size, location}
+    pk = upload#<id>, sk = upload
+        a chunked upload session; `lock` and `lock_until` are its write lease
+        {repo, offset, parts, multipart_id?, tail?, tail_size?, hash_state?, expires_at, lock?, lock_until?}
+        or a direct upload session (the client sends the bytes to S3), told apart by its `digest`
+        {repo, digest, size, location, part_size, multipart_id?, expires_at, lock?, lock_until?}
+    pk = catalog, sk = repo#<name>
+        a repository, one item each
+        {}
+    pk = auth, sk = key#<key id>
+        an access key; rules as JSON; its expiry is `key_expires_at`, not the TTL `expires_at`, which would
+        have DynamoDB delete expired keys
+        {name, rules, salt, secret_hash, created_at, key_expires_at?, last_used?, revoked_at?}
+    pk = auth, sk = anonymous
+        what anonymous callers may pull, as JSON rules
+        {rules}
 
 `location` is the blob's S3 key, so that a blob GET presigns from the link alone (one read, no S3 call).
 Sort keys sort by UTF-8 bytes, which for the spec's grammars is the ASCIIbetical order that tag and catalog

@@ -1,0 +1,33 @@
+"""Builds a `Registry` for some settings, on first use: the one place that picks the storage
+implementation (S3 and DynamoDB) and the secrets it reads."""
+
+from __future__ import annotations
+
+from dockyard.auth.secrets_store import read_bootstrap_admin, read_keyring
+from dockyard.auth.service import Auth
+from dockyard.auth.tokens import Tokens
+from dockyard.config import Settings
+from dockyard.registry import Registry, assemble
+from dockyard.storage.aws import lazy_clients, secrets_client
+from dockyard.storage.backend import aws_storage
+from dockyard.storage.interfaces import AccessStore
+
+
+def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
+    if s3 is None or dynamodb is None:
+        s3, dynamodb = lazy_clients(settings)
+    storage = aws_storage(s3, dynamodb, settings.bucket, settings.table)
+    return assemble(settings, storage, build_auth(settings, storage.access))
+
+
+def build_auth(settings: Settings, access: AccessStore) -> Auth:
+    """Secrets are read on first use (the first authenticated request), once per process."""
+
+    def tokens() -> Tokens:
+        keyring = read_keyring(secrets_client(settings), settings.signing_secret)
+        return Tokens(keyring, settings.service, settings.token_ttl, settings.refresh_ttl)
+
+    def bootstrap():
+        return read_bootstrap_admin(secrets_client(settings), settings.bootstrap_secret)
+
+    return Auth(access, tokens, bootstrap if settings.bootstrap_secret else None)

@@ -1,0 +1,18 @@
+"""The storage the registry runs on: S3 for bytes, one DynamoDB table for everything else."""
+
+from __future__ import annotations
+
+from dockyard.storage.dynamo.access import DynamoAccess
+from dockyard.storage.dynamo.blobs import DynamoBlobs
+from dockyard.storage.dynamo.manifests import DynamoManifests
+from dockyard.storage.dynamo.table import Table
+from dockyard.storage.dynamo.uploads import DynamoUploads
+from dockyard.storage.interfaces import Storage
+from dockyard.storage.s3 import S3Objects
+
+
+def aws_storage(s3, dynamodb, bucket: str, table: str) -> Storage:
+    """Every aggregate over these clients (made lazily: nothing is called here)."""
+    shared = Table(dynamodb, table)
+    return Storage(objects=S3Objects(s3, bucket), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
+                   uploads=DynamoUploads(shared), access=DynamoAccess(shared))

@@ -1,0 +1,1 @@
+"""The DynamoDB implementations of the metadata aggregates, one module each, over one table helper."""

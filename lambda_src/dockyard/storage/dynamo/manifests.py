@@ -1,0 +1,166 @@
+"""Manifests, tags, referrer entries and the catalog (`ManifestIndex` on DynamoDB).
+
+A tag item carries a copy of its manifest's fields, so that a pull by tag costs one read. A manifest item
+keeps the set of its tags and a version that every tag change bumps, so that a deletion removes exactly
+the tags that point to it. Every write that touches more than one item is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dockyard.domain.digest import Digest
+from dockyard.storage import keys
+from dockyard.storage.dynamo.table import PK, SK, Cond, Table, absent, b, equals, exists, key, n, s, value
+from dockyard.domain.manifest import Descriptor
+from dockyard.storage.types import ManifestRecord, ManifestTags, Page, References
+
+
+def _attrs(record: ManifestRecord) -> dict:
+    """The manifest's fields, as its item, its tags' items and (but the body) its referrer entry hold them."""
+    attrs = {"digest": value(str(record.digest)), "media_type": value(record.media_type),
+             "size": value(record.size)}
+    if record.body is not None and not record.body_in_s3:
+        attrs["body"] = value(record.body)
+    else:
+        attrs["body_in_s3"] = value(True)
+    if record.subject:
+        attrs["subject"] = value(str(record.subject))
+    if record.artifact_type:
+        attrs["artifact_type"] = value(record.artifact_type)
+    return attrs
+
+
+def _record(item: dict) -> ManifestRecord:
+    subject = s(item, "subject")
+    return ManifestRecord(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
+                          size=n(item, "size"), body=b(item, "body"), body_in_s3="body_in_s3" in item,
+                          subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"))
+
+
+def _referrer(item: dict) -> Descriptor:
+    return Descriptor(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
+                    size=n(item, "size"), artifact_type=s(item, "artifact_type"),
+                    annotations=json.loads(s(item, "annotations") or "{}"))
+
+
+class DynamoManifests:
+    def __init__(self, table: Table):
+        self.table = table
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def get_manifest(self, repo: str, digest: Digest) -> ManifestRecord | None:
+        item = self.table.get_immutable(keys.repo_pk(repo), keys.manifest_sk(digest))
+        return _record(item) if item else None
+
+    def get_tag(self, repo: str, tag: str) -> ManifestRecord | None:
+        item = self.table.get(keys.repo_pk(repo), keys.tag_sk(tag))
+        return _record(item) if item else None
+
+    def list_tags(self, repo: str, limit: int, last: str | None) -> Page:
+        return self.table.names(keys.repo_pk(repo), keys.TAG_PREFIX, limit, last)
+
+    def list_repositories(self, limit: int, last: str | None) -> Page:
+        return self.table.names(keys.CATALOG_PK, keys.REPO_PREFIX, limit, last)
+
+    def repository_exists(self, repo: str) -> bool:
+        return self.table.get(keys.CATALOG_PK, keys.catalog_sk(repo)) is not None
+
+    def list_referrers(self, repo: str, subject: Digest, limit: int, last: str | None,
+                       artifact_type: str | None) -> Page:
+        """Reads on past entries of other artifact types until the page is full."""
+        prefix = keys.referrer_sk(subject)
+        found: list[Descriptor] = []
+        cursor = last
+        while True:
+            page = self.table.query_page(keys.repo_pk(repo), prefix, limit, cursor)
+            found += [r for r in map(_referrer, page.items) if artifact_type is None or r.artifact_type == artifact_type]
+            if len(found) >= limit or page.last is None:
+                break
+            cursor = page.last
+        if len(found) > limit:
+            found = found[:limit]
+            return Page(found, str(found[-1].digest))
+        return Page(found, str(found[-1].digest) if found and page.last else None)
+
+    def check_references(self, repo: str, blobs, manifests, tag: str | None = None) -> References:
+        """One BatchGetItem (100 keys per call) for everything a manifest PUT must know before it writes."""
+        pk = keys.repo_pk(repo)
+        wanted = {(pk, keys.link_sk(d)): d for d in blobs}
+        wanted.update({(pk, keys.manifest_sk(d)): d for d in manifests})
+        tag_key = (pk, keys.tag_sk(tag)) if tag is not None else None
+        catalog_key = (keys.CATALOG_PK, keys.catalog_sk(repo))
+        found: set[tuple[str, str]] = set()
+        current: Digest | None = None
+        for item in self.table.batch_get([*wanted, *([tag_key] if tag_key else []), catalog_key], ("digest",)):
+            found.add(item_key := (item[PK]["S"], item[SK]["S"]))
+            if item_key == tag_key:
+                current = Digest.parse(item["digest"]["S"])
+        return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found)
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None, refs: References) -> None:
+        pk, current = keys.repo_pk(repo), refs.current
+        fields = _attrs(record)
+        removed = "body_in_s3" if "body" in fields else "body"
+        names = {f"#{k}": k for k in [*fields, removed, "version"]}
+        values = {f":{k}": v for k, v in fields.items()}
+        update = f"SET {', '.join(f'#{k} = :{k}' for k in fields)} REMOVE #{removed}"
+        if tag is not None and current != record.digest:
+            update += " ADD #version :one, #tags :tag"
+            values.update({":one": value(1), ":tag": value({tag})})
+            names["#tags"] = "tags"
+        else:
+            update += " ADD #version :zero"
+            values[":zero"] = value(0)
+        ops = [self.table.update_op(pk, keys.manifest_sk(record.digest), update, names, values)]
+        if not refs.listed:
+            ops.append(self.table.put_op(key(keys.CATALOG_PK, keys.catalog_sk(repo))))
+        if tag is not None:
+            unmoved = absent() if current is None else equals("digest", str(current))
+            ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields}, unmoved))
+            if current is not None and current != record.digest:
+                ops.append(self._untag(repo, current, tag))
+        if record.subject is not None:
+            referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
+                        **{k: v for k, v in fields.items() if k not in ("body", "body_in_s3")}}
+            if record.annotations:  # only the referrers API shows them
+                referrer["annotations"] = value(json.dumps(record.annotations))
+            ops.append(self.table.put_op(referrer))
+        self.table.transact(ops)
+
+    def _untag(self, repo: str, digest: Digest, tag: str) -> dict:
+        """The transaction item that takes `tag` out of a manifest's tag set (the manifest must exist)."""
+        return self.table.update_op(keys.repo_pk(repo), keys.manifest_sk(digest), "DELETE #tags :tag ADD #version :one",
+                                    {"#tags": "tags", "#version": "version"}, {":tag": value({tag}), ":one": value(1)},
+                                    exists())
+
+    def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
+        item = self.table.get(keys.repo_pk(repo), keys.manifest_sk(digest), ("tags", "version", "subject"))
+        if item is None:
+            return None
+        subject = s(item, "subject")
+        return ManifestTags(sorted(item.get("tags", {}).get("SS", [])), n(item, "version"),
+                            Digest.parse(subject) if subject else None)
+
+    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags) -> None:
+        pk = keys.repo_pk(repo)
+        same_tags = Cond("attribute_not_exists(#version) OR #version = :version", {"#version": "version"},
+                         {":version": value(state.version)})
+        ops = [self.table.delete_op(pk, keys.manifest_sk(digest), same_tags)]
+        ops += [self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))) for tag in state.tags]
+        if state.subject is not None:
+            ops.append(self.table.delete_op(pk, keys.referrer_sk(state.subject, digest)))
+        self.table.transact(ops)
+
+    def delete_tag(self, repo: str, tag: str) -> bool:
+        pk = keys.repo_pk(repo)
+        item = self.table.get(pk, keys.tag_sk(tag))
+        if item is None:
+            return False
+        digest = Digest.parse(item["digest"]["S"])
+        self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))),
+                             self._untag(repo, digest, tag)])
+        return True

@@ -1,0 +1,232 @@
+"""The one DynamoDB table, as every aggregate uses it: item encoding, conditions, transactions, pagination.
+
+A failed condition always becomes `ConditionFailed` (with the item as it is, where DynamoDB returns it), and
+a transaction that conflicts with another in flight is retried here, so no aggregate handles either.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+from dockyard.resources import Table as Schema
+from dockyard.storage.types import ConditionFailed, Page
+
+PK, SK, TTL = Schema.PARTITION_KEY, Schema.SORT_KEY, Schema.TTL_ATTRIBUTE
+BATCH_GET_LIMIT = 100
+TRANSACTION_ATTEMPTS = 5
+
+
+def key(pk: str, sk: str) -> dict:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def s(item: dict, name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value else None
+
+
+def n(item: dict, name: str, default: int = 0) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value else default
+
+
+def b(item: dict, name: str) -> bytes | None:
+    value = item.get(name)
+    return bytes(value["B"]) if value else None
+
+
+def value(v) -> dict:
+    """A DynamoDB attribute value: str, int, bytes, bool or a set of strings."""
+    if isinstance(v, bool):
+        return {"BOOL": v}
+    if isinstance(v, int):
+        return {"N": str(v)}
+    if isinstance(v, (bytes, bytearray)):
+        return {"B": bytes(v)}
+    if isinstance(v, (set, frozenset)):
+        return {"SS": sorted(v)}
+    return {"S": v}
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A condition expression with its placeholders; `a & b` requires both."""
+
+    expression: str
+    names: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    def __and__(self, other: Cond) -> Cond:
+        return Cond(f"{_grouped(self.expression)} AND {_grouped(other.expression)}", {**self.names, **other.names},
+                    {**self.values, **other.values})
+
+
+def _grouped(expression: str) -> str:
+    return f"({expression})" if " OR " in expression else expression
+
+
+def exists() -> Cond:
+    return Cond("attribute_exists(#pk)", {"#pk": PK})
+
+
+def absent() -> Cond:
+    return Cond("attribute_not_exists(#pk)", {"#pk": PK})
+
+
+def equals(attribute: str, v) -> Cond:
+    return Cond(f"#{attribute} = :is_{attribute}", {f"#{attribute}": attribute}, {f":is_{attribute}": value(v)})
+
+
+def has(attribute: str, present: bool = True) -> Cond:
+    return Cond(f"attribute_{'exists' if present else 'not_exists'}(#{attribute})", {f"#{attribute}": attribute})
+
+
+class Table:
+    def __init__(self, client, name: str):
+        self.client = client
+        self.name = name
+
+    # --- single items -------------------------------------------------------------------------------
+
+    def get(self, pk: str, sk: str, attributes: tuple[str, ...] = (), consistent: bool = True) -> dict | None:
+        """One GetItem; strongly consistent unless asked otherwise; only `attributes`, if named."""
+        request = {"TableName": self.name, "Key": key(pk, sk), "ConsistentRead": consistent}
+        if attributes:
+            request["ProjectionExpression"] = ", ".join(f"#{a}" for a in attributes)
+            request["ExpressionAttributeNames"] = {f"#{a}": a for a in attributes}
+        return self.client.get_item(**request).get("Item")
+
+    def get_immutable(self, pk: str, sk: str) -> dict | None:
+        """An item that never changes once written: a cheap read, and a consistent one only on a miss (what
+        exists is never wrong, and a miss is checked before it is believed)."""
+        item = self.get(pk, sk, consistent=False)
+        return item if item is not None else self.get(pk, sk)
+
+    def put(self, item: dict, condition: Cond | None = None) -> None:
+        self._conditional(self.client.put_item, self.put_op(item, condition)["Put"])
+
+    def update(self, pk: str, sk: str, expression: str, names: dict | None = None, values: dict | None = None,
+               condition: Cond | None = None, *, new: bool = False, old_on_failure: bool = False) -> dict | None:
+        """One UpdateItem; with `new`, returns the item as written; with `old_on_failure`, a failed
+        condition carries the item as it is."""
+        request = self.update_op(pk, sk, expression, names, values, condition)["Update"]
+        if new:
+            request["ReturnValues"] = "ALL_NEW"
+        if old_on_failure:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return self._conditional(self.client.update_item, request).get("Attributes")
+
+    def delete(self, pk: str, sk: str, condition: Cond | None = None) -> None:
+        self._conditional(self.client.delete_item, self.delete_op(pk, sk, condition)["Delete"])
+
+    def _conditional(self, operation, request: dict) -> dict:
+        try:
+            return operation(**request)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConditionFailed(exc.response.get("Item")) from None
+
+    # --- transactions -------------------------------------------------------------------------------
+
+    def put_op(self, item: dict, condition: Cond | None = None) -> dict:
+        return {"Put": self._with(condition, {"TableName": self.name, "Item": item})}
+
+    def update_op(self, pk: str, sk: str, expression: str, names: dict | None = None, values: dict | None = None,
+                  condition: Cond | None = None) -> dict:
+        request = {"TableName": self.name, "Key": key(pk, sk), "UpdateExpression": expression}
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        if values:
+            request["ExpressionAttributeValues"] = dict(values)
+        return {"Update": self._with(condition, request)}
+
+    def delete_op(self, pk: str, sk: str, condition: Cond | None = None) -> dict:
+        return {"Delete": self._with(condition, {"TableName": self.name, "Key": key(pk, sk)})}
+
+    @staticmethod
+    def _with(condition: Cond | None, request: dict) -> dict:
+        if condition is not None:
+            request["ConditionExpression"] = condition.expression
+            if condition.names:
+                request["ExpressionAttributeNames"] = {**request.get("ExpressionAttributeNames", {}), **condition.names}
+            if condition.values:
+                request["ExpressionAttributeValues"] = {**request.get("ExpressionAttributeValues", {}),
+                                                        **condition.values}
+        return request
+
+    def transact(self, ops: list[dict]) -> None:
+        """TransactWriteItems, all or nothing. A failed condition raises `ConditionFailed` naming the
+        failed items; a conflict with another transaction in flight (which botocore does not retry) is
+        retried here."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=ops)
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                failed = tuple(i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
+                if failed:
+                    raise ConditionFailed(failed=failed) from None
+                if "TransactionConflict" not in reasons or attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+
+    # --- many items ---------------------------------------------------------------------------------
+
+    def batch_get(self, keys: list[tuple[str, str]], attributes: tuple[str, ...]) -> list[dict]:
+        """The items that exist among `keys`, read consistently: one BatchGetItem per 100 keys (plus
+        retries of unprocessed keys); only the key and `attributes` of each."""
+        names = {"#pk": PK, "#sk": SK, **{f"#{a}": a for a in attributes}}
+        projection = ", ".join(names)
+        found: list[dict] = []
+        pending = [key(pk, sk) for pk, sk in keys]
+        while pending:
+            batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+            request = {self.name: {"Keys": batch, "ProjectionExpression": projection,
+                                   "ExpressionAttributeNames": names, "ConsistentRead": True}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                found += response.get("Responses", {}).get(self.name, [])
+                request = response.get("UnprocessedKeys") or None
+        return found
+
+    def query_page(self, pk: str, prefix: str, limit: int, last: str | None, keys_only: bool = False) -> Page:
+        """Items whose sort key starts with `prefix`, in order, after `prefix + last`; reads at most
+        limit + 1. `Page.last` is the sort key suffix to continue after, when there are more."""
+        request = {**self._under(pk, prefix), "Limit": limit + 1}
+        if keys_only:
+            request["ProjectionExpression"] = "#sk"
+        if last is not None:
+            request["ExclusiveStartKey"] = key(pk, prefix + last)
+        items: list[dict] = []
+        while len(items) <= limit:
+            response = self.client.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items, items[-1][SK]["S"][len(prefix):] if more and items else None)
+
+    def names(self, pk: str, prefix: str, limit: int, last: str | None) -> Page:
+        """Sort key suffixes under `prefix`, in order, after `last`."""
+        page = self.query_page(pk, prefix, limit, last, keys_only=True)
+        return Page([item[SK]["S"][len(prefix):] for item in page.items], page.last)
+
+    def query_all(self, pk: str, prefix: str) -> list[dict]:
+        """Every item whose sort key starts with `prefix`, in order."""
+        request = self._under(pk, prefix)
+        items: list[dict] = []
+        while True:
+            response = self.client.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _under(self, pk: str, prefix: str) -> dict:
+        return {"TableName": self.name, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+                "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}}}

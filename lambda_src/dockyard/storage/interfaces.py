@@ -1,0 +1,242 @@
+"""The storage contracts, one `Protocol` per aggregate. The registry and auth layers depend on these and on
+the value types in `dockyard.storage.types`, never on an implementation.
+
+The read side (`ByteReader`, `BlobLinks`, `ManifestReads`) is all a pull can touch, so that another source
+(an upstream registry, for a pull-through cache) can stand behind it. The write side extends it. Each write
+that must stay consistent with another is one atomic call, so that later work adds to that call: a quota's
+usage counter to `BlobIndex.link_blob`, a condition that the blob record is not doomed (garbage
+collection) to every link, a last-pulled stamp written at most hourly beside `touch_access_key`'s.
+
+`tests/storage/` holds the contract suite every implementation must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from dockyard.domain.digest import Digest
+from dockyard.storage.s3_limits import MIB
+from dockyard.storage.types import (
+    AccessKeyRecord,
+    BlobRef,
+    ChunkedSession,
+    DirectSession,
+    Lease,
+    ManifestRecord,
+    ManifestTags,
+    ObjectStat,
+    Page,
+    Part,
+    References,
+    Session,
+)
+
+S = TypeVar("S", bound=Session)
+
+
+class ByteReader(Protocol):
+    """Reading stored bytes."""
+
+    def presign_get(self, location: str, ttl: int) -> str:
+        """A URL a client GETs the object from for `ttl` seconds; computed locally, no call is made."""
+
+    def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
+        """The object's bytes, streamed in pieces of about `chunk` bytes."""
+
+    def get_manifest_body(self, digest: Digest) -> bytes:
+        """A manifest body kept outside the metadata store (too large for an item)."""
+
+
+class ByteStore(ByteReader, Protocol):
+    """Blob, manifest-body and upload bytes (S3). Locations are opaque strings this store makes."""
+
+    def stat(self, location: str) -> ObjectStat | None:
+        """Size and verified SHA-256 of an object; None if it is not there (one HEAD)."""
+
+    def put_blob(self, digest: Digest, data: bytes) -> str:
+        """Write verified bytes at their content address; returns the location."""
+
+    def delete_blob(self, location: str) -> None:
+        """Delete an object (no error if it is gone already)."""
+
+    def mark_verified(self, location: str) -> None:
+        """Take the `unverified` mark off an object now linked, so that no lifecycle rule expires it."""
+
+    def put_manifest_body(self, digest: Digest, body: bytes) -> None:
+        """Keep a manifest body too large for the metadata store."""
+
+    def assembly_location(self, upload_id: str) -> str:
+        """Where a chunked upload's multipart object is assembled (and stays, once verified)."""
+
+    def direct_location(self, upload_id: str) -> str:
+        """A fresh location for a direct upload: never one a record may already point at."""
+
+    def presign_put(self, location: str, size: int, sha256_b64: str, ttl: int) -> tuple[str, dict]:
+        """A PUT URL that accepts exactly these bytes (size and SHA-256); returns (url, headers to send)."""
+
+    def start_multipart(self, location: str) -> str:
+        """Start a multipart upload of an object marked unverified; returns its id."""
+
+    def upload_part(self, location: str, multipart_id: str, number: int, data) -> None:
+        """Send part `number` (from 1)."""
+
+    def presign_part(self, location: str, multipart_id: str, number: int, ttl: int) -> str:
+        """A URL a client PUTs part `number` to."""
+
+    def list_parts(self, location: str, multipart_id: str) -> dict[int, Part]:
+        """The parts that have landed, by number ({} when the multipart upload is gone)."""
+
+    def complete_multipart(self, location: str, multipart_id: str, etags: list[str]) -> None:
+        """Assemble parts 1..len(etags) into the object; later parts are dropped."""
+
+    def abort_multipart(self, location: str, multipart_id: str) -> None:
+        """Drop a multipart upload and its parts (no error if it is gone already)."""
+
+    def put_tail(self, upload_id: str, data: bytes) -> str:
+        """Keep bytes received after a session's last part; returns the tail's handle."""
+
+    def read_tail(self, upload_id: str, tail: str) -> bytes:
+        """A tail's bytes."""
+
+    def delete_tail(self, upload_id: str, tail: str) -> None:
+        """Delete one tail."""
+
+    def delete_tails(self, upload_id: str) -> None:
+        """Delete every tail a session left."""
+
+
+class BlobLinks(Protocol):
+    """Which blobs a repository can see."""
+
+    def get_link(self, repo: str, digest: Digest) -> BlobRef | None:
+        """The blob as linked into `repo`, or None (one read)."""
+
+
+class BlobIndex(BlobLinks, Protocol):
+    """Blob records (one per blob, whatever repositories link it) and per-repository links."""
+
+    def get_blob(self, digest: Digest) -> BlobRef | None:
+        """The blob's global record, read consistently, or None."""
+
+    def link_blob(self, repo: str, digest: Digest, ref: BlobRef, *, record: bool = False,
+                  replaces: str | None = None, closing: Lease | None = None) -> None:
+        """Link a blob into `repo`, atomically with: recording it (`record`; `BlobRecorded` if another
+        location than ours or `replaces` was recorded first) and deleting the upload session `closing`
+        holds (`ConditionFailed` if that lease was lost). Nothing is written on failure."""
+
+    def unlink_blob(self, repo: str, digest: Digest) -> bool:
+        """Remove a blob's link from `repo` (not its bytes); False if it was not linked."""
+
+
+class ManifestReads(Protocol):
+    """Manifests, tags, referrers and the catalog, as a pull reads them."""
+
+    def get_manifest(self, repo: str, digest: Digest) -> ManifestRecord | None:
+        """A manifest by digest, or None (one read)."""
+
+    def get_tag(self, repo: str, tag: str) -> ManifestRecord | None:
+        """The manifest a tag points to, or None (one read)."""
+
+    def list_tags(self, repo: str, limit: int, last: str | None) -> Page:
+        """Up to `limit` tags after `last`, in byte order; `Page.last` continues."""
+
+    def list_referrers(self, repo: str, subject: Digest, limit: int, last: str | None,
+                       artifact_type: str | None) -> Page:
+        """Descriptors of up to `limit` manifests whose subject is `subject` (and of `artifact_type`, if
+        given), in digest order after digest `last`."""
+
+    def list_repositories(self, limit: int, last: str | None) -> Page:
+        """Up to `limit` repository names after `last`, in byte order."""
+
+    def repository_exists(self, repo: str) -> bool:
+        """Whether the repository is in the catalog."""
+
+
+class ManifestIndex(ManifestReads, Protocol):
+    """Writing manifests, tags, referrer entries and the catalog."""
+
+    def check_references(self, repo: str, blobs: list[Digest], manifests: list[Digest],
+                         tag: str | None = None) -> References:
+        """Which of these are missing from `repo`, where `tag` points, and whether `repo` is listed."""
+
+    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None, refs: References) -> None:
+        """Store a manifest, move `tag` to it from `refs.current`, add its referrer entry (and the catalog
+        entry of a new repository) atomically; `ConditionFailed` if the tag moved meanwhile."""
+
+    def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
+        """The tags pointing to a manifest and their version, read consistently; None if no such manifest."""
+
+    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags) -> None:
+        """Delete a manifest, its tags and its referrer entry atomically, if its tags are still `state`
+        (else `ConditionFailed`)."""
+
+    def delete_tag(self, repo: str, tag: str) -> bool:
+        """Delete a tag, not its manifest; False if there was none, `ConditionFailed` on a race."""
+
+
+class UploadSessions(Protocol):
+    """Upload sessions and the write leases on them."""
+
+    def create_chunked(self, session: ChunkedSession) -> None:
+        """Record a new chunked session (its id must be new)."""
+
+    def create_direct(self, session: DirectSession, now: int) -> bool:
+        """Record a direct session; False if a live one with its id exists (then resume that)."""
+
+    def get_session(self, upload_id: str) -> ChunkedSession | DirectSession | None:
+        """A session, read consistently, or None."""
+
+    def take_lease(self, kind: type[S], upload_id: str, repo: str, lease: Lease, now: int,
+                   offset: int | None = None) -> S:
+        """Take a live session of `kind` in `repo` whose lease is free at `now` (and at `offset`, if
+        given); `ConditionFailed.current` holds the session as it is when that fails."""
+
+    def renew_lease(self, lease: Lease) -> None:
+        """Extend a lease we hold to `lease.until`; `ConditionFailed` if it is not ours any more."""
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give a lease back, if we still hold it."""
+
+    def save_chunked(self, session: ChunkedSession, lease: Lease) -> None:
+        """Write a chunked session's new state and give its lease back; `ConditionFailed` if it was lost."""
+
+    def delete_session(self, upload_id: str, lease: Lease | None = None) -> None:
+        """Delete a session; with `lease`, only while it holds it (else `ConditionFailed`)."""
+
+
+class AccessStore(Protocol):
+    """Access keys and the anonymous policy."""
+
+    def put_access_key(self, record: AccessKeyRecord) -> None:
+        """Store a key (a new one, or a replacement with the same id)."""
+
+    def get_access_key(self, key_id: str) -> AccessKeyRecord | None:
+        """A key, read consistently, or None."""
+
+    def list_access_keys(self) -> list[AccessKeyRecord]:
+        """Every key, revoked ones included, by id."""
+
+    def revoke_access_key(self, key_id: str, now: int) -> bool:
+        """Mark a key revoked (the first revocation time stays); False if there is no such key."""
+
+    def touch_access_key(self, key_id: str, now: int, older_than: int) -> None:
+        """Record a use, only if the last one recorded is before `older_than` (one write at most)."""
+
+    def get_anonymous_rules(self) -> list[tuple[str, list[str]]]:
+        """What anonymous callers may do: (repository pattern, actions)."""
+
+    def put_anonymous_rules(self, rules: list[tuple[str, list[str]]]) -> None:
+        """Replace the anonymous rules."""
+
+
+@dataclass(frozen=True)
+class Storage:
+    """One implementation of every aggregate, as the registry is built from them."""
+
+    objects: ByteStore
+    blobs: BlobIndex
+    manifests: ManifestIndex
+    uploads: UploadSessions
+    access: AccessStore
