@@ -80,7 +80,7 @@ class RegistryFunction(Construct):
         ))
         # Unconditioned: without s3:ListBucket, S3 answers 403 instead of 404 for a missing key, and a grant
         # conditioned on s3:prefix does not cover HeadObject or GetObject (they carry no prefix). The blob
-        # and direct-upload existence checks rely on that 404 (`S3Blobs.blob_exists`, `stored_checksum`).
+        # and direct-upload existence checks rely on that 404 (`S3Objects.stat`).
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ListOwnBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
         ))

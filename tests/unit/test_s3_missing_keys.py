@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from dockyard.storage.s3_blobs import S3Blobs
+from dockyard.storage.s3 import S3Objects
+from dockyard.storage.types import ObjectStat
 
 LOCATION = "blobs/direct/0f/upload/1"
 
@@ -24,24 +25,21 @@ def stubbed():
     client = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="eu-west-1") \
         .client("s3")
     with Stubber(client) as stub:
-        yield S3Blobs(client, "bucket"), stub
+        yield S3Objects(client, "bucket"), stub
         stub.assert_no_pending_responses()
 
 
 def test_a_404_is_a_missing_key(stubbed):
     store, stub = stubbed
     stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
-    assert store.stored_checksum(LOCATION) is None
-    stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
-    assert store.blob_exists(LOCATION) is False
+    assert store.stat(LOCATION) is None
 
 
-@pytest.mark.parametrize("check", ["stored_checksum", "blob_exists"])
-def test_a_403_is_an_error_never_a_missing_key(stubbed, check):
+def test_a_403_is_an_error_never_a_missing_key(stubbed):
     store, stub = stubbed
     stub.add_client_error("head_object", service_error_code="403", service_message="Forbidden", http_status_code=403)
     with pytest.raises(ClientError) as raised:
-        getattr(store, check)(LOCATION)
+        store.stat(LOCATION)
     assert raised.value.response["Error"]["Code"] == "403"
 
 
@@ -49,4 +47,4 @@ def test_a_present_key_reports_its_size_and_checksum(stubbed):
     store, stub = stubbed
     stub.add_response("head_object", {"ContentLength": 5, "ChecksumSHA256": "c2hhMjU2"},
                       {"Bucket": "bucket", "Key": LOCATION, "ChecksumMode": "ENABLED"})
-    assert store.stored_checksum(LOCATION) == (5, "c2hhMjU2")
+    assert store.stat(LOCATION) == ObjectStat(5, "c2hhMjU2")
