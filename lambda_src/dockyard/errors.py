@@ -42,6 +42,12 @@ class Err(Enum):
     # 5xx bodies are not constrained by the spec; this one never carries internals.
     INTERNAL = ("UNKNOWN", 500, "internal error; the request was not carried out")
     BACKEND_UNAVAILABLE = ("UNKNOWN", 503, "storage backend unavailable; retry later")
+    BAD_GATEWAY = ("UNKNOWN", 502, "the registry behind this gateway failed the request")
+
+    @classmethod
+    def matching(cls, code: str | None, status: int) -> Err | None:
+        """The error with this OCI code and status (as another Dockyard answered it), if there is one."""
+        return next((err for err in cls if err.code == code and err.status == status), None)
 
     @property
     def code(self) -> str:

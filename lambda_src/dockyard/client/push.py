@@ -81,7 +81,7 @@ class Pusher:
             return "exists"
         self.progress.start(blob.digest, blob.size)
         for round_ in range(ROUNDS):
-            plan = self._begin(blob)
+            plan = self.begin(blob)
             if plan["status"] in ("exists", "mounted"):
                 self.progress.finish(blob.digest, plan["status"], blob.size)
                 return plan["status"]
@@ -94,8 +94,7 @@ class Pusher:
                 self.progress.log(f"retrying {blob.digest[:19]}: {str(exc)[:120]}")
                 continue
             try:
-                self.client.request("POST", f"/dockyard/v1/direct/{self.repository}/blobs/{plan['upload']}/complete",
-                                    scope=self.scope, ok=(201,))
+                self.complete(plan["upload"])
             except RegistryError as exc:
                 if exc.code in ("BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN") and round_ < ROUNDS - 1:
                     # parts missing, completed by a concurrent push, or (409) being completed by one
@@ -106,14 +105,26 @@ class Pusher:
             return "pushed"
         raise RegistryError(f"blob {blob.digest}: could not complete after {ROUNDS} rounds")
 
-    def _begin(self, blob: Blob) -> dict:
+    def begin(self, blob: Blob, parts: bool = True) -> dict:
+        """Where the blob's bytes go (or that they are there already); with `parts`, in parts of this
+        pusher's choice (else in one PUT, where the registry allows it)."""
         request = {"digest": blob.digest, "size": blob.size}
-        if self.multipart_above is not None and blob.size > self.multipart_above:
+        if parts and self.multipart_above is not None and blob.size > self.multipart_above:
             request["multipart"] = True
-        if self.part_size:
+        if parts and self.part_size:
             request["part_size"] = self.part_size
         return self.client.request("POST", f"/dockyard/v1/direct/{self.repository}/blobs", scope=self.scope,
                                    json=request).json()
+
+    def complete(self, upload_id: str) -> None:
+        """Have the registry verify and link what was sent."""
+        self.client.request("POST", f"/dockyard/v1/direct/{self.repository}/blobs/{upload_id}/complete",
+                            scope=self.scope, ok=(201,))
+
+    def put_once(self, url: str, chunks: Iterator[bytes], headers: dict) -> bool:
+        """One PUT of bytes that can be read only once (a request body passed on): no retry. Whether
+        storage took them."""
+        return self._transfer.put(url, content=chunks, headers=headers).status_code == 200
 
     def _send(self, blob: Blob, plan: dict) -> None:
         if plan["method"] == "single":

@@ -15,8 +15,10 @@ from dockyard.storage.types import BlobRef
 
 @dataclass(frozen=True)
 class BlobInfo:
+    """A blob as a route reports it; `size` is None where it is not known (a mount through the gateway)."""
+
     digest: Digest
-    size: int
+    size: int | None
 
 
 class Blobs:

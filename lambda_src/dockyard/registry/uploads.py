@@ -73,7 +73,7 @@ class Uploads:
     def finish(self, repo: str, upload_id: str, digest: str | None, body: BodyReader,
                chunk: Chunk | None) -> BlobInfo:
         """PUT ?digest=: take an optional last chunk, verify the whole blob, store and link it."""
-        claimed = _claimed(digest)
+        claimed = claimed_digest(digest)
         held = self.leases.take(ChunkedSession, repo, upload_id, chunk.start if chunk else None)
         assembly = Assembly(self.store, held.session, self.settings.part_size, held.keep)
         try:
@@ -93,7 +93,7 @@ class Uploads:
 
     def upload(self, repo: str, digest: str | None, body: BodyReader) -> BlobInfo:
         """POST ?digest=: a whole blob in one request, with no session left behind."""
-        claimed = _claimed(digest)
+        claimed = claimed_digest(digest)
         assembly = Assembly(self.store, ChunkedSession(id=str(uuid.uuid4()), repo=repo), self.settings.part_size)
         try:
             assembly.write(body)
@@ -120,7 +120,8 @@ class Uploads:
         return BlobInfo(claimed, ref.size)
 
 
-def _claimed(digest: str | None) -> Digest:
+def claimed_digest(digest: str | None) -> Digest:
+    """The digest a client claims for an upload (`?digest=`): required, and well formed."""
     if not digest:
         raise RegistryError(Err.DIGEST_INVALID, "the digest query parameter is required")
     return Digest.parse(digest)
