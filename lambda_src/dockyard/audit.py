@@ -1,23 +1,18 @@
 """The audit trail: one JSON line per write (push, tag move, delete), key change and denied request.
 
-It is written by an ASGI middleware from what every response already says (method, path, status,
-`Docker-Content-Digest`, `Location`) and the caller the auth dependency recorded, so routes stay thin. A
-line names who, what, repository, digest, source IP and result; it never holds a credential or a secret.
+It is written by an ASGI middleware from the route that answered (each audited route is marked with its
+event), what every response already says (status, `Docker-Content-Digest`, `Location`) and the caller the
+auth dependency recorded, so routes stay thin. A line names who, what, repository, digest, source IP and
+result; it never holds a credential or a secret.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
-from urllib.parse import parse_qs, unquote
-
-# Greedy, as the router matches: `/v2/a/manifests/b/manifests/c` is repository `a/manifests/b`.
-_REPO_PATH = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<rest>uploads(?:/[^/]*)?|[^/]+)\Z")
-_DIRECT_PATH = re.compile(r"/dockyard/v1/direct/(?P<name>.+)/blobs/[^/]+/complete\Z")
-_KEY_PATH = re.compile(r"/dockyard/v1/(?P<what>keys|anonymous)(?:/(?P<id>[^/]+))?\Z")
+from urllib.parse import parse_qs
 
 _logger: logging.Logger | None = None
 
@@ -37,35 +32,37 @@ def logger() -> logging.Logger:
     return _logger
 
 
-def classify(method: str, path: str, query: str, status: int, has_credentials: bool) -> dict | None:
-    """The audit event a request makes, or None for reads and successful handshakes."""
+def audited(event: str, status: int | None = None):
+    """Mark a route: a successful answer to it (one with `status`, if given) writes the audit event."""
+
+    def mark(endpoint):
+        endpoint.audit_event = (event, status)
+        return endpoint
+
+    return mark
+
+
+def handshake(endpoint):
+    """Mark a route whose 401 without credentials starts the token flow: not a denial."""
+    endpoint.audit_handshake = True
+    return endpoint
+
+
+def classify(endpoint, params: dict, query: str, status: int, has_credentials: bool) -> dict | None:
+    """The audit event of a request answered by `endpoint` (the matched route, with its path `params`), or
+    None for reads, handshakes and failures."""
     if status in (401, 403):
-        if path.rstrip("/") == "/v2" and not has_credentials:
-            return None  # the first step of every token flow, not a refusal
-        return {"event": "denied"}
-    if not 200 <= status < 300 or method in ("GET", "HEAD"):
+        return None if getattr(endpoint, "audit_handshake", False) and not has_credentials else {"event": "denied"}
+    event, only = getattr(endpoint, "audit_event", (None, None))
+    if event is None or not 200 <= status < 300 or (only is not None and status != only):
         return None
-    match = _REPO_PATH.match(path)
-    if match:
-        name, kind, rest = match["name"], match["kind"], match["rest"]
-        if kind == "manifests":
-            event = {"PUT": "manifest.push", "DELETE": "manifest.delete"}.get(method)
-            return event and {"event": event, "repository": name, "reference": unquote(rest)}
-        if rest.startswith("uploads"):
-            if method in ("PATCH", "DELETE") or status != 201:
-                return None  # a chunk, a session opened or cancelled: the blob is audited when it lands
-            mounted = "mount" in parse_qs(query)
-            return {"event": "blob.mount" if mounted else "blob.push", "repository": name}
-        return {"event": "blob.delete", "repository": name, "digest": unquote(rest)} if method == "DELETE" else None
-    match = _DIRECT_PATH.match(path)
-    if match and method == "POST":
-        return {"event": "blob.push", "repository": match["name"]}
-    match = _KEY_PATH.match(path)
-    if match:
-        what = {("POST", "keys"): "key.create", ("DELETE", "keys"): "key.revoke",
-                ("PUT", "anonymous"): "anonymous.set"}.get((method, match["what"]))
-        return what and {"event": what}
-    return None
+    if event == "blob.push" and "mount" in parse_qs(query):
+        event = "blob.mount"
+    line = {"event": event}
+    for name, key in (("name", "repository"), ("reference", "reference"), ("digest", "digest")):
+        if name in params:
+            line[key] = params[name]
+    return line
 
 
 class AuditLog:
@@ -93,8 +90,8 @@ class AuditLog:
 def _record(scope: dict, message: dict) -> None:
     request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     status = message["status"]
-    event = classify(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), status,
-                     "authorization" in request_headers)
+    event = classify(scope.get("endpoint"), scope.get("path_params", {}),
+                     scope.get("query_string", b"").decode("latin-1"), status, "authorization" in request_headers)
     if event is None:
         return
     response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 
 import pytest
 
 from dockyard.auth.scopes import Access
 from tests.conftest import ADMIN_ID, ADMIN_SECRET
+from tests.support.audit import audit_lines
 from tests.support.auth import basic, bearer, create_key, token_for
 from tests.support.oci import sha256
 from tests.support.registry import error_code, image_manifest
@@ -301,17 +301,7 @@ def test_token_verification_makes_no_aws_call(auth_client, calls, stored):
 
 
 def test_audit_lines_for_writes_key_changes_and_denials(auth_client, stored):
-    lines = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(json.loads(record.getMessage()))
-
-    from dockyard.audit import logger
-
-    handler = Collect()
-    logger().addHandler(handler)
-    try:
+    with audit_lines() as lines:
         token = token_for(auth_client, ADMIN_ID, ADMIN_SECRET, f"repository:{NAME}:pull,push")["token"]
         manifest = image_manifest(CONFIG, [LAYER])
         auth_client.put(f"/v2/{NAME}/manifests/moved", content=manifest, headers={
@@ -320,8 +310,6 @@ def test_audit_lines_for_writes_key_changes_and_denials(auth_client, stored):
         created = create_key(auth_client, ADMIN, "audited", "team/*=pull")
         auth_client.get(f"/v2/{NAME}/manifests/v1", headers=basic("dyk_" + "9" * 20, "nope"))
         auth_client.get("/v2/")  # the token flow's first step: not a denial
-    finally:
-        logger().removeHandler(handler)
     events = {line["event"]: line for line in lines}
     assert set(events) == {"manifest.push", "key.create", "denied"}
     push = events["manifest.push"]

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from dockyard.api.access import Admin
 from dockyard.api.deps import RegistryDep, read_json
+from dockyard.audit import audited
 from dockyard.errors import Err, RegistryError
 
 router = APIRouter(prefix="/dockyard/v1")
@@ -26,6 +27,7 @@ def _strings(value, field: str) -> list[str]:
 
 
 @router.post("/keys")
+@audited("key.create")
 def create_key(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     body = read_json(request)
     expires_in = body.get("expires_in")
@@ -43,6 +45,7 @@ def list_keys(registry: RegistryDep, admin: Admin) -> JSONResponse:
 
 
 @router.delete("/keys/{key_id}")
+@audited("key.revoke")
 def revoke_key(key_id: str, registry: RegistryDep, admin: Admin) -> JSONResponse:
     key = registry.access.revoke_key(key_id)
     return JSONResponse({"key": key}, headers={"Location": f"/dockyard/v1/keys/{key['id']}"})
@@ -54,6 +57,7 @@ def get_anonymous(registry: RegistryDep, admin: Admin) -> JSONResponse:
 
 
 @router.put("/anonymous")
+@audited("anonymous.set")
 def set_anonymous(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     patterns = _strings(read_json(request).get("pull"), "pull")
     return JSONResponse({"pull": registry.access.set_anonymous(patterns)})

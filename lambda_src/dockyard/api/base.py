@@ -4,12 +4,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from dockyard.api.access import Caller
+from dockyard.audit import handshake
 
 router = APIRouter()
 
 
 @router.api_route("/v2/", methods=["GET", "HEAD"])
 @router.api_route("/v2", methods=["GET", "HEAD"], include_in_schema=False)
+@handshake
 def check_version(caller: Caller) -> Response:
     """200 for any authenticated caller (and anyone, with auth off); else the 401 that starts the token flow."""
     return Response(content=b"{}", media_type="application/json")

@@ -5,6 +5,7 @@ from starlette.responses import Response
 
 from dockyard.api.access import Delete, Pull
 from dockyard.api.deps import RegistryDep
+from dockyard.audit import audited
 
 router = APIRouter()
 
@@ -24,6 +25,7 @@ def get_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
 
 
 @router.delete("/v2/{name:path}/blobs/{digest}")
+@audited("blob.delete")
 def delete_blob(name: Delete, digest: str, registry: RegistryDep) -> Response:
     registry.blobs.unlink(name, digest)
     return Response(status_code=202)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from dockyard.api import urls
 from dockyard.api.access import Push
 from dockyard.api.deps import RegistryDep, read_json
+from dockyard.audit import audited
 
 router = APIRouter(prefix="/dockyard/v1/direct")
 
@@ -41,6 +42,7 @@ def refresh_part_urls(request: Request, name: Push, upload_id: str, registry: Re
 
 
 @router.post("/{name:path}/blobs/{upload_id}/complete")
+@audited("blob.push")
 def complete_direct_upload(name: Push, upload_id: str, registry: RegistryDep) -> Response:
     info = registry.direct.complete(name, upload_id)
     return Response(status_code=201, headers={"Location": urls.blob(name, info.digest),

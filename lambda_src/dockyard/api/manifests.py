@@ -9,6 +9,7 @@ from dockyard.api import urls
 from dockyard.api.body import RequestBody
 from dockyard.api.access import Delete, Pull, Push
 from dockyard.api.deps import RegistryDep
+from dockyard.audit import audited
 from dockyard.domain.manifest import MAX_MANIFEST_SIZE
 
 router = APIRouter()
@@ -29,6 +30,7 @@ def get_manifest(name: Pull, reference: str, registry: RegistryDep) -> Response:
 
 
 @router.put("/v2/{name:path}/manifests/{reference}")
+@audited("manifest.push")
 def put_manifest(request: Request, name: Push, reference: str, registry: RegistryDep,
                  content_type: Annotated[str | None, Header(alias="content-type")] = None) -> Response:
     body = RequestBody(request).read(MAX_MANIFEST_SIZE + 1)
@@ -40,6 +42,7 @@ def put_manifest(request: Request, name: Push, reference: str, registry: Registr
 
 
 @router.delete("/v2/{name:path}/manifests/{reference}")
+@audited("manifest.delete")
 def delete_manifest(name: Delete, reference: str, registry: RegistryDep) -> Response:
     registry.manifests.delete(name, reference)
     return Response(status_code=202)

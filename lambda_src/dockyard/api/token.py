@@ -3,12 +3,11 @@ podman), POST with the OAuth2 form (containerd, docker's refresh tokens)."""
 
 from __future__ import annotations
 
-import base64
-
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from dockyard.api.deps import RegistryDep, read_form
+from dockyard.auth.header import Authorization, credentials
 from dockyard.errors import Err, RegistryError
 
 router = APIRouter()
@@ -23,12 +22,12 @@ def _enabled(registry) -> None:
 @router.get("/token")
 def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
     _enabled(registry)
-    authorization = request.headers.get("authorization", "")
-    scheme, _, basic = authorization.strip().partition(" ")
-    if authorization and (scheme.lower() != "basic" or not basic.strip()):
+    given = Authorization.parse(request.headers.get("authorization"))
+    if given is not None and (given.scheme != "basic" or not given.value):
         raise RegistryError(Err.UNAUTHORIZED, "the token endpoint takes Basic credentials")
     offline = request.query_params.get("offline_token", "").lower() == "true"
-    answer = registry.auth.issue_token(basic or None, None, request.query_params.getlist("scope"), offline)
+    answer = registry.auth.issue_token(given.basic() if given else None, None,
+                                       request.query_params.getlist("scope"), offline)
     return JSONResponse(answer, headers=NO_CACHE)
 
 
@@ -40,8 +39,8 @@ def post_token(request: Request, registry: RegistryDep) -> JSONResponse:
     scopes = form.get("scope", "").split(" ")
     offline = form.get("access_type") == "offline"
     if grant == "password":
-        basic = base64.b64encode(f"{form.get('username', '')}:{form.get('password', '')}".encode()).decode()
-        answer = registry.auth.issue_token(basic, None, [" ".join(scopes)], offline)
+        key = credentials(form.get("username", ""), form.get("password", ""))
+        answer = registry.auth.issue_token(key, None, [" ".join(scopes)], offline)
     elif grant == "refresh_token":
         if not form.get("refresh_token"):
             raise RegistryError(Err.UNAUTHORIZED, "refresh_token is required")

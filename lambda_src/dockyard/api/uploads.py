@@ -7,6 +7,7 @@ from dockyard.api import urls
 from dockyard.api.body import RequestBody
 from dockyard.api.access import Mount, Push
 from dockyard.api.deps import ContentRange, RegistryDep
+from dockyard.audit import audited
 from dockyard.domain.ranges import range_header
 from dockyard.registry.blobs import BlobInfo
 from dockyard.registry.uploads import UploadState
@@ -31,6 +32,7 @@ def _accepted(name: str, session: UploadState, max_chunk: int | None, status: in
 
 @router.post("/v2/{name:path}/blobs/uploads/")
 @router.post("/v2/{name:path}/blobs/uploads", include_in_schema=False)
+@audited("blob.push", status=201)  # a session opened is not a push
 def start_upload(request: Request, name: Push, registry: RegistryDep, mount_from: Mount,
                  digest: str | None = None, mount: str | None = None) -> Response:
     if mount is not None and mount_from.allowed:
@@ -49,6 +51,7 @@ def append_chunk(request: Request, name: Push, upload_id: str, registry: Registr
 
 
 @router.put("/v2/{name:path}/blobs/uploads/{upload_id}")
+@audited("blob.push")
 def finish_upload(request: Request, name: Push, upload_id: str, registry: RegistryDep, chunk: ContentRange,
                   digest: str | None = None) -> Response:
     info = registry.uploads.finish(name, upload_id, digest, RequestBody(request), chunk)

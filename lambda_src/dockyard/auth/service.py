@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import threading
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from dockyard.auth import keys
+from dockyard.auth.header import Authorization
 from dockyard.auth.policies import ADMIN, Policy
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, Access, parse_scope
 from dockyard.auth.tokens import ACCESS, REFRESH, InvalidToken, Tokens
@@ -105,23 +104,22 @@ class Auth:
 
     def authenticate(self, authorization: str | None) -> Principal | None:
         """The caller behind an Authorization header; None when there is none. Bad credentials raise 401."""
-        if not authorization:
+        credentials = Authorization.parse(authorization)
+        if credentials is None:
             return None
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer":
+        if credentials.scheme == "bearer":
             try:
-                claims = self._verify(value.strip())
+                claims = self._verify(credentials.value)
             except InvalidToken as exc:
                 raise RegistryError(Err.UNAUTHORIZED, f"invalid token: {exc}") from None
             return Principal(claims.subject, grants=claims.access,
                              pull_patterns=tuple(claims.extra.get("pull", ())))
-        if scheme.lower() == "basic":
-            key_id, secret = _basic(value)
-            principal = self.key_principal(key_id, secret)
+        if credentials.scheme == "basic":
+            principal = self.key_principal(*credentials.basic())
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
             return principal
-        raise RegistryError(Err.UNAUTHORIZED, f"unsupported authorization scheme {scheme[:20]!r}")
+        raise RegistryError(Err.UNAUTHORIZED, f"unsupported authorization scheme {credentials.scheme[:20]!r}")
 
     def key_principal(self, key_id: str, secret: str, cached: bool = True) -> Principal | None:
         """The principal of a valid key; with `cached`, remembered for a minute per (id, secret) pair."""
@@ -192,13 +190,13 @@ class Auth:
 
     # --- the token endpoint ---------------------------------------------------------------------------
 
-    def issue_token(self, basic: str | None, refresh_token: str | None, scopes: list[str],
+    def issue_token(self, key: tuple[str, str] | None, refresh_token: str | None, scopes: list[str],
                     offline: bool) -> dict:
-        """The token endpoint's answer for Basic credentials, a refresh token, or nobody (anonymous)."""
+        """The token endpoint's answer for a key's (id, secret), a refresh token, or nobody (anonymous)."""
         if refresh_token:
             subject, policy = self._refresh(refresh_token)
-        elif basic:
-            principal = self.key_principal(*_basic(basic), cached=False)
+        elif key:
+            principal = self.key_principal(*key, cached=False)
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
             subject, policy = principal.subject, principal.policy
@@ -243,13 +241,3 @@ class Auth:
             raise RegistryError(Err.UNAUTHORIZED, "the key behind this refresh token is revoked or expired")
         return subject, Policy.from_data(record.rules)
 
-
-def _basic(value: str) -> tuple[str, str]:
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, ValueError):
-        raise RegistryError(Err.UNAUTHORIZED, "malformed Basic credentials") from None
-    key_id, sep, secret = decoded.partition(":")
-    if not sep or not key_id or not secret:
-        raise RegistryError(Err.UNAUTHORIZED, "malformed Basic credentials")
-    return key_id, secret
