@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,6 +19,11 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 # A Function URL request may run for up to 15 minutes; a large finalize (S3 CompleteMultipartUpload) needs
 # well under a minute, but a slow client streaming a 4 MiB chunk may take a while.
 TIMEOUT = Duration.minutes(5)
+# The pull-through cache fetches a blob within one request: it stops this long before the timeout, and
+# takes no blob larger than it can fetch in that time at FETCH_RATE (a conservative upstream-to-S3 rate;
+# see benchmarks/pullthrough.py); a larger one is redirected to the upstream.
+FETCH_DEADLINE = int(TIMEOUT.to_seconds()) - 60
+FETCH_RATE = 20 * 1000 * 1000  # bytes per second
 
 
 class RegistryFunction(Construct):
@@ -34,6 +39,8 @@ class RegistryFunction(Construct):
         self._grant(storage)
         secrets.signing.grant_read(self.role)
         secrets.bootstrap_admin.grant_read(self.role)
+        self.upstream_secret_prefix = f"dockyard/{Stack.of(self).stack_name}/upstreams/"
+        self._grant_upstream_credentials()
 
         self.function = lambda_.Function(
             self, Ids.FUNCTION,
@@ -57,6 +64,9 @@ class RegistryFunction(Construct):
                 Env.SIGNING_SECRET: secrets.signing.secret_arn,
                 Env.BOOTSTRAP_SECRET: secrets.bootstrap_admin.secret_arn,
                 Env.SERVICE: DEFAULT_SERVICE,
+                Env.UPSTREAM_SECRET_PREFIX: self.upstream_secret_prefix,
+                Env.FETCH_DEADLINE: str(FETCH_DEADLINE),
+                Env.FETCH_MAX_BYTES: str(FETCH_DEADLINE * FETCH_RATE),
                 **({Env.PUBLIC_URL: f"https://{options.domain_name}"} if options.domain_name else {}),
             },
             description="Dockyard OCI registry",
@@ -67,6 +77,17 @@ class RegistryFunction(Construct):
             auth_type=lambda_.FunctionUrlAuthType.NONE if options.url_auth == "NONE"
             else lambda_.FunctionUrlAuthType.AWS_IAM,
         )
+
+    def _grant_upstream_credentials(self) -> None:
+        """Upstream credentials: secrets the function makes, reads and deletes, under its own name prefix."""
+        stack = Stack.of(self)
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="UpstreamCredentials",
+            actions=["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"],
+            resources=[stack.format_arn(service="secretsmanager", resource="secret",
+                                        resource_name=f"{self.upstream_secret_prefix}*",
+                                        arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+        ))
 
     def _grant(self, storage: Storage) -> None:
         """Exactly what the registry calls, on exactly this bucket (by prefix) and this table."""

@@ -5,6 +5,8 @@
     dockyard keys list [--json]
     dockyard keys revoke KEY_ID
     dockyard anonymous show | set PATTERN...
+    dockyard upstream add NAME URL [--username U --password-stdin] [--docker-hub-mirror]
+    dockyard upstream list | remove NAME
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
     dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET]   (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """
@@ -75,6 +77,21 @@ def _admin_parsers(sub) -> None:
     set_ = anonymous.add_parser("set", help="replace the list; no pattern makes every repository private")
     set_.add_argument("patterns", nargs="*")
     client_options(set_)
+
+    upstream = sub.add_parser("upstream", help="upstream registries of the pull-through cache (admin)") \
+        .add_subparsers(dest="action", required=True)
+    add = upstream.add_parser("add", help="add (or replace) an upstream: pull NAME/<repo> through it")
+    add.add_argument("name", help="the prefix its repositories are pulled under, e.g. hub")
+    add.add_argument("url", help="e.g. docker.io, https://ghcr.io, http://127.0.0.1:5001")
+    add.add_argument("--username", default=None)
+    add.add_argument("--password-stdin", action="store_true", help="read the password (or token) from stdin")
+    add.add_argument("--docker-hub-mirror", action="store_true",
+                     help="also serve unprefixed names no local repository holds (docker's registry-mirrors)")
+    client_options(add)
+    client_options(upstream.add_parser("list", help="list upstreams (passwords are never shown)"))
+    remove = upstream.add_parser("remove", help="remove an upstream (what it cached stays)")
+    remove.add_argument("name")
+    client_options(remove)
 
     push = sub.add_parser("push", help="push an image with its layers sent straight to S3 (any size)")
     push.add_argument("source", help="oci:PATH[:TAG] (an OCI image layout) or docker-archive:PATH (docker save)")
@@ -261,6 +278,33 @@ def anonymous(args) -> int:
     return 0
 
 
+def upstream(args) -> int:
+    if args.action == "add":
+        if bool(args.username) != bool(args.password_stdin):
+            raise SystemExit("dockyard: --username and --password-stdin go together")
+        body = {"name": args.name, "url": args.url, "docker_hub_mirror": args.docker_hub_mirror}
+        if args.password_stdin:
+            password = sys.stdin.read().rstrip("\r\n")
+            if not password:
+                raise SystemExit("dockyard: no password on stdin")
+            body.update(username=args.username, password=password)
+        found = [_call(args, "POST", "/upstreams", body)["upstream"]]
+    elif args.action == "list":
+        found = _call(args, "GET", "/upstreams")["upstreams"]
+    else:
+        found = [_call(args, "DELETE", f"/upstreams/{args.name}")["upstream"]]
+    if args.json:
+        print(json.dumps(found if args.action == "list" else found[0], indent=2))
+        return 0
+    for item in found:
+        extra = " (docker hub mirror)" if item["docker_hub_mirror"] else ""
+        who = f"  as {item['username']}" if item["username"] else ""
+        print(f"{'removed ' if args.action == 'remove' else ''}{item['name']}  {item['url']}{who}{extra}")
+    if args.action == "list" and not found:
+        print("(no upstreams)")
+    return 0
+
+
 def parse_size(text: str | None) -> int | None:
     if text is None:
         return None
@@ -328,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     _admin_parsers(sub)
     args = parser.parse_args(argv)
     commands = {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key, "push": push,
+                "upstream": upstream,
                 "gateway": gateway}
     return commands[args.command](args)
 

@@ -47,6 +47,14 @@ class Settings:
     refresh_ttl: int = 30 * 24 * 3600
     # The registry's public URL (a custom domain), for the token realm; None: the request's own host.
     public_url: str | None = None
+    # Pull-through cache: seconds a cached tag is served before the upstream is asked (HEAD) again.
+    upstream_ttl: int = 300
+    # Where upstream credentials are kept in Secrets Manager (names start with it); None: per table.
+    upstream_secret_prefix: str | None = None
+    # Seconds one request may spend fetching a blob from an upstream into S3 (below the host's timeout).
+    fetch_deadline: int = 240
+    # The largest blob fetched within one request (None: no limit); a larger one is redirected upstream.
+    fetch_max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -55,6 +63,11 @@ class Settings:
             raise ValueError("presign_ttl must be between 1 second and 7 days")
         if self.auth and not self.signing_secret:
             raise ValueError("auth needs a signing secret (Secrets Manager id)")
+
+    @property
+    def secret_prefix(self) -> str:
+        """The Secrets Manager name prefix of upstream credentials."""
+        return self.upstream_secret_prefix or f"dockyard/{self.table}/upstreams/"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +93,10 @@ class Settings:
             ("service", Env.SERVICE, str),
             ("token_ttl", Env.TOKEN_TTL, int),
             ("public_url", Env.PUBLIC_URL, str),
+            ("upstream_ttl", Env.UPSTREAM_TTL, int),
+            ("upstream_secret_prefix", Env.UPSTREAM_SECRET_PREFIX, str),
+            ("fetch_deadline", Env.FETCH_DEADLINE, int),
+            ("fetch_max_bytes", Env.FETCH_MAX_BYTES, int),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -108,6 +125,11 @@ class Settings:
             if value:
                 env[var] = value
         env[Env.SERVICE], env[Env.TOKEN_TTL] = self.service, str(self.token_ttl)
+        env[Env.UPSTREAM_TTL], env[Env.FETCH_DEADLINE] = str(self.upstream_ttl), str(self.fetch_deadline)
+        if self.upstream_secret_prefix:
+            env[Env.UPSTREAM_SECRET_PREFIX] = self.upstream_secret_prefix
+        if self.fetch_max_bytes:
+            env[Env.FETCH_MAX_BYTES] = str(self.fetch_max_bytes)
         return env
 
 

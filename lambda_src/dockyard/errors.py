@@ -43,6 +43,11 @@ class Err(Enum):
     INTERNAL = ("UNKNOWN", 500, "internal error; the request was not carried out")
     BACKEND_UNAVAILABLE = ("UNKNOWN", 503, "storage backend unavailable; retry later")
     BAD_GATEWAY = ("UNKNOWN", 502, "the registry behind this gateway failed the request")
+    # The pull-through cache, when the upstream cannot give what is not cached yet.
+    UPSTREAM_UNAVAILABLE = ("UNKNOWN", 503, "upstream registry unavailable and nothing is cached; retry later")
+    UPSTREAM_INVALID = ("UNKNOWN", 502, "the upstream registry answered with invalid content")
+    BLOB_TOO_LARGE = ("UNSUPPORTED", 501, "blob too large to cache in one request, and its upstream cannot "
+                                          "be redirected to")
 
     @classmethod
     def matching(cls, code: str | None, status: int) -> Err | None:

@@ -8,7 +8,7 @@ from dockyard.auth.service import Auth
 from dockyard.auth.tokens import Tokens
 from dockyard.config import Settings
 from dockyard.registry import Registry, assemble
-from dockyard.storage.aws import lazy_clients, secrets_client
+from dockyard.storage.aws import LazyClient, lazy_clients, secrets_client
 from dockyard.storage.backend import aws_storage
 from dockyard.storage.interfaces import AccessStore
 
@@ -16,7 +16,8 @@ from dockyard.storage.interfaces import AccessStore
 def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
     if s3 is None or dynamodb is None:
         s3, dynamodb = lazy_clients(settings)
-    storage = aws_storage(s3, dynamodb, settings.bucket, settings.table)
+    secrets = LazyClient(lambda: secrets_client(settings))
+    storage = aws_storage(s3, dynamodb, settings.bucket, settings.table, secrets, settings.secret_prefix)
     return assemble(settings, storage, build_auth(settings, storage.access))
 
 

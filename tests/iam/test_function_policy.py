@@ -177,3 +177,32 @@ def test_skopeo_push_and_pull(registry, pusher, tmp_path):
     skopeo("copy", "--src-tls-verify=false", "--src-creds", ":".join(pusher),
            f"docker://{registry.host}/team/skopeo:v1", f"oci:{tmp_path / 'pulled'}:v1")
     verify_layout(tmp_path / "pulled")
+
+
+def test_pull_through_an_upstream_with_credentials(http, admin, auth, tmp_path_factory):
+    """Upstream credentials made, read and deleted in Secrets Manager; a blob fetched into S3 under a claim."""
+    from tests.support.upstreams import Distribution
+
+    upstream = Distribution(tmp_path_factory.mktemp("upstream"), user=("u", "iam-upstream-pw"))
+    try:
+        config, layer = b'{"architecture": "arm64", "os": "linux"}', os.urandom(7 * MIB)
+        with httpx.Client(base_url=upstream.url, auth=("u", "iam-upstream-pw"), timeout=60) as up:
+            for blob in (config, layer):
+                location = httpx.URL(upstream.url).join(up.post("/v2/team/app/blobs/uploads/").headers["location"])
+                assert up.put(location.copy_merge_params({"digest": sha256(blob)}), content=blob).status_code == 201
+            manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                                   "config": descriptor(OCI_CONFIG, config),
+                                   "layers": [descriptor(OCI_LAYER, layer)]}).encode()
+            assert up.put("/v2/team/app/manifests/v1", content=manifest,
+                          headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        added = http.post("/dockyard/v1/upstreams", headers=admin, json={
+            "name": "up", "url": upstream.url, "username": "u", "password": "iam-upstream-pw"})
+        assert added.status_code == 201, added.text
+        pulled = http.get("/v2/up/team/app/manifests/v1", headers=auth)
+        assert pulled.status_code == 200, pulled.text
+        assert pulled.content == manifest
+        assert pull_blob(http, auth, "up/team/app", sha256(layer)) == layer  # multipart, 6 MiB parts
+        assert pull_blob(http, auth, "up/team/app", sha256(config)) == config
+        assert http.delete("/dockyard/v1/upstreams/up", headers=admin).status_code == 200
+    finally:
+        upstream.stop()

@@ -73,12 +73,12 @@ def no_references(listed: bool = False, current: Digest | None = None) -> Refere
 
 @pytest.fixture
 def aws_storage(settings) -> Storage:
-    """S3 and DynamoDB on moto (server mode): a fresh bucket and table."""
-    from dockyard.storage.aws import new_clients
+    """S3 and DynamoDB on moto (server mode): a fresh bucket and table; Secrets Manager under its own prefix."""
+    from dockyard.storage.aws import new_clients, secrets_client
     from dockyard.storage.backend import aws_storage
 
     s3, dynamodb = new_clients(settings.region, settings.endpoint_url)
-    return aws_storage(s3, dynamodb, settings.bucket, settings.table)
+    return aws_storage(s3, dynamodb, settings.bucket, settings.table, secrets_client(settings), settings.secret_prefix)
 
 
 WRITABLE = {"aws": "aws_storage"}

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from dockyard.domain.digest import Digest
 from dockyard.storage import keys
-from dockyard.storage.types import AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, Lease
+from dockyard.storage.types import AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, Lease, UpstreamRecord
 from tests.storage.conftest import manifest_record, no_references
 
 NOW = int(time.time())
@@ -87,6 +87,12 @@ def fill(storage, repo: str) -> None:
     storage.access.touch_access_key("dyk_x", NOW, NOW)
     storage.access.revoke_access_key("dyk_x", NOW)
     storage.access.put_anonymous_rules([("public/*", ["pull"])])
+    cached = replace(manifest_record(b'{"cached": 1}'), checked_at=NOW)
+    storage.manifests.put_manifest(repo, cached, "cached", no_references(True))
+    storage.manifests.mark_checked(repo, "cached", cached.digest, NOW + 1)
+    storage.upstreams.put_upstream(UpstreamRecord(name="hub", url="https://hub.example", mirror=True,
+                                                  username="u", secret_id="arn:secret", created_at=1))
+    storage.upstreams.claim_fetch(digest, "t", NOW + 60, NOW)
 
 
 def test_every_item_has_the_documented_key_and_attributes(aws_storage):
@@ -94,7 +100,7 @@ def test_every_item_has_the_documented_key_and_attributes(aws_storage):
     table = aws_storage.blobs.table
     items = table.client.scan(TableName=table.name, ConsistentRead=True)["Items"]
     entries = documented_items()
-    assert len(entries) == 9
+    assert len(entries) == 12
     seen: set[str] = set()
     for item in items:
         pk, sk = item.pop("pk")["S"], item.pop("sk")["S"]

@@ -63,6 +63,10 @@ class Deployment:
             self.physical.bind_id(variables[variable]["Ref"], arn, arn)
         self.own_arns = {self.physical.arn("AWS::DynamoDB::GlobalTable", self.name), signing_arn, bootstrap,
                          self.physical.arn("AWS::Logs::LogGroup", f"/aws/lambda/{self.name}")}
+        # Upstream credentials: the secrets the function makes under the prefix its environment names.
+        prefix = {k: v for k, v in variables.items()}.get(Env.UPSTREAM_SECRET_PREFIX)
+        if prefix:
+            self.own_arns.add(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}*")
 
     # --- what a function is and may do ----------------------------------------------------------------------
 

@@ -64,6 +64,9 @@ def _repository(action: str):
     def dependency(request: Request, name: str, registry: RegistryDep) -> str:
         validate_name(name)
         check_access(request, registry, name, action)
+        if action == "push" and registry.upstreams.is_cache(name):
+            raise RegistryError(Err.DENIED, f"{name} is a pull-through cache of upstream {name.split('/')[0]}: "
+                                            "nobody can push into it")
         return name
 
     return dependency

@@ -1,10 +1,14 @@
-"""The admin API (Dockyard extension, admin only): access keys and anonymous pull.
+"""The admin API (Dockyard extension, admin only): access keys, anonymous pull, upstreams of the
+pull-through cache.
 
     POST   /dockyard/v1/keys          {"name", "allow": ["team/*=pull,push"], "expires_in": seconds}
     GET    /dockyard/v1/keys
     DELETE /dockyard/v1/keys/<id>     revoke (the key stays listed, as revoked)
     GET    /dockyard/v1/anonymous
     PUT    /dockyard/v1/anonymous     {"pull": ["public/*"]}
+    POST   /dockyard/v1/upstreams     {"name", "url", "username"?, "password"?, "docker_hub_mirror"?}
+    GET    /dockyard/v1/upstreams     (passwords are never returned)
+    DELETE /dockyard/v1/upstreams/<name>
 """
 
 from __future__ import annotations
@@ -61,3 +65,32 @@ def get_anonymous(registry: RegistryDep, admin: Admin) -> JSONResponse:
 def set_anonymous(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     patterns = _strings(read_json(request).get("pull"), "pull")
     return JSONResponse({"pull": registry.access.set_anonymous(patterns)})
+
+
+def _optional_string(body: dict, field: str) -> str | None:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise RegistryError(Err.INVALID_PARAMETER, f"{field} must be a string")
+    return value or None
+
+
+@router.post("/upstreams")
+def add_upstream(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
+    body = read_json(request)
+    mirror = body.get("docker_hub_mirror", False)
+    if not isinstance(mirror, bool):
+        raise RegistryError(Err.INVALID_PARAMETER, "docker_hub_mirror must be true or false")
+    upstream = registry.upstreams.add(str(body.get("name", "")), str(body.get("url", "")),
+                                      _optional_string(body, "username"), _optional_string(body, "password"), mirror)
+    return JSONResponse({"upstream": upstream}, status_code=201, headers={
+        "Location": f"/dockyard/v1/upstreams/{upstream['name']}", "Cache-Control": "no-store"})
+
+
+@router.get("/upstreams")
+def list_upstreams(registry: RegistryDep, admin: Admin) -> JSONResponse:
+    return JSONResponse({"upstreams": registry.upstreams.list()})
+
+
+@router.delete("/upstreams/{name}")
+def remove_upstream(name: str, registry: RegistryDep, admin: Admin) -> JSONResponse:
+    return JSONResponse({"upstream": registry.upstreams.remove(name)})

@@ -14,6 +14,8 @@ from dockyard.registry.commit import Commit
 from dockyard.registry.direct import DirectUploads
 from dockyard.registry.lease import Leases
 from dockyard.registry.manifests import Manifests
+from dockyard.registry.pullthrough import PullThrough
+from dockyard.registry.upstreams import Upstreams
 from dockyard.registry.uploads import Uploads
 from dockyard.storage.interfaces import Storage
 
@@ -28,6 +30,7 @@ class Registry:
     manifests: Manifests
     auth: Auth
     access: AccessAdmin
+    upstreams: Upstreams
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
@@ -35,13 +38,17 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     links = LinkCache(settings.link_cache_ttl)
     commit = Commit(storage.blobs, storage.objects, links)
     leases = Leases(storage.uploads, settings.upload_lease)
+    upstreams = Upstreams(storage.upstreams, storage.credentials)
+    cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
+                        settings)
     return Registry(
         settings=settings,
         storage=storage,
-        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links),
+        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache),
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
-        manifests=Manifests(storage.manifests, storage.objects, settings),
+        manifests=Manifests(storage.manifests, storage.objects, settings, cache),
         auth=auth,
         access=AccessAdmin(storage.access, auth.forget),
+        upstreams=upstreams,
     )

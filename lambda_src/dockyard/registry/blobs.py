@@ -9,6 +9,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
+from dockyard.registry.pullthrough import PullThrough, Remote
 from dockyard.storage.interfaces import BlobIndex, ByteReader
 from dockyard.storage.types import BlobRef
 
@@ -22,24 +23,34 @@ class BlobInfo:
 
 
 class Blobs:
-    def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache):
+    def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache,
+                 cache: PullThrough | None = None):
         self.index, self.store, self.commit, self.settings, self.links = index, store, commit, settings, links
+        self.cache = cache
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
         """HEAD: at most one DynamoDB read (none when this instance knows the link), no S3 call."""
-        parsed, ref = self._linked(repo, digest)
+        try:
+            parsed, ref = self._linked(repo, digest, fetch=False)
+        except Remote as remote:  # an upstream's blob, not cached yet
+            return BlobInfo(Digest.parse(digest), remote.size)
         return BlobInfo(parsed, ref.size)
 
     def locate(self, repo: str, digest: str) -> tuple[BlobInfo, str]:
         """GET: the blob and a short-lived presigned URL for it. One DynamoDB read; presigning is local."""
-        parsed, ref = self._linked(repo, digest)
+        try:
+            parsed, ref = self._linked(repo, digest, fetch=True)
+        except Remote as remote:  # too large to cache: served by the upstream
+            return BlobInfo(Digest.parse(digest), remote.size), remote.url
         return BlobInfo(parsed, ref.size), self.store.presign_get(ref.location, self.settings.presign_ttl)
 
-    def _linked(self, repo: str, digest: str) -> tuple[Digest, BlobRef]:
+    def _linked(self, repo: str, digest: str, fetch: bool) -> tuple[Digest, BlobRef]:
         parsed = Digest.parse(digest)
         ref = self.links.get(repo, parsed)
         if ref is None:  # only a read from the table starts (or restarts) an entry's time to live
             ref = self.index.get_link(repo, parsed)
+            if ref is None and self.cache is not None:
+                ref = self.cache.blob(repo, parsed, fetch)  # a pull-through cache's blob (fetched, if asked)
             if ref is None:
                 raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")
             self.links.put(repo, parsed, ref)

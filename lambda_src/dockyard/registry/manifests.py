@@ -31,13 +31,17 @@ MAX_TAGS_PER_DELETE = 90
 
 
 class Manifests:
-    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings):
+    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, cache=None):
         self.index, self.store, self.settings = index, store, settings
+        self.cache = cache  # the pull-through cache (`PullThrough`), if any
 
     def get(self, repo: str, reference: str, with_body: bool = True) -> ManifestRecord:
-        """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline)."""
+        """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline). A miss,
+        or a cached tag past its TTL, goes to the pull-through cache."""
         ref = parse_reference(reference)
         record = self.index.get_manifest(repo, ref) if isinstance(ref, Digest) else self.index.get_tag(repo, ref)
+        if self.cache is not None and (record is None or record.checked_at is not None):
+            record = self.cache.manifest(repo, ref, record)  # a pull-through cache's: fetched or revalidated
         if record is None:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
         if with_body and record.body is None:
@@ -54,13 +58,8 @@ class Manifests:
         if manifest.subject and len(json.dumps(manifest.annotations)) > MAX_REFERRER_ANNOTATIONS:
             raise RegistryError(Err.MANIFEST_INVALID, "a referrer's annotations are limited to "
                                                       f"{MAX_REFERRER_ANNOTATIONS} bytes of JSON")
-        in_s3 = manifest.size > INLINE_BODY_LIMIT
-        record = ManifestRecord(
-            digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
-            body=None if in_s3 else body, body_in_s3=in_s3,
-            subject=manifest.subject.digest if manifest.subject else None,
-            artifact_type=manifest.artifact_type, annotations=manifest.annotations,
-        )
+        record = record_of(manifest, body)
+        in_s3 = record.body_in_s3
         for attempt in range(RETRIES):
             refs = self.index.check_references(repo, manifest.blobs, manifest.children, tag)
             if refs.missing:
@@ -138,6 +137,17 @@ class Manifests:
         if len(names) > limit:
             return Page(names[:limit], names[limit - 1])
         return Page(names, names[-1] if page.last is not None and names else None)
+
+
+def record_of(manifest: Manifest, body: bytes) -> ManifestRecord:
+    """The record a validated manifest is stored as (a body too large to keep inline goes to S3)."""
+    in_s3 = manifest.size > INLINE_BODY_LIMIT
+    return ManifestRecord(
+        digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
+        body=None if in_s3 else body, body_in_s3=in_s3,
+        subject=manifest.subject.digest if manifest.subject else None,
+        artifact_type=manifest.artifact_type, annotations=manifest.annotations,
+    )
 
 
 def _descriptor(referrer: Descriptor) -> dict:

@@ -7,12 +7,16 @@ from dockyard.storage.dynamo.blobs import DynamoBlobs
 from dockyard.storage.dynamo.manifests import DynamoManifests
 from dockyard.storage.dynamo.table import Table
 from dockyard.storage.dynamo.uploads import DynamoUploads
+from dockyard.storage.dynamo.upstreams import DynamoUpstreams
+from dockyard.storage.credentials import SecretsManagerCredentials
 from dockyard.storage.interfaces import Storage
 from dockyard.storage.s3 import S3Objects
 
 
-def aws_storage(s3, dynamodb, bucket: str, table: str) -> Storage:
-    """Every aggregate over these clients (made lazily: nothing is called here)."""
+def aws_storage(s3, dynamodb, bucket: str, table: str, secrets=None, secret_prefix: str = "") -> Storage:
+    """Every aggregate over these clients (made lazily: nothing is called here); `secrets` is the Secrets
+    Manager client that keeps upstream credentials under `secret_prefix`."""
     shared = Table(dynamodb, table)
     return Storage(objects=S3Objects(s3, bucket), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
-                   uploads=DynamoUploads(shared), access=DynamoAccess(shared))
+                   uploads=DynamoUploads(shared), access=DynamoAccess(shared), upstreams=DynamoUpstreams(shared),
+                   credentials=SecretsManagerCredentials(secrets, secret_prefix))

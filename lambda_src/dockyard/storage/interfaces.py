@@ -31,6 +31,7 @@ from dockyard.storage.types import (
     Part,
     References,
     Session,
+    UpstreamRecord,
 )
 
 S = TypeVar("S", bound=Session)
@@ -175,6 +176,10 @@ class ManifestIndex(ManifestReads, Protocol):
     def delete_tag(self, repo: str, tag: str) -> bool:
         """Delete a tag, not its manifest; False if there was none, `ConditionFailed` on a race."""
 
+    def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
+        """Record that a cached tag was confirmed upstream at `at`, if it still points to `digest`
+        (False if it does not, or is gone)."""
+
 
 class UploadSessions(Protocol):
     """Upload sessions and the write leases on them."""
@@ -231,6 +236,39 @@ class AccessStore(Protocol):
         """Replace the anonymous rules."""
 
 
+class UpstreamStore(Protocol):
+    """The pull-through cache's upstreams, and the claims that make one fetch per blob."""
+
+    def put_upstream(self, record: UpstreamRecord) -> UpstreamRecord | None:
+        """Add or replace an upstream; returns the one it replaced. A mirror upstream (at most one) raises
+        `ConditionFailed` if another upstream is the mirror already."""
+
+    def list_upstreams(self) -> list[UpstreamRecord]:
+        """Every upstream, by name (one query)."""
+
+    def delete_upstream(self, name: str) -> UpstreamRecord | None:
+        """Remove an upstream (not what it cached); returns it, or None if there was none."""
+
+    def claim_fetch(self, digest: Digest, token: str, until: int, now: int) -> bool:
+        """Claim the fetch of a blob until `until`, unless another claim is live at `now`."""
+
+    def release_fetch(self, digest: Digest, token: str) -> None:
+        """Give a claim back, if it is still ours."""
+
+
+class CredentialStore(Protocol):
+    """Upstream credentials, encrypted at rest (Secrets Manager). Never logged, never listed."""
+
+    def put_credentials(self, upstream: str, username: str, password: str) -> str:
+        """Keep a new secret; returns its id (each call makes a new one)."""
+
+    def get_credentials(self, secret_id: str) -> tuple[str, str]:
+        """(username, password)."""
+
+    def delete_credentials(self, secret_id: str) -> None:
+        """Delete a secret (no error if it is gone already)."""
+
+
 @dataclass(frozen=True)
 class Storage:
     """One implementation of every aggregate, as the registry is built from them."""
@@ -240,3 +278,5 @@ class Storage:
     manifests: ManifestIndex
     uploads: UploadSessions
     access: AccessStore
+    upstreams: UpstreamStore
+    credentials: CredentialStore

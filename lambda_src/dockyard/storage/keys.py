@@ -26,8 +26,9 @@ an item some time after that moment, so only upload sessions carry it. Attribute
         a manifest, the set of the tags that point to it, and a version every change of that set bumps
         {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, tags?, version}
     pk = repo#<name>, sk = tag#<tag>
-        a tag, with a copy of its manifest's fields, so that a pull by tag costs one read
-        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?}
+        a tag, with a copy of its manifest's fields, so that a pull by tag costs one read; a tag the
+        pull-through cache stored carries when its upstream last confirmed it
+        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, checked_at?}
     pk = repo#<name>, sk = referrer#<subject>#<digest>
         a manifest whose subject is <subject>, as the referrers API lists it (annotations as JSON)
         {digest, media_type, size, subject, artifact_type?, annotations?}
@@ -49,6 +50,15 @@ an item some time after that moment, so only upload sessions carry it. Attribute
     pk = auth, sk = anonymous
         what anonymous callers may pull, as JSON rules
         {rules}
+    pk = upstream, sk = upstream#<name>
+        an upstream registry of the pull-through cache; its credentials are a Secrets Manager secret
+        {url, mirror, created_at, username?, secret_id?}
+    pk = upstream, sk = mirror
+        which upstream serves unprefixed names (Docker Hub mirror mode); at most one
+        {upstream}
+    pk = fetch#<digest>, sk = fetch
+        a claim on fetching a blob from an upstream, so that concurrent pulls fetch it once
+        {token, lock_until, expires_at}
 
 `location` is the blob's S3 key, so that a blob GET presigns from the link alone (one read, no S3 call).
 Sort keys sort by UTF-8 bytes, which for the spec's grammars is the ASCIIbetical order that tag and catalog
@@ -144,3 +154,19 @@ ANONYMOUS_SK = "anonymous"
 
 def access_key_sk(key_id: str) -> str:
     return f"{ACCESS_KEY_PREFIX}{key_id}"
+
+
+UPSTREAMS_PK = "upstream"
+UPSTREAM_PREFIX = "upstream#"
+MIRROR_SK = "mirror"
+
+
+def upstream_sk(name: str) -> str:
+    return f"{UPSTREAM_PREFIX}{name}"
+
+
+def fetch_pk(digest: Digest) -> str:
+    return f"fetch#{digest}"
+
+
+FETCH_SK = "fetch"

@@ -67,6 +67,8 @@ class ManifestRecord:
     subject: Digest | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    # A tag of a pull-through cache: when the upstream last confirmed it (epoch seconds); None elsewhere.
+    checked_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,3 +154,16 @@ class AccessKeyRecord:
     expires_at: int | None = None
     last_used: int | None = None
     revoked_at: int | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamRecord:
+    """An upstream registry of the pull-through cache. Its credentials live in the credential store, under
+    `secret_id`; only the user name is kept here."""
+
+    name: str
+    url: str
+    mirror: bool = False  # serves unprefixed names no local repository holds (Docker Hub mirror mode)
+    username: str | None = None
+    secret_id: str | None = None
+    created_at: int = 0

@@ -13,7 +13,7 @@ from dockyard.domain.digest import Digest
 from dockyard.storage import keys
 from dockyard.storage.dynamo.table import PK, SK, Cond, Table, absent, b, equals, exists, key, n, s, value
 from dockyard.domain.manifest import Descriptor
-from dockyard.storage.types import ManifestRecord, ManifestTags, Page, References
+from dockyard.storage.types import ConditionFailed, ManifestRecord, ManifestTags, Page, References
 
 
 def _attrs(record: ManifestRecord) -> dict:
@@ -35,7 +35,8 @@ def _record(item: dict) -> ManifestRecord:
     subject = s(item, "subject")
     return ManifestRecord(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
                           size=n(item, "size"), body=b(item, "body"), body_in_s3="body_in_s3" in item,
-                          subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"))
+                          subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
+                          checked_at=n(item, "checked_at") or None)
 
 
 def _referrer(item: dict) -> Descriptor:
@@ -120,7 +121,8 @@ class DynamoManifests:
             ops.append(self.table.put_op(key(keys.CATALOG_PK, keys.catalog_sk(repo))))
         if tag is not None:
             unmoved = absent() if current is None else equals("digest", str(current))
-            ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields}, unmoved))
+            checked = {"checked_at": value(record.checked_at)} if record.checked_at else {}
+            ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields, **checked}, unmoved))
             if current is not None and current != record.digest:
                 ops.append(self._untag(repo, current, tag))
         if record.subject is not None:
@@ -163,4 +165,12 @@ class DynamoManifests:
         digest = Digest.parse(item["digest"]["S"])
         self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))),
                              self._untag(repo, digest, tag)])
+        return True
+
+    def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
+        try:
+            self.table.update(keys.repo_pk(repo), keys.tag_sk(tag), "SET #checked_at = :at", {"#checked_at": "checked_at"},
+                              {":at": value(at)}, exists() & equals("digest", str(digest)))
+        except ConditionFailed:
+            return False
         return True
