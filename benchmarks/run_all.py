@@ -38,6 +38,7 @@ def main() -> None:
     plan = [
         ["compare.py", "--repeat", "1" if quick else "3"],
         ["calls_and_cost.py"],
+        ["pullthrough.py", "--repeat", "1" if quick else "3"],
         ["coldstart.py", "--repeat", "3" if quick else "7"],
         ["stream_rss.py", "--size-mib", "256" if quick else "1024"],
         ["direct_push.py", "--size-mib", "256" if quick else "1024"],

@@ -69,9 +69,21 @@ def test_function_url_is_the_front_door_and_the_registry_does_auth(template):
     for secret_id in secrets:
         assert {"Ref": secret_id} in (env[Env.SIGNING_SECRET], env[Env.BOOTSTRAP_SECRET])
     statements = _statements(template)
-    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]
+             and s.get("Sid") != "UpstreamCredentials"]
     assert {json.dumps(r["Resource"], sort_keys=True) for r in reads} == {
         json.dumps({"Ref": secret_id}) for secret_id in secrets}
+
+
+def test_upstream_credentials_are_secrets_under_the_functions_own_prefix_only(template):
+    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    prefix = env[Env.UPSTREAM_SECRET_PREFIX]
+    assert prefix == "dockyard/Dockyard/upstreams/"
+    [statement] = [s for s in _statements(template) if s.get("Sid") == "UpstreamCredentials"]
+    assert sorted(statement["Action"]) == ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
+                                           "secretsmanager:GetSecretValue"]
+    assert json.dumps(statement["Resource"]).endswith(f':secret:{prefix}*"]]}}')
+    assert int(env[Env.FETCH_MAX_BYTES]) == int(env[Env.FETCH_DEADLINE]) * 20 * 1000 * 1000
 
 
 def _statements(template) -> list[dict]:

@@ -75,6 +75,7 @@ def _optional_string(body: dict, field: str) -> str | None:
 
 
 @router.post("/upstreams")
+@audited("upstream.add")
 def add_upstream(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     body = read_json(request)
     mirror = body.get("docker_hub_mirror", False)
@@ -91,6 +92,7 @@ def list_upstreams(registry: RegistryDep, admin: Admin) -> JSONResponse:
     return JSONResponse({"upstreams": registry.upstreams.list()})
 
 
-@router.delete("/upstreams/{name}")
-def remove_upstream(name: str, registry: RegistryDep, admin: Admin) -> JSONResponse:
-    return JSONResponse({"upstream": registry.upstreams.remove(name)})
+@router.delete("/upstreams/{upstream}")
+@audited("upstream.remove")
+def remove_upstream(upstream: str, registry: RegistryDep, admin: Admin) -> JSONResponse:
+    return JSONResponse({"upstream": registry.upstreams.remove(upstream)})
