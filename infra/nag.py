@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cdk_nag import NagPackSuppression, NagSuppressions
+import re
+
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 
 from dockyard.resources import BLOB_PREFIX, MANIFEST_PREFIX, UPLOAD_PREFIX
 
@@ -26,6 +28,13 @@ def suppress_findings(stack) -> None:
         reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
                "customer managed key; the statement names that one key, no other.",
         applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+    ), NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="Upstream credentials of the pull-through cache are secrets the function makes at run time (one "
+               "per upstream, a new name per change); access is limited to the function's own name prefix.",
+        applies_to=[RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:secretsmanager:[^:]+:[^:]+:secret:"
+                                         + re.escape(registry.upstream_secret_prefix).replace("/", r"\/")
+                                         + r"\*$/g")],
     )], apply_to_children=True)
     NagSuppressions.add_resource_suppressions(storage.bucket, [NagPackSuppression(
         id="AwsSolutions-S1",
