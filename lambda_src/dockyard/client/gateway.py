@@ -94,6 +94,14 @@ class Mounts:
         return None
 
 
+class NoCachePrefixes:
+    """The gateway refuses no push itself: the registry behind it refuses pushes into a cache prefix."""
+
+    @staticmethod
+    def is_cache(name: str) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class GatewayRegistry:
     """The part of `dockyard.registry.Registry` that the upload routes use."""
@@ -101,6 +109,7 @@ class GatewayRegistry:
     settings: Settings
     uploads: SpoolUploads
     blobs: Mounts
+    upstreams: NoCachePrefixes = NoCachePrefixes()
 
 
 def create_gateway(registry: str | None = None, **options) -> FastAPI:
