@@ -73,7 +73,11 @@ def walk(client, path, key, n):
         params = dict(parse_qsl(query))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example makes real requests to moto: generation time is I/O, not a strategy problem.
+SLOW_IO = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW_IO)
 @given(values=st.sets(tags, min_size=1, max_size=40), n=st.integers(min_value=1, max_value=15))
 def test_tag_pages_return_every_tag_once_in_order(client, registry, settings, values, n):
     repo = f"prop/{uuid.uuid4().hex[:12]}"
@@ -81,7 +85,7 @@ def test_tag_pages_return_every_tag_once_in_order(client, registry, settings, va
     assert walk(client, f"/v2/{repo}/tags/list", "tags", n) == sorted(values)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=SLOW_IO)
 @given(values=st.sets(names.filter(lambda n: len(n) <= 200), min_size=1, max_size=30),
        n=st.integers(min_value=1, max_value=10))
 def test_catalog_pages_return_every_repository_once_in_order(client, registry, settings, values, n):
