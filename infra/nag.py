@@ -32,7 +32,7 @@ def suppress_findings(stack) -> None:
         id="AwsSolutions-IAM5",
         reason="Upstream credentials of the pull-through cache are secrets the function makes at run time (one "
                "per upstream, a new name per change); access is limited to the function's own name prefix.",
-        applies_to=[RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:secretsmanager:[^:]+:[^:]+:secret:"
+        applies_to=[RegexAppliesTo(regex=r"/^Resource::arn:.+:secretsmanager:.+:secret:"
                                          + re.escape(registry.upstream_secret_prefix).replace("/", r"\/")
                                          + r"\*$/g")],
     )], apply_to_children=True)
