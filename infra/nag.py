@@ -42,6 +42,14 @@ def suppress_findings(stack) -> None:
                "through short-lived presigned URLs that only the function issues. S3 server access logs would "
                "add a second bucket and a log object per pull for no access decision.",
     )])
+    if registry.origin_secret is not None:
+        NagSuppressions.add_resource_suppressions(registry.origin_secret, [NagPackSuppression(
+            id="AwsSolutions-SMG4",
+            reason="Not rotated by a Lambda: CloudFront takes a new value only with a stack update of the "
+                   "distribution (CloudFormation resolves dynamic references then); the function re-reads the "
+                   "secret when a header does not match (at most once a minute), so such an update never locks "
+                   "CloudFront out for more than a minute.",
+        )])
     for secret, what in ((stack.secrets.signing, "signing keys"), (stack.secrets.bootstrap_admin, "admin key")):
         NagSuppressions.add_resource_suppressions(secret, [NagPackSuppression(
             id="AwsSolutions-SMG4",

@@ -23,6 +23,7 @@ class Ids:
     AUTH = "Auth"
     SIGNING_SECRET = "SigningKeys"
     ADMIN_SECRET = "BootstrapAdmin"
+    ORIGIN_SECRET = "OriginSecret"
 
 
 class Outputs:
@@ -41,7 +42,7 @@ class Context:
     REMOVAL_POLICY = "dockyard:removalPolicy"          # retain (default) | destroy (disposable dev stacks)
     KMS = "dockyard:kms"                               # false (default: SSE-S3) | true (a customer managed key)
     MEMORY = "dockyard:memoryMb"                       # 1024
-    RESERVED_CONCURRENCY = "dockyard:reservedConcurrency"  # unset: account pool
+    RESERVED_CONCURRENCY = "dockyard:reservedConcurrency"  # 50 | none (the account's unreserved pool)
     LOG_RETENTION_DAYS = "dockyard:logRetentionDays"   # 30
     PRESIGN_TTL = "dockyard:presignTtlSeconds"         # 300
     URL_AUTH = "dockyard:functionUrlAuth"              # NONE (default: the registry's own auth) | AWS_IAM

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Fn, Stack, Token
 from constructs import Construct
 
 from infra.config import StackOptions
@@ -18,6 +18,8 @@ class DockyardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs):
         super().__init__(scope, construct_id, **kwargs)
         options = StackOptions.from_context(self.node)
+        if not Token.is_unresolved(self.region):
+            options.check_region(self.region)
         self.options = options
         self.storage = Storage(self, Ids.STORAGE, options)
         self.secrets = AuthSecrets(self, Ids.AUTH, options)

@@ -15,6 +15,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from constructs import Construct
 
+from dockyard.resources import ORIGIN_HEADER
 from infra.config import StackOptions
 from infra.constructs.registry_function import RegistryFunction
 
@@ -36,10 +37,10 @@ class FrontDoor(Construct):
                             target=route53.RecordTarget.from_alias(target))
 
     def _cloudfront(self, registry, options, certificate):
-        """Nothing cached (every answer depends on auth and on current tags); everything forwarded but Host."""
-        origin = origins.FunctionUrlOrigin.with_origin_access_control(registry.url) \
-            if options.url_auth == "AWS_IAM" else origins.FunctionUrlOrigin(registry.url,
-                                                                             read_timeout=Duration.seconds(60))
+        """Nothing cached (every answer depends on auth and on current tags); everything forwarded but Host,
+        plus the origin header that the function requires (origin access control cannot work: see config)."""
+        origin = origins.FunctionUrlOrigin(registry.url, read_timeout=Duration.seconds(60), custom_headers={
+            ORIGIN_HEADER: registry.origin_secret.secret_value.unsafe_unwrap()})  # a dynamic reference
         self.distribution = cloudfront.Distribution(
             self, "Distribution",
             default_behavior=cloudfront.BehaviorOptions(

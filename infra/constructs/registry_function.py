@@ -6,6 +6,7 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from dockyard.resources import BLOB_PREFIX, DEFAULT_SERVICE, LAMBDA_MAX_BODY, MANIFEST_PREFIX, UPLOAD_PREFIX
@@ -24,6 +25,11 @@ TIMEOUT = Duration.minutes(5)
 # see benchmarks/pullthrough.py); a larger one is redirected to the upstream.
 FETCH_DEADLINE = int(TIMEOUT.to_seconds()) - 60
 FETCH_RATE = 20 * 1000 * 1000  # bytes per second
+# The completion of a direct upload sent in parts re-hashes the object within one invocation, at an assumed
+# (conservative, not measured on AWS) 40 MB/s S3 read rate, leaving a minute of margin: larger blobs are
+# refused at `begin`, so that no completion can run past the timeout and be retried forever.
+VERIFY_RATE = 40_000_000
+VERIFY_MAX = (int(TIMEOUT.to_seconds()) - 60) * VERIFY_RATE
 
 
 class RegistryFunction(Construct):
@@ -41,6 +47,16 @@ class RegistryFunction(Construct):
         secrets.bootstrap_admin.grant_read(self.role)
         self.upstream_secret_prefix = f"dockyard/{Stack.of(self).stack_name}/upstreams/"
         self._grant_upstream_credentials()
+        # Behind CloudFront, the Function URL stays reachable: a secret header that only the distribution
+        # sends (put there by a CloudFormation dynamic reference, so its value is in no template) proves
+        # that a request came through it. API Gateway invokes the function itself: there is no URL at all.
+        behind = options.front_door if options.domain_name else None
+        self.origin_secret = secretsmanager.Secret(
+            self, Ids.ORIGIN_SECRET, description="Dockyard: the origin header CloudFront sends to the function",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+            removal_policy=removal) if behind == "cloudfront" else None
+        if self.origin_secret is not None:
+            self.origin_secret.grant_read(self.role)
 
         self.function = lambda_.Function(
             self, Ids.FUNCTION,
@@ -67,13 +83,15 @@ class RegistryFunction(Construct):
                 Env.UPSTREAM_SECRET_PREFIX: self.upstream_secret_prefix,
                 Env.FETCH_DEADLINE: str(FETCH_DEADLINE),
                 Env.FETCH_MAX_BYTES: str(FETCH_DEADLINE * FETCH_RATE),
+                Env.VERIFY_MAX: str(VERIFY_MAX),
+                **({Env.ORIGIN_SECRET: self.origin_secret.secret_arn} if self.origin_secret else {}),
                 **({Env.PUBLIC_URL: f"https://{options.domain_name}"} if options.domain_name else {}),
             },
             description="Dockyard OCI registry",
         )
         # The registry authenticates every request itself (access keys, Docker token flow), so the URL is
         # public by default; AWS_IAM adds SigV4 in front, for callers that can sign (not docker).
-        self.url = self.function.add_function_url(
+        self.url = None if behind == "apigateway" else self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE if options.url_auth == "NONE"
             else lambda_.FunctionUrlAuthType.AWS_IAM,
         )

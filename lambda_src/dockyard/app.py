@@ -12,6 +12,7 @@ from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
 from dockyard.limits import BodyLimit
+from dockyard.origin import OriginCheck
 from dockyard.registry import Registry
 
 API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     for module in (base, token, admin, direct, listings, uploads, blobs, manifests):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
+    app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited
     app.add_middleware(AuditLog)
     app.add_middleware(BodyLimit, limit=lambda: app.state.settings().max_body)
     return app

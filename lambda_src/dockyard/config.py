@@ -55,6 +55,11 @@ class Settings:
     fetch_deadline: int = 240
     # The largest blob fetched within one request (None: no limit); a larger one is redirected upstream.
     fetch_max_bytes: int | None = None
+    # Secrets Manager id of the origin header's value (behind CloudFront); None: no origin check.
+    origin_secret: str | None = None
+    # The largest blob a direct upload may send in parts: its completion re-hashes the object within one
+    # request, so this is what the host's request timeout allows (see the README's *Timeouts*); None: any.
+    verify_max: int | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -97,6 +102,8 @@ class Settings:
             ("upstream_secret_prefix", Env.UPSTREAM_SECRET_PREFIX, str),
             ("fetch_deadline", Env.FETCH_DEADLINE, int),
             ("fetch_max_bytes", Env.FETCH_MAX_BYTES, int),
+            ("origin_secret", Env.ORIGIN_SECRET, str),
+            ("verify_max", Env.VERIFY_MAX, int),
         ):
             if env.get(var):
                 values[field] = cast(env[var])

@@ -35,6 +35,8 @@ class Env:
     UPSTREAM_SECRET_PREFIX = "DOCKYARD_UPSTREAM_SECRET_PREFIX"
     FETCH_DEADLINE = "DOCKYARD_FETCH_DEADLINE"
     FETCH_MAX_BYTES = "DOCKYARD_FETCH_MAX_BYTES"
+    ORIGIN_SECRET = "DOCKYARD_ORIGIN_SECRET"
+    VERIFY_MAX = "DOCKYARD_VERIFY_MAX"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"
@@ -59,6 +61,9 @@ BOOTSTRAP_KEY_ID = "dockyard-admin"
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 LAMBDA_EVENT_OVERHEAD = 64 * 1024
 LAMBDA_MAX_BODY = (LAMBDA_PAYLOAD_LIMIT - LAMBDA_EVENT_OVERHEAD) // 4 * 3  # 4,669,440 bytes
+
+# Behind CloudFront, the header the distribution adds to every request (its value: a secret; see origin.py).
+ORIGIN_HEADER = "X-Dockyard-Origin"
 
 # The AWS services the function calls: the bundle keeps only their botocore models.
 AWS_SERVICES = ("s3", "dynamodb", "secretsmanager")

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from dockyard.resources import LAMBDA_MAX_BODY, Env, Table
+from dockyard.resources import LAMBDA_MAX_BODY, ORIGIN_HEADER, Env, Table
 from tests.infra.conftest import DOMAIN, build
 
 
@@ -120,8 +120,9 @@ def test_outputs(template):
     {"dockyard:kms": "true", "dockyard:removalPolicy": "destroy"},
     {**DOMAIN, "dockyard:frontDoor": "cloudfront"},
     {**DOMAIN, "dockyard:frontDoor": "apigateway"},
-    {**DOMAIN, "dockyard:frontDoor": "cloudfront", "dockyard:functionUrlAuth": "AWS_IAM"},
-], ids=["default", "kms-destroy", "cloudfront", "apigateway", "cloudfront-iam"])
+    {**DOMAIN, "dockyard:frontDoor": "apigateway", "dockyard:functionUrlAuth": "AWS_IAM"},
+    {"dockyard:reservedConcurrency": "none"},
+], ids=["default", "kms-destroy", "cloudfront", "apigateway", "apigateway-iam", "no-reservation"])
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
     stack = build(context)
     annotations = Annotations.from_stack(stack)
@@ -178,7 +179,8 @@ def test_custom_domain_with_api_gateway():
 
 @pytest.mark.parametrize("context", [{"dockyard:removalPolicy": "maybe"}, {"dockyard:functionUrlAuth": "open"},
                                      {"dockyard:domainName": "r.example.com"},
-                                     {"dockyard:logRetentionDays": "31"}])
+                                     {"dockyard:logRetentionDays": "31"}, {"dockyard:reservedConcurrency": "0"},
+                                     {"dockyard:reservedConcurrency": "-5"}])
 def test_bad_context_is_refused(context):
     with pytest.raises(ValueError):
         build(context)
@@ -211,3 +213,62 @@ def test_lifecycle_rules_are_the_ones_the_local_server_gives_its_buckets(templat
             cfn["TagFilters"] = [{"Key": rule.tag[0], "Value": rule.tag[1]}]
         expected[rule.id] = cfn
     assert deployed == expected
+
+
+def test_concurrency_is_capped_by_default(template):
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 50})
+    unreserved = Template.from_stack(build({"dockyard:reservedConcurrency": "none"}))
+    _, function = resource(unreserved, "AWS::Lambda::Function")
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+
+
+def test_blobs_sent_in_parts_are_bounded_by_what_one_invocation_can_verify(template):
+    from infra.constructs.registry_function import TIMEOUT, VERIFY_MAX
+
+    _, function = resource(template, "AWS::Lambda::Function")
+    assert function["Properties"]["Timeout"] == TIMEOUT.to_seconds()
+    assert function["Properties"]["Environment"]["Variables"][Env.VERIFY_MAX] == str(VERIFY_MAX)
+    assert VERIFY_MAX < (TIMEOUT.to_seconds() - 30) * 50_000_000
+
+
+def test_behind_cloudfront_the_url_requires_a_secret_origin_header():
+    template = Template.from_stack(build({**DOMAIN, "dockyard:frontDoor": "cloudfront"}))
+    _, distribution = resource(template, "AWS::CloudFront::Distribution")
+    [origin] = distribution["Properties"]["DistributionConfig"]["Origins"]
+    [header] = origin["CustomOriginConfig"] and origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == ORIGIN_HEADER
+    rendered = json.dumps(header["HeaderValue"])
+    secret_id = next(k for k, r in template.find_resources("AWS::SecretsManager::Secret").items()
+                     if "origin header" in r["Properties"]["Description"])
+    assert "{{resolve:secretsmanager:" in rendered and secret_id in rendered  # a reference, never the value
+    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env[Env.ORIGIN_SECRET] == {"Ref": secret_id}
+    assert any(r["Resource"] == {"Ref": secret_id} for r in _statements(template)
+               if "secretsmanager:GetSecretValue" in r["Action"])
+    template.resource_count_is("AWS::Lambda::Url", 1)
+
+
+def test_behind_api_gateway_there_is_no_function_url():
+    template = Template.from_stack(build({**DOMAIN, "dockyard:frontDoor": "apigateway"}))
+    template.resource_count_is("AWS::Lambda::Url", 0)
+    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert Env.ORIGIN_SECRET not in env
+    template.resource_count_is("AWS::SecretsManager::Secret", 2)
+
+
+def test_cloudfront_with_an_iam_function_url_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="overwriting the client's Authorization header"):
+        build({**DOMAIN, "dockyard:frontDoor": "cloudfront", "dockyard:functionUrlAuth": "AWS_IAM"})
+
+
+def test_regions_without_function_urls_need_api_gateway():
+    import aws_cdk as cdk
+
+    from infra.stack import DockyardStack
+
+    for context in ({}, {**DOMAIN, "dockyard:frontDoor": "cloudfront"}):
+        app = cdk.App(context={"aws:cdk:bundling-stacks": [], **context})
+        with pytest.raises(ValueError, match="no Function URLs in eu-central-2"):
+            DockyardStack(app, "Dockyard", env=cdk.Environment(account="123456789012", region="eu-central-2"))
+    app = cdk.App(context={"aws:cdk:bundling-stacks": [], **DOMAIN, "dockyard:frontDoor": "apigateway"})
+    DockyardStack(app, "Dockyard", env=cdk.Environment(account="123456789012", region="eu-central-2"))

@@ -21,6 +21,27 @@ from dockyard.client.source import Blob, Image
 
 CHUNK = 1024 * 1024
 ROUNDS = 6  # begin/upload/complete rounds for one blob, before giving up
+# How long a completion is polled: behind a front door that gives up first (API Gateway at 30 s, CloudFront
+# at 60 s), the function goes on verifying for up to its own timeout (5 minutes) and lease.
+COMPLETION_WAIT = 8 * 60
+POLL_SECONDS = 5
+
+
+def complete_direct(client: RegistryClient, repository: str, upload: str, scope: str,
+                    wait: float = COMPLETION_WAIT) -> None:
+    """POST .../complete, and ask again while the registry is still verifying (409) or the front door timed
+    out (502, 503, 504) until `wait` runs out; any other refusal raises for the caller to handle."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            client.request("POST", f"/dockyard/v1/direct/{repository}/blobs/{upload}/complete", scope=scope,
+                           ok=(201,))
+            return
+        except RegistryError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status not in (409, 502, 503, 504, None) or time.monotonic() + POLL_SECONDS > deadline:
+                raise
+        time.sleep(POLL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -117,9 +138,8 @@ class Pusher:
                                    json=request).json()
 
     def complete(self, upload_id: str) -> None:
-        """Have the registry verify and link what was sent."""
-        self.client.request("POST", f"/dockyard/v1/direct/{self.repository}/blobs/{upload_id}/complete",
-                            scope=self.scope, ok=(201,))
+        """Have the registry verify and link what was sent (polled past a front door's timeout)."""
+        complete_direct(self.client, self.repository, upload_id, self.scope)
 
     def put_once(self, url: str, chunks: Iterator[bytes], headers: dict) -> bool:
         """One PUT of bytes that can be read only once (a request body passed on): no retry. Whether

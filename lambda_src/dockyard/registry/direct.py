@@ -91,6 +91,12 @@ class DirectUploads:
                                                        f"{MAX_PUT_SIZE}")
         if multipart is not None and not isinstance(multipart, bool):
             raise RegistryError(Err.INVALID_PARAMETER, "multipart must be true or false")
+        limit = self.settings.verify_max
+        if limit is not None and size > limit and (size > MAX_PUT_SIZE or multipart):
+            # Parts are re-hashed at completion, within one request: refuse what the host could not finish.
+            whole = "; send it in one PUT" if size <= MAX_PUT_SIZE else ""
+            raise RegistryError(Err.SIZE_INVALID, f"a blob sent in parts may have at most {limit} bytes here: its "
+                                                  f"completion re-hashes it within one request{whole}")
         if self.blobs.get_link(repo, claimed) is not None:
             return {"status": "exists"}
         if may_mount:
