@@ -29,6 +29,8 @@ class StackOptions:
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None
     front_door: str = "cloudfront"
+    audit_reads: bool = False
+    access_logs: bool = False
 
     def check_region(self, region: str) -> None:
         """Refuse a stack that would need a Function URL where Lambda has none (an agnostic stack: unknown)."""
@@ -72,6 +74,8 @@ class StackOptions:
             hosted_zone_id=get(Context.HOSTED_ZONE_ID),
             hosted_zone_name=get(Context.HOSTED_ZONE_NAME),
             front_door=front_door,
+            audit_reads=flag(Context.AUDIT_READS, False),
+            access_logs=flag(Context.ACCESS_LOGS, False),
         )
         if options.domain_name and not options.certificate_arn:
             raise ValueError(f"{Context.DOMAIN_NAME} needs {Context.CERTIFICATE_ARN}")

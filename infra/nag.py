@@ -14,8 +14,9 @@ def suppress_findings(stack) -> None:
     bucket_arn = stack.resolve(storage.bucket.bucket_arn)["Fn::GetAtt"][0]
     NagSuppressions.add_resource_suppressions(registry.function, [NagPackSuppression(
         id="AwsSolutions-L1",
-        reason="The runtime is pinned to Python 3.13: the bundled arm64 wheels are built and tested for it. "
-               "Moving to a newer runtime is a deliberate change of the bundling target, not a silent drift.",
+        reason="The runtime is pinned to the Python the bundle is locked and built for (CPython 3.13, arm64: "
+               "lambda_src/requirements.lock); tests/infra/test_synth.py checks that the runtime and the bundled "
+               "compiled wheels agree. A newer runtime means re-locking for it, a deliberate change.",
     )])
     NagSuppressions.add_resource_suppressions(registry.role, [NagPackSuppression(
         id="AwsSolutions-IAM5",
@@ -36,12 +37,19 @@ def suppress_findings(stack) -> None:
                                          + re.escape(registry.upstream_secret_prefix).replace("/", r"\/")
                                          + r"\*$/g")],
     )], apply_to_children=True)
-    NagSuppressions.add_resource_suppressions(storage.bucket, [NagPackSuppression(
-        id="AwsSolutions-S1",
-        reason="Registry requests are logged by the function (one line per request); blob downloads go "
-               "through short-lived presigned URLs that only the function issues. S3 server access logs would "
-               "add a second bucket and a log object per pull for no access decision.",
-    )])
+    if storage.access_logs is None:
+        NagSuppressions.add_resource_suppressions(storage.bucket, [NagPackSuppression(
+            id="AwsSolutions-S1",
+            reason="S3 server access logs are an option (dockyard:s3AccessLogs=true), off by default because "
+                   "they write a log object per burst of blob downloads. Without them, pulls are audited by the "
+                   "function when dockyard:auditReads=true (one line per manifest GET); writes and denials "
+                   "always are. Blob downloads use presigned URLs that only the function issues.",
+        )])
+    else:
+        NagSuppressions.add_resource_suppressions(storage.access_logs, [NagPackSuppression(
+            id="AwsSolutions-S1",
+            reason="This is the access-log bucket of the blob bucket; logging it into itself would loop.",
+        )])
     if registry.origin_secret is not None:
         NagSuppressions.add_resource_suppressions(registry.origin_secret, [NagPackSuppression(
             id="AwsSolutions-SMG4",
@@ -70,6 +78,8 @@ def suppress_findings(stack) -> None:
                                "they are; access is decided by the registry, not by geography."),
             NagPackSuppression(id="AwsSolutions-CFR2", reason="Nothing is cached and every request is checked by "
                                "the registry itself; a WAF web ACL can be attached by the operator if wanted."),
-            NagPackSuppression(id="AwsSolutions-CFR3", reason="Every request reaches the function, which logs it; "
-                               "CloudFront standard logs would need an ACL-enabled bucket and duplicate them."),
+            NagPackSuppression(id="AwsSolutions-CFR3", reason="Nothing is cached, so every request reaches the "
+                               "function: its audit log records every write and denial, and every pull with "
+                               "dockyard:auditReads=true. CloudFront standard logs would need an ACL-enabled "
+                               "bucket, which this stack does not create."),
         ])

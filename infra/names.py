@@ -13,6 +13,7 @@ STACK_ID = "Dockyard"
 class Ids:
     STORAGE = "Storage"
     BUCKET = "Blobs"
+    ACCESS_LOG_BUCKET = "BlobAccessLogs"
     TABLE = "Metadata"
     API = "Api"
     FUNCTION = "Registry"
@@ -51,3 +52,5 @@ class Context:
     HOSTED_ZONE_ID = "dockyard:hostedZoneId"           # Route 53 zone for the record
     HOSTED_ZONE_NAME = "dockyard:hostedZoneName"
     FRONT_DOOR = "dockyard:frontDoor"                  # cloudfront (default with a domain) | apigateway
+    AUDIT_READS = "dockyard:auditReads"                # false | true: an audit line per manifest GET (a pull)
+    ACCESS_LOGS = "dockyard:s3AccessLogs"              # false | true: S3 server access logs of the blob bucket

@@ -17,6 +17,8 @@ from infra.nag import suppress_findings
 class DockyardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs):
         super().__init__(scope, construct_id, **kwargs)
+        # S3 server access logs delivered under a bucket policy, not an ACL (the log bucket enforces owner).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         options = StackOptions.from_context(self.node)
         if not Token.is_unresolved(self.region):
             options.check_region(self.region)

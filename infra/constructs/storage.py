@@ -29,6 +29,18 @@ class Storage(Construct):
         self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal,
                            description="Dockyard blobs and metadata") if options.kms else None
 
+        # S3 server access logs (an option): a record of every request to the blob bucket, the presigned blob
+        # downloads included, in a bucket of their own that keeps them for the log retention.
+        self.access_logs = s3.Bucket(
+            self, Ids.ACCESS_LOG_BUCKET,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # server access logs cannot be written with SSE-KMS
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, versioned=False,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs",
+                                              expiration=Duration.days(options.log_retention_days))],
+            removal_policy=removal, auto_delete_objects=False,
+        ) if options.access_logs else None
+
         self.bucket = s3.Bucket(
             self, Ids.BUCKET,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -41,6 +53,8 @@ class Storage(Construct):
             lifecycle_rules=[_lifecycle_rule(rule) for rule in LIFECYCLE_RULES],
             removal_policy=removal,
             auto_delete_objects=False,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="blobs/" if self.access_logs else None,
         )
 
         self.table = dynamodb.TableV2(

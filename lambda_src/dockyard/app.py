@@ -73,6 +73,6 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited
-    app.add_middleware(AuditLog)
+    app.add_middleware(AuditLog, reads=lambda: app.state.settings().audit_reads)
     app.add_middleware(BodyLimit, limit=lambda: app.state.settings().max_body)
     return app

@@ -1,4 +1,5 @@
-"""The audit trail: one JSON line per write (push, tag move, delete), key change and denied request.
+"""The audit trail: one JSON line per write (push, tag move, delete), key change and denied request, and, when
+reads are audited (`DOCKYARD_AUDIT_READS`, the stack's `dockyard:auditReads`), one per manifest GET: a pull.
 
 It is written by an ASGI middleware from the route that answered (each audited route is marked with its
 event), what every response already says (status, `Docker-Content-Digest`, `Location`) and the caller the
@@ -32,11 +33,13 @@ def logger() -> logging.Logger:
     return _logger
 
 
-def audited(event: str, status: int | None = None):
-    """Mark a route: a successful answer to it (one with `status`, if given) writes the audit event."""
+def audited(event: str, status: int | None = None, read: bool = False):
+    """Mark a route: a successful answer to it (one with `status`, if given) writes the audit event; a `read`
+    one only when reads are audited."""
 
     def mark(endpoint):
         endpoint.audit_event = (event, status)
+        endpoint.audit_read = read
         return endpoint
 
     return mark
@@ -48,13 +51,16 @@ def handshake(endpoint):
     return endpoint
 
 
-def classify(endpoint, params: dict, query: str, status: int, has_credentials: bool) -> dict | None:
+def classify(endpoint, params: dict, query: str, status: int, has_credentials: bool,
+             reads: bool = False) -> dict | None:
     """The audit event of a request answered by `endpoint` (the matched route, with its path `params`), or
-    None for reads, handshakes and failures."""
+    None for handshakes, failures and (unless `reads`) reads."""
     if status in (401, 403):
         return None if getattr(endpoint, "audit_handshake", False) and not has_credentials else {"event": "denied"}
     event, only = getattr(endpoint, "audit_event", (None, None))
     if event is None or not 200 <= status < 300 or (only is not None and status != only):
+        return None
+    if getattr(endpoint, "audit_read", False) and not reads:
         return None
     if event == "blob.push" and "mount" in parse_qs(query):
         event = "blob.mount"
@@ -66,10 +72,11 @@ def classify(endpoint, params: dict, query: str, status: int, has_credentials: b
 
 
 class AuditLog:
-    """ASGI middleware that writes the audit line when the response starts."""
+    """ASGI middleware that writes the audit line when the response starts; `reads()` says whether pulls are
+    audited too (read from the settings on first use)."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, reads=lambda: False):
+        self.app, self.reads = app, reads
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -79,7 +86,7 @@ class AuditLog:
         async def send_and_audit(message):
             if message["type"] == "http.response.start":
                 try:
-                    _record(scope, message)
+                    _record(scope, message, self.reads())
                 except Exception:  # the audit trail must never break a response
                     logging.getLogger("dockyard").exception("audit line failed")
             await send(message)
@@ -87,11 +94,12 @@ class AuditLog:
         await self.app(scope, receive, send_and_audit)
 
 
-def _record(scope: dict, message: dict) -> None:
+def _record(scope: dict, message: dict, reads: bool) -> None:
     request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     status = message["status"]
     event = classify(scope.get("endpoint"), scope.get("path_params", {}),
-                     scope.get("query_string", b"").decode("latin-1"), status, "authorization" in request_headers)
+                     scope.get("query_string", b"").decode("latin-1"), status, "authorization" in request_headers,
+                     reads)
     if event is None:
         return
     response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}

@@ -60,6 +60,8 @@ class Settings:
     # The largest blob a direct upload may send in parts: its completion re-hashes the object within one
     # request, so this is what the host's request timeout allows (see the README's *Timeouts*); None: any.
     verify_max: int | None = None
+    # One audit line per manifest GET (a pull), besides writes and denials.
+    audit_reads: bool = False
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -104,6 +106,7 @@ class Settings:
             ("fetch_max_bytes", Env.FETCH_MAX_BYTES, int),
             ("origin_secret", Env.ORIGIN_SECRET, str),
             ("verify_max", Env.VERIFY_MAX, int),
+            ("audit_reads", Env.AUDIT_READS, _flag),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -127,6 +130,7 @@ class Settings:
             env[Env.MAX_BODY] = str(self.max_body)
         env[Env.AUTH] = "on" if self.auth else "off"
         env[Env.DELETE] = "on" if self.delete_enabled else "off"
+        env[Env.AUDIT_READS] = "on" if self.audit_reads else "off"
         for var, value in ((Env.SIGNING_SECRET, self.signing_secret), (Env.BOOTSTRAP_SECRET, self.bootstrap_secret),
                            (Env.PUBLIC_URL, self.public_url)):
             if value:

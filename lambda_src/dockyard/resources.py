@@ -37,6 +37,7 @@ class Env:
     FETCH_MAX_BYTES = "DOCKYARD_FETCH_MAX_BYTES"
     ORIGIN_SECRET = "DOCKYARD_ORIGIN_SECRET"
     VERIFY_MAX = "DOCKYARD_VERIFY_MAX"
+    AUDIT_READS = "DOCKYARD_AUDIT_READS"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"

@@ -122,7 +122,8 @@ def test_outputs(template):
     {**DOMAIN, "dockyard:frontDoor": "apigateway"},
     {**DOMAIN, "dockyard:frontDoor": "apigateway", "dockyard:functionUrlAuth": "AWS_IAM"},
     {"dockyard:reservedConcurrency": "none"},
-], ids=["default", "kms-destroy", "cloudfront", "apigateway", "apigateway-iam", "no-reservation"])
+    {"dockyard:s3AccessLogs": "true", "dockyard:auditReads": "true", "dockyard:kms": "true"},
+], ids=["default", "kms-destroy", "cloudfront", "apigateway", "apigateway-iam", "no-reservation", "read-audit"])
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
     stack = build(context)
     annotations = Annotations.from_stack(stack)
@@ -272,3 +273,41 @@ def test_regions_without_function_urls_need_api_gateway():
             DockyardStack(app, "Dockyard", env=cdk.Environment(account="123456789012", region="eu-central-2"))
     app = cdk.App(context={"aws:cdk:bundling-stacks": [], **DOMAIN, "dockyard:frontDoor": "apigateway"})
     DockyardStack(app, "Dockyard", env=cdk.Environment(account="123456789012", region="eu-central-2"))
+
+
+def test_lambda_writes_no_platform_lines_but_keeps_the_apps_own(template):
+    """START, END and REPORT cost more than a million pulls' compute (benchmarks/calls_and_cost.py)."""
+    template.has_resource_properties("AWS::Lambda::Function", {"LoggingConfig": {
+        "LogFormat": "JSON", "SystemLogLevel": "WARN", "ApplicationLogLevel": "INFO",
+        "LogGroup": Match.any_value()}})
+
+
+def test_reads_are_auditable_behind_options(template):
+    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env[Env.AUDIT_READS] == "off"
+    assert len(template.find_resources("AWS::S3::Bucket")) == 1
+    audited = Template.from_stack(build({"dockyard:s3AccessLogs": "true", "dockyard:auditReads": "true"}))
+    env = resource(audited, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    assert env[Env.AUDIT_READS] == "on"
+    buckets = audited.find_resources("AWS::S3::Bucket")
+    [(blobs_id, blobs)] = [(k, b) for k, b in buckets.items() if "LoggingConfiguration" in b["Properties"]]
+    [(logs_id, logs)] = [(k, b) for k, b in buckets.items() if k != blobs_id]
+    assert blobs["Properties"]["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
+    assert logs["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+def test_every_nag_suppression_reason_is_true_of_this_code():
+    """The reasons name options and tests: they must exist."""
+    import re
+    from pathlib import Path
+
+    from infra import nag
+    from infra.names import Context
+
+    source = Path(nag.__file__).read_text()
+    root = Path(nag.__file__).resolve().parents[1]
+    for option in set(re.findall(r"dockyard:\w+", source)):
+        assert option in vars(Context).values(), option
+    for path in set(re.findall(r"(?:tests|lambda_src)/[\w/.]+\.\w+", source)):
+        assert (root / path).exists(), path

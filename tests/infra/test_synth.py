@@ -76,6 +76,10 @@ def test_cdk_synth_bundles_the_locked_wheels_offline_without_docker(synthesized)
     assert (asset / "dockyard" / "handler.py").is_file()
     compiled = list(asset.glob("pydantic_core/_pydantic_core*.so"))
     assert compiled and all("aarch64" in p.name for p in compiled), compiled
+    # The runtime is the Python the bundle was built for (the reason the L1 nag finding is suppressed).
+    version = wheels.PYTHON_VERSION.replace(".", "")
+    assert function["Properties"]["Runtime"] == f"python{wheels.PYTHON_VERSION}"
+    assert all(f"cpython-{version}-aarch64" in p.name for p in compiled), compiled
     installed = {d.name.split("-")[0].lower().replace("_", "-"): d.name.removesuffix(".dist-info").split("-")[1]
                  for d in asset.glob("*.dist-info")}
     locked = wheels.locked_versions()

@@ -66,3 +66,71 @@ class Response:
 
 def invoke(handler, method: str, path: str, **kwargs) -> Response:
     return Response(handler(event(method, path, **kwargs), LambdaContext()))
+
+
+class FunctionUrlServer:
+    """A loopback HTTP server that turns each request into a Function URL event for `handler`, as AWS does,
+    so that real clients (skopeo, docker) can drive the real Lambda handler. Requests are handled one at a
+    time, and `on_invoke(method, path, response, seconds)` is told about each, with the handler's time."""
+
+    def __init__(self, handler, on_invoke=None):
+        import http.server
+        import threading
+        import time as clock
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _invoke(self):
+                import asyncio
+                from urllib.parse import parse_qsl, urlsplit
+
+                try:
+                    asyncio.get_event_loop()
+                except RuntimeError:  # Mangum runs the app on the thread's loop, as the Lambda runtime has one
+                    asyncio.set_event_loop(asyncio.new_event_loop())
+
+                url = urlsplit(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = event(self.command, url.path, headers={k: v for k, v in self.headers.items()},
+                                body=body)
+                request["rawQueryString"] = url.query
+                if url.query:
+                    request["queryStringParameters"] = {k: v for k, v in parse_qsl(url.query)}
+                request["headers"].update({"host": outer.host, "x-forwarded-proto": "http",
+                                           "x-forwarded-port": str(outer.port)})
+                request["requestContext"]["domainName"] = outer.host
+                started = clock.perf_counter()
+                result = handler(request, LambdaContext())
+                seconds = clock.perf_counter() - started
+                response = Response(result)
+                if outer.on_invoke:
+                    outer.on_invoke(self.command, url.path, response, seconds)
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.content)) if self.command != "HEAD"
+                                 else response.headers.get("content-length", "0"))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.content)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _invoke
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.on_invoke = on_invoke
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -23,6 +23,7 @@ def check_manifest(name: Pull, reference: str, registry: RegistryDep) -> Respons
 
 
 @router.get("/v2/{name:path}/manifests/{reference}")
+@audited("manifest.pull", read=True)  # a HEAD only asks whether a tag moved: not a pull
 def get_manifest(name: Pull, reference: str, registry: RegistryDep) -> Response:
     record = registry.manifests.get(name, reference)
     return Response(content=record.body, media_type=record.media_type,
