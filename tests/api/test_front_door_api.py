@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.app import create_app
-from dockyard.registry.factory import build_registry
+from dockyard.factory import build_registry
 from dockyard.resources import ORIGIN_HEADER
 from tests.support.oci import sha256
 from tests.support.registry import error_code

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from dockyard.app import create_app
 from dockyard.audit import classify
-from dockyard.registry.factory import build_registry
+from dockyard.factory import build_registry
 from tests.support.audit import audit_lines
 from tests.support.registry import push_image
 
