@@ -1,59 +1,160 @@
-"""AWS calls per registry operation (counted with botocore event hooks) beside their budgets, the time the
-Lambda handler spends per pull request, and the cost per million pulls that follows.
+"""What a pull really costs: the requests real clients make (skopeo and docker, pulling through the real Lambda
+handler), each one's AWS calls and handler time, and the cost per million pulls with the whole model.
 
-    python benchmarks/calls_and_cost.py
+    python benchmarks/calls_and_cost.py [--no-docker] [--repeat N]
 
-Requests go through the real Lambda handler (Mangum) as Function URL events, with access control on, over
-moto. Handler times are medians of warm requests on this machine; moto answers a DynamoDB GetItem in about
-2.4 ms on loopback, in the range of DynamoDB in-region.
+The handler (Mangum, access control on) runs behind a loopback server that turns each HTTP request into a
+Function URL event (`tests.support.function_url.FunctionUrlServer`), over moto. skopeo and, where dockerd can
+run, docker pull a 5-layer image through it; every request they make is recorded, with the DynamoDB items
+it read. Nothing in the request list is typed by hand.
+
+The model, per pull:
+- Lambda: $0.20 per million invocations, plus billed time at the function's memory: the handler's CPU time
+  measured here, plus each AWS call at an assumed in-region latency, rounded up to the ms (the machine is
+  shared, so its wall clock would bill other processes' work); INIT (the CPU time of importing the handler
+  in a fresh interpreter) billed the same way, at a stated cold-start rate;
+- DynamoDB: read units per 4 KB of each item read (1 strongly consistent, 0.5 eventually), as counted from
+  the items the handler got back (a missing item still costs one unit's worth);
+- S3: one GET per blob the client fetched through a presigned redirect;
+- CloudWatch Logs: $0.50 per GB ingested, counting 26 bytes per event on top of its text: Lambda's START,
+  END and REPORT lines (text format) or none (JSON format with the system log level at WARN, as the stack
+  sets it), and every line the app logged during the pull.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
-import json
+import contextlib
 import logging
 import math
-import os
 import statistics
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
-from common import FAKE_ENV, MotoServer, environment
+from common import FAKE_ENV, ROOT, MotoServer, environment
 
-# us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-demand, S3 Standard).
-PRICES = {
+PRICES = {  # us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-demand, S3 Standard, Logs)
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": 0.0000133334,
-    "dynamodb_read_unit": 0.125 / 1e6,  # up to 4 KB: 1 unit strongly consistent, 0.5 eventually
+    "dynamodb_read_unit": 0.125 / 1e6,
     "s3_get": 0.0004 / 1e3,
+    "logs_gb": 0.50,
 }
-MEMORY_GB = (1.0, 0.5)
+MEMORY_MB = 1024  # the stack's default
+COLD_START_RATES = (0.001, 0.01)  # 1 in 1,000 invocations (steady traffic); 1 in 100 (AWS's "under 1%")
 LAYERS = 5
+# Lambda's platform lines in text format (a request id is 36 characters; REPORT of a warm invocation).
+PLATFORM_LINES = ("START RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21 Version: $LATEST",
+                  "END RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21",
+                  "REPORT RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21\tDuration: 3.41 ms\tBilled Duration: 4 ms"
+                  "\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\t")
+EVENT_OVERHEAD = 26
+# Billed time of an invocation = the handler's CPU time, measured, plus its AWS calls at an assumed in-region
+# latency each (this machine is shared, so its wall clock would count other processes' work).
+LATENCY = {"dynamodb": 0.003, "secretsmanager": 0.015, "s3": 0.010}
+
+
+def item_size(item: dict) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers approximated by their digits)."""
+    def value(v: dict) -> int:
+        (kind, data), = v.items()
+        if kind == "S":
+            return len(data.encode())
+        if kind == "B":
+            return len(data)
+        if kind == "N":
+            return (len(data.lstrip("-").replace(".", "")) + 1) // 2 + 1
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind in ("SS", "NS", "BS"):
+            return sum(value({kind[0]: x}) for x in data)
+        if kind == "L":
+            return 3 + sum(value(x) + 1 for x in data)
+        if kind == "M":
+            return 3 + sum(len(k.encode()) + value(x) + 1 for k, x in data.items())
+        return 0
+    return sum(len(name.encode()) + value(v) for name, v in item.items())
+
+
+class Meter:
+    """AWS calls and read units of each invocation (the server handles one request at a time)."""
+
+    def __init__(self):
+        self.calls: Counter = Counter()
+        self.units = 0.0
+        self._consistent = False
+        self.log_bytes = 0
+        self.log_lines = 0
+
+    def attach(self, client) -> None:
+        service = client.meta.service_model.service_name
+        client.meta.events.register("before-call.*.*", lambda model, **_: self.calls.update([(service, model.name)]))
+        if service == "dynamodb":
+            client.meta.events.register("before-parameter-build.dynamodb.*", self._params)
+            client.meta.events.register("after-call.dynamodb.*", self._after)
+
+    def _params(self, params, **_) -> None:
+        self._consistent = bool(params.get("ConsistentRead"))
+
+    def _after(self, model, parsed, **_) -> None:
+        factor = 1.0 if self._consistent else 0.5
+        if model.name == "GetItem":
+            self.units += factor * max(1, math.ceil(item_size(parsed.get("Item", {})) / 4096))
+        elif model.name == "Query":
+            self.units += factor * max(1, math.ceil(sum(item_size(i) for i in parsed.get("Items", [])) / 4096))
+        elif model.name == "BatchGetItem":
+            for items in parsed.get("Responses", {}).values():
+                self.units += sum(factor * max(1, math.ceil(item_size(i) / 4096)) for i in items)
+
+    def take(self):
+        calls, units = dict(self.calls), self.units
+        self.calls.clear()
+        self.units = 0.0
+        return calls, units
+
+
+class LineCounter(logging.Handler):
+    def __init__(self, meter: Meter):
+        super().__init__()
+        self.meter = meter
+
+    def emit(self, record):
+        self.meter.log_bytes += len(self.format(record).encode()) + 1
+        self.meter.log_lines += 1
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-docker", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
     os.environ.update(FAKE_ENV)
-    from dockyard.audit import logger
-
-    logger().setLevel(logging.WARNING)  # the audit lines would drown the tables
     moto = MotoServer()
     try:
-        rows, durations = measure(moto.endpoint)
+        pulls, init = measure(moto.endpoint, docker=not args.no_docker, repeat=args.repeat)
     finally:
         moto.stop()
-    report(rows, durations)
+    report(pulls, init)
 
 
-def measure(endpoint: str):
+def measure(endpoint: str, docker: bool, repeat: int = 3):
+    from dockyard.app import create_app
+    from dockyard.audit import logger as audit_logger
     from dockyard.auth.secrets_store import ensure_keyring
     from dockyard.config import Settings
     from dockyard.handler import make_handler
     from dockyard.factory import build_registry
     from dockyard.storage.aws import ensure_bucket, ensure_table, new_clients, secrets_client
     from tests.support import function_url
-    from tests.support.oci import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, sha256
+    from tests.support.oci import Layout, random_layer
 
     name = f"calls-{uuid.uuid4().hex[:8]}"
     settings = Settings(bucket=name, table=name, endpoint_url=endpoint, auth=True, signing_secret=name)
@@ -61,168 +162,257 @@ def measure(endpoint: str):
     ensure_bucket(s3, settings)
     ensure_table(dynamodb, settings)
     ensure_keyring(secrets_client(settings), name)
-    calls: Counter = Counter()
+    meter = Meter()
     for client in (s3, dynamodb, secrets_client(settings)):
-        service = client.meta.service_model.service_name
-        client.meta.events.register("before-call.*.*", lambda model, s=service, **_: calls.update([(s, model.name)]))
+        meter.attach(client)
+    for log in (audit_logger(), logging.getLogger("dockyard")):
+        log.addHandler(LineCounter(meter))
+    audit_logger().handlers[0].setLevel(logging.WARNING)  # keep the report readable; lines are still counted
     registry = build_registry(settings, s3, dynamodb)
-    key, secret = registry.access.create_key("bench", ["*=pull,push,delete"])
-    from dockyard.app import create_app
-
+    key, secret = registry.access.create_key("bench", ["*=pull,push"])
     handler = make_handler(create_app(settings, registry))
-    basic = "Basic " + base64.b64encode(f"{key['id']}:{secret}".encode()).decode()
+    creds = f"{key['id']}:{secret}"
 
-    def call(method, path, params=None, body=b"", headers=None):
-        return function_url.invoke(handler, method, path, params=params, body=body, headers=headers)
+    work = Path(tempfile.mkdtemp(prefix="dockyard-cost-"))
+    layout = Layout(work / "image")
+    desc, manifest = layout.image([random_layer(2000 + i, f"layer{i}") for i in range(LAYERS)])
+    layout.tag(desc, "v1")
+    push(handler, layout, manifest, creds)
 
-    token = json.loads(call("GET", "/token", {"service": "dockyard", "scope": "repository:bench/app:pull,push",
-                                              "offline_token": "false"}, headers={"Authorization": basic}).content)
-    auth = {"Authorization": f"Bearer {token['token']}"}
-    config, layers = b'{"architecture": "arm64", "os": "linux"}', [os.urandom(2000) for _ in range(LAYERS)]
-    for blob in [config, *layers]:
-        call("POST", "/v2/bench/app/blobs/uploads/", {"digest": sha256(blob)}, blob, auth)
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
-                           "layers": [descriptor(OCI_LAYER, layer) for layer in layers]}).encode()
-    manifest_headers = {**auth, "Content-Type": OCI_MANIFEST}
-    for tag in ("v1", "v2", "v3"):
-        call("PUT", f"/v2/bench/app/manifests/{tag}", body=manifest, headers=manifest_headers)
-    digest = sha256(manifest)
-    chunked = os.urandom(12 * 1024 * 1024)
+    records: list[dict] = []
+    cpu: list[float] = []
 
-    def operation(label, budget, action, cold=True):
-        if cold:
-            registry.blobs.links.clear()
-        calls.clear()
-        action()
-        return label, dict(calls), budget
+    def timed(event, context):
+        started = time.process_time()  # this process does nothing else meanwhile (one request at a time)
+        try:
+            return handler(event, context)
+        finally:
+            cpu.append(time.process_time() - started)
 
-    session = {}
+    def record(method, path, response, seconds):
+        calls, units = meter.take()
+        wait = sum(n * LATENCY.get(service, 0.0) for (service, _), n in calls.items())
+        records.append({"request": f"{method} {_shape(path)}", "status": response.status_code,
+                        "wall": seconds, "cpu": cpu[-1], "seconds": cpu[-1] + wait,
+                        "redirect": response.status_code == 307, "calls": calls, "units": units,
+                        "log_bytes": meter.log_bytes, "log_lines": meter.log_lines})
+        meter.log_bytes = meter.log_lines = 0
 
-    def start_chunks():
-        location = call("POST", "/v2/bench/app/blobs/uploads/", headers=auth).headers["location"]
-        session["location"] = location
-        call("PATCH", location, body=chunked[:4_000_000], headers={**auth, "Content-Range": "0-3999999"})
+    def reset():
+        meter.take()
+        meter.log_bytes = meter.log_lines = 0
+        records.clear()
 
-    start_chunks()
-    rows = [
-        operation("manifest GET by tag", "1 read", lambda: call("GET", "/v2/bench/app/manifests/v1", headers=auth)),
-        operation("manifest GET by digest", "1 read", lambda: call("GET", f"/v2/bench/app/manifests/{digest}",
-                                                                 headers=auth)),
-        operation("manifest HEAD", "1 read", lambda: call("HEAD", "/v2/bench/app/manifests/v1", headers=auth)),
-        operation("blob HEAD (cold instance)", "1 read, 0 S3",
-                  lambda: call("HEAD", f"/v2/bench/app/blobs/{sha256(layers[0])}", headers=auth)),
-        operation("blob GET, redirect (cold instance)", "1 read, 0 S3",
-                  lambda: call("GET", f"/v2/bench/app/blobs/{sha256(layers[0])}", headers=auth)),
-        operation("blob GET, redirect (warm instance)", "-",
-                  lambda: call("GET", f"/v2/bench/app/blobs/{sha256(layers[0])}", headers=auth), cold=False),
-        operation("monolithic blob push (POST ?digest=, 2 KB)", "-",
-                  lambda: call("POST", "/v2/bench/app/blobs/uploads/", {"digest": sha256(b"mono")}, b"mono", auth)),
-        operation("chunked push, a 4 MB chunk that joins the waiting tail into a part", "-",
-                  lambda: call("PATCH", session["location"], body=chunked[4_000_000:8_000_000],
-                               headers={**auth, "Content-Range": "4000000-7999999"})),
-        operation("chunked push, a 4 MB chunk that waits in a tail", "-",
-                  lambda: call("PATCH", session["location"], body=chunked[8_000_000:12_000_000],
-                               headers={**auth, "Content-Range": "8000000-11999999"})),
-        operation("manifest PUT (6 references, by tag)", "1 batched read + 1 transaction",
-                  lambda: call("PUT", "/v2/bench/app/manifests/v4", body=manifest, headers=manifest_headers)),
-        operation("tag list page (n=2)", "-", lambda: call("GET", "/v2/bench/app/tags/list", {"n": "2"}, headers=auth)),
-        operation("catalog page", "-", lambda: call("GET", "/v2/_catalog", headers={"Authorization": basic})),
-        operation("token issue (Basic; the key's last use is written at most hourly)", "-", lambda: call("GET", "/token", {"service": "dockyard",
-                                                                            "scope": "repository:bench/app:pull"},
-                                                           headers={"Authorization": basic})),
-    ]
+    server = function_url.FunctionUrlServer(timed, on_invoke=record)
+    pulls: dict[str, dict[str, list[list[dict]]] | str] = {}
+    try:
+        clients = [("skopeo", _skopeo_pull)] + ([("docker", _docker_pull)] if docker else [])
+        for client, pull in clients:
+            with pull(server.host, creds, work / client) as run:
+                if isinstance(run, str):  # could not run here: say why
+                    pulls[client] = run
+                    continue
+                run(reset)  # warm-up: this instance's AWS clients and signing keys are loaded from now on
+                pulls[client] = {"unseen": [], "warm": []}
+                for _ in range(repeat):
+                    for scenario in ("unseen", "warm"):
+                        if scenario == "unseen":
+                            registry.blobs.links.clear()  # an instance that has not seen these blobs
+                        run(reset)
+                        pulls[client][scenario].append(list(records))
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    # Read auditing (dockyard:auditReads): what the pull record adds, from a real manifest GET.
+    import dataclasses
 
-    def timed(method, path, params=None, headers=None, cold=False):
-        samples = []
-        for _ in range(50):
-            if cold:
-                registry.blobs.links.clear()
-            start = time.perf_counter()
-            call(method, path, params, headers=headers)
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+    reads = dataclasses.replace(settings, audit_reads=True)
+    audited = make_handler(create_app(reads, build_registry(reads, s3, dynamodb)))
+    meter.log_bytes = meter.log_lines = 0
+    function_url.invoke(audited, "GET", "/v2/bench/app/manifests/v1", headers={
+        "Authorization": "Basic " + base64.b64encode(creds.encode()).decode()})
+    pulls["audit"] = {"log_bytes": meter.log_bytes + EVENT_OVERHEAD * meter.log_lines}
+    return pulls, measure_init()
 
-    durations = {
-        "/v2/ probe (401)": timed("GET", "/v2/"),
-        "token": timed("GET", "/token", {"service": "dockyard", "scope": "repository:bench/app:pull"},
-                       {"Authorization": basic}),
-        "manifest GET by tag": timed("GET", "/v2/bench/app/manifests/v1", headers=auth),
-        "blob GET (cold instance)": timed("GET", f"/v2/bench/app/blobs/{sha256(layers[1])}", headers=auth, cold=True),
-        "blob GET (warm instance)": timed("GET", f"/v2/bench/app/blobs/{sha256(layers[1])}", headers=auth),
+
+def push(handler, layout, manifest: bytes, creds: str) -> None:
+    from tests.support import function_url
+    from tests.support.oci import OCI_MANIFEST, sha256
+
+    basic = {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}
+    for blob in (layout.root / "blobs" / "sha256").iterdir():
+        data = blob.read_bytes()
+        if data != manifest:
+            response = function_url.invoke(handler, "POST", "/v2/bench/app/blobs/uploads/",
+                                           params={"digest": sha256(data)}, body=data, headers=basic)
+            assert response.status_code == 201, response.content
+    response = function_url.invoke(handler, "PUT", "/v2/bench/app/manifests/v1", body=manifest,
+                                   headers={**basic, "Content-Type": OCI_MANIFEST})
+    assert response.status_code == 201, response.content
+
+
+@contextlib.contextmanager
+def _skopeo_pull(host: str, creds: str, out: Path):
+    from tests.support.processes import skopeo
+
+    def pull(reset):
+        shutil.rmtree(out, ignore_errors=True)  # a node that has none of the image
+        reset()
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", creds, f"docker://{host}/bench/app:v1",
+               f"oci:{out}:v1")
+    yield pull
+
+
+@contextlib.contextmanager
+def _docker_pull(host: str, creds: str, out: Path):
+    """Each pull on a dockerd of its own (a node's first pull: vfs storage, no network setup), logged in
+    before recording starts; yields the pull, or why it cannot run here."""
+    if not shutil.which("dockerd") or not shutil.which("docker"):
+        yield "docker is not installed"
+        return
+    counter = iter(range(1_000))
+
+    def pull(reset):
+        with _dockerd(out / f"d{next(counter)}") as env:
+            key_id, secret = creds.split(":", 1)
+            login = subprocess.run(["docker", "login", host, "-u", key_id, "--password-stdin"], input=secret,
+                                   text=True, env=env, capture_output=True)
+            if login.returncode != 0:
+                raise RuntimeError(f"docker login failed: {login.stderr[-300:]}")
+            reset()
+            result = subprocess.run(["docker", "pull", f"{host}/bench/app:v1"], env=env, capture_output=True,
+                                    text=True, timeout=300)
+            if result.returncode != 0:
+                raise RuntimeError(f"docker pull failed: {result.stderr[-1000:]}")
+
+    try:
+        with _dockerd(out / "probe"):
+            pass
+    except RuntimeError as exc:
+        yield str(exc)
+        return
+    yield pull
+
+
+@contextlib.contextmanager
+def _dockerd(root: Path):
+    root.mkdir(parents=True)
+    sock = root / "docker.sock"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(root / "config")}
+    env.pop("AWS_CA_BUNDLE", None)
+    daemon = subprocess.Popen(["dockerd", "--storage-driver=vfs", "--iptables=false", "--ip6tables=false",
+                               "--bridge=none", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+                               "--pidfile", str(root / "docker.pid"), "-H", f"unix://{sock}"],
+                              stdout=subprocess.DEVNULL, stderr=(root / "dockerd.log").open("wb"), env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                raise RuntimeError("dockerd did not start here")
+            time.sleep(0.5)
+        yield env
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+
+
+def measure_init(repeat: int = 5) -> float:
+    """CPU seconds to import the handler module in a fresh interpreter: Lambda's INIT phase for this function
+    (CPU time, because this machine is shared; the import reads files, but does no network call)."""
+    code = "import time; t = time.process_time(); import dockyard.handler; print(time.process_time() - t)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src")}
+    return min(float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                    text=True, check=True).stdout) for _ in range(repeat))
+
+
+def _shape(path: str) -> str:
+    parts = path.split("/")
+    return "/".join("<digest>" if p.startswith("sha256:") else p for p in parts)
+
+
+def costs(records: list[dict], init: float, cold_rate: float, platform_logs: bool) -> dict:
+    gb = MEMORY_MB / 1024
+    billed_ms = sum(math.ceil(r["seconds"] * 1000) for r in records)
+    invocations = len(records)
+    units = sum(r["units"] for r in records)
+    s3_gets = sum(r["redirect"] for r in records)
+    log_bytes = sum(r["log_bytes"] + EVENT_OVERHEAD * r["log_lines"] for r in records)
+    if platform_logs:
+        log_bytes += invocations * sum(len(line) + 1 + EVENT_OVERHEAD for line in PLATFORM_LINES)
+    million = 1e6
+    parts = {
+        "requests": invocations * PRICES["lambda_request"] * million,
+        "compute": billed_ms / 1000 * gb * PRICES["lambda_gb_second"] * million,
+        "init": invocations * cold_rate * math.ceil(init * 1000) / 1000 * gb * PRICES["lambda_gb_second"] * million,
+        "reads": units * PRICES["dynamodb_read_unit"] * million,
+        "s3": s3_gets * PRICES["s3_get"] * million,
+        "logs": log_bytes / 1e9 * PRICES["logs_gb"] * million,
     }
-    return rows, durations
+    return {"invocations": invocations, "billed_ms": billed_ms, "units": units, "s3_gets": s3_gets,
+            "log_bytes": log_bytes, **parts, "total": sum(parts.values())}
 
 
-def report(rows, durations) -> None:
-    print("# AWS calls per operation, and the cost of a pull\n")
-    print(f"{environment()}; requests through the Lambda handler (Mangum, Function URL events), auth on\n")
-    print("| operation | DynamoDB | S3 | other | budget | within |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for label, calls, budget in rows:
-        dynamodb = {op: n for (service, op), n in calls.items() if service == "dynamodb"}
-        s3 = {op: n for (service, op), n in calls.items() if service == "s3"}
-        other = {f"{service}:{op}": n for (service, op), n in calls.items() if service not in ("dynamodb", "s3")}
-        print(f"| {label} | {_ops(dynamodb)} | {_ops(s3)} | {_ops(other)} | {budget} | {_within(budget, dynamodb, s3)} |")
-
-    print("\n## Handler time per request (warm, median of 50)\n")
-    print("| request | time |")
-    print("| --- | --- |")
-    for label, seconds in durations.items():
-        print(f"| {label} | {seconds * 1000:.1f} ms |")
-
-    print(f"\n## Cost per million pulls of a {LAYERS}-layer image, excluding egress\n")
-    print("Prices: us-east-1 list prices as of 2025-12: Lambda arm64 $0.20 per million requests and "
-          "$0.0000133334 per GB-second (billed per ms), DynamoDB on-demand $0.125 per million read units "
-          "(a tag or a key is read strongly consistently, one unit; a blob link eventually consistently, half a "
-          "unit), S3 $0.40 per million GETs.\n")
-    d = durations
-    scenarios = {
-        "docker, first pull (probe, token, manifest, blobs; cold instance)":
-            [d["/v2/ probe (401)"], d["token"], d["manifest GET by tag"]] + [d["blob GET (cold instance)"]] * LAYERS,
-        "client with a token (a cluster pulling), warm instance":
-            [d["manifest GET by tag"]] + [d["blob GET (warm instance)"]] * LAYERS,
-        "floor of this design (1 ms billed per request, manifest + blobs)": [0.001] * (1 + LAYERS),
-    }
-    # read units: a key and a tag are read strongly consistently (1 unit), a blob link eventually (0.5)
-    reads = {"docker, first pull (probe, token, manifest, blobs; cold instance)": 1 + 1 + 0.5 * LAYERS,
-             "client with a token (a cluster pulling), warm instance": 1,
-             "floor of this design (1 ms billed per request, manifest + blobs)": 1}
-    header = " | ".join(f"{int(gb * 1024)} MB: total" for gb in MEMORY_GB)
-    print(f"| pull | invocations | billed time | read units | Lambda requests | S3 GETs | {header} |")
-    print("| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in MEMORY_GB) + " |")
-    for label, times in scenarios.items():
-        billed = sum(math.ceil(t * 1000) / 1000 for t in times)
-        requests = len(times) * PRICES["lambda_request"] * 1e6
-        read_cost = reads[label] * PRICES["dynamodb_read_unit"] * 1e6
-        s3_cost = LAYERS * PRICES["s3_get"] * 1e6
-        totals = [requests + billed * gb * PRICES["lambda_gb_second"] * 1e6 + read_cost + s3_cost for gb in MEMORY_GB]
-        print(f"| {label} | {len(times)} | {billed * 1000:.0f} ms | {reads[label]} | ${requests:.2f} | ${s3_cost:.2f} | "
-              + " | ".join(f"**${t:.2f}**" for t in totals) + " |")
-    print("\nBudget: $5.00 per million pulls. Billed time rounds each request up to the next ms. The S3 GETs "
-          "($2.00) are the clients downloading layers through presigned URLs.")
+def _typical(runs: list[list[dict]]) -> list[dict]:
+    """Each request's median over the runs (runs whose requests differ from the first one's are dropped)."""
+    shape = [r["request"] for r in runs[0]]
+    alike = [run for run in runs if [r["request"] for r in run] == shape]
+    return [{**alike[0][i], **{k: statistics.median(run[i][k] for run in alike) for k in ("seconds", "cpu", "wall")}}
+            for i in range(len(shape))]
 
 
-def _ops(ops: dict) -> str:
-    return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "0"
-
-
-def _within(budget: str, dynamodb: dict, s3: dict) -> str:
-    reads = sum(n for op, n in dynamodb.items() if op in ("GetItem", "BatchGetItem", "Query"))
-    if budget == "1 read":
-        return "yes" if reads <= 1 and not s3 else "NO"
-    if budget == "1 read, 0 S3":
-        return "yes" if reads <= 1 and not s3 else "NO"
-    if budget.startswith("1 batched read"):
-        ok = dynamodb.get("BatchGetItem", 0) <= 1 and dynamodb.get("TransactWriteItems", 0) <= 1 and \
-            set(dynamodb) <= {"BatchGetItem", "TransactWriteItems"} and not s3
-        return "yes" if ok else "NO"
-    return ""
+def report(pulls, init: float) -> None:
+    print("# What a pull costs\n")
+    print(f"{environment()}; the real Lambda handler (Mangum, access control on) behind a loopback Function URL "
+          f"emulator, over moto; {MEMORY_MB} MB; a {LAYERS}-layer image; INIT (importing the handler in a fresh "
+          f"interpreter) measured at {init * 1000:.0f} ms of CPU; load average {os.getloadavg()[0]:.1f} at the end\n")
+    audit = pulls.pop("audit")
+    for client, scenarios in pulls.items():
+        if isinstance(scenarios, str):
+            print(f"**{client}**: not measured ({scenarios})\n")
+            continue
+        run = _typical(scenarios["unseen"])
+        print(f"## The requests a {client} pull makes (an instance that has not seen the blobs; medians of "
+              f"{len(scenarios['unseen'])} pulls)\n")
+        print("| # | request | status | AWS calls | read units | handler CPU | billed (model) | wall here |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for i, r in enumerate(run, 1):
+            calls = ", ".join(f"{n} {op}" for (_, op), n in sorted(r["calls"].items())) or "0"
+            print(f"| {i} | `{r['request']}` | {r['status']} | {calls} | {r['units']:g} | {r['cpu'] * 1000:.1f} ms | "
+                  f"{math.ceil(r['seconds'] * 1000)} ms | {r['wall'] * 1000:.1f} ms |")
+        print()
+    print("## Cost per million pulls, excluding egress\n")
+    print("Prices: us-east-1 list prices as of 2025-12: Lambda arm64 $0.20 per million requests and $0.0000133334 "
+          "per GB-second (billed per ms, INIT included), DynamoDB on-demand $0.125 per million read units (per "
+          "4 KB: 1 strongly consistent, 0.5 eventually), S3 $0.40 per million GETs, CloudWatch Logs $0.50 per GB "
+          f"ingested (26 bytes per event counted on top). Cold starts: {COLD_START_RATES[0]:.1%} of invocations "
+          f"(a registry with steady traffic), and {COLD_START_RATES[1]:.0%} (the upper bound AWS gives) for "
+          "comparison; logs: JSON format with the system log level at WARN (as the stack deploys it: no "
+          "START/END/REPORT lines), and text format for comparison. Billed time: the handler's CPU time here "
+          "plus each AWS call at an assumed in-region latency (DynamoDB 3 ms, Secrets Manager 15 ms), rounded up "
+          "to the ms; this machine is shared, so its wall clock (last column above) counts other work too.\n")
+    print("| pull | invocations | billed time | read units | S3 GETs | Lambda requests | compute | INIT | reads | "
+          "S3 | logs | **total** | text logs, 1% cold |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for client, scenarios in pulls.items():
+        if isinstance(scenarios, str):
+            continue
+        for scenario, label in (("unseen", "first pull, instance has not seen the blobs"),
+                                ("warm", "first pull, warm instance")):
+            run = _typical(scenarios[scenario])
+            model = costs(run, init, COLD_START_RATES[0], platform_logs=False)
+            worst = costs(run, init, COLD_START_RATES[1], platform_logs=True)
+            print(f"| {client}, {label} | {model['invocations']} | {model['billed_ms']} ms | {model['units']:g} | "
+                  f"{model['s3_gets']} | ${model['requests']:.2f} | ${model['compute']:.2f} | ${model['init']:.2f} | "
+                  f"${model['reads']:.2f} | ${model['s3']:.2f} | ${model['logs']:.2f} | **${model['total']:.2f}** | "
+                  f"${worst['total']:.2f} (logs ${worst['logs']:.2f}) |")
+    print(f"\nRead auditing (`dockyard:auditReads=true`) adds one line of {audit['log_bytes']} bytes per pull (its "
+          f"manifest GET): ${audit['log_bytes'] / 1e9 * PRICES['logs_gb'] * 1e6:.2f} per million pulls.")
+    print("\nBudget: $5.00 per million docker first pulls at the default memory.")
 
 
 if __name__ == "__main__":
-    import sys
-
-    from common import ROOT
-
     sys.path.insert(0, str(ROOT))
     main()
