@@ -20,6 +20,7 @@ import uuid
 
 from common import FAKE_ENV, MotoServer, environment
 from dockyard.domain.digest import Digest
+from dockyard.domain.ranges import Chunk
 
 MIB = 1024 * 1024
 
@@ -36,13 +37,12 @@ def run(registry, data: bytes, chunk: int) -> tuple[float, float, int]:
     start = time.perf_counter()
     for offset in range(0, len(data), chunk):
         piece = data[offset:offset + chunk]
-        registry.uploads.append("bench/hash", session.id, io.BytesIO(piece),
-                                f"{offset}-{offset + len(piece) - 1}", len(piece))
+        registry.uploads.append("bench/hash", session.id, io.BytesIO(piece), Chunk(offset, offset + len(piece) - 1))
     appended = time.perf_counter() - start
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     READ_BACK[0] = 0
     start = time.perf_counter()
-    registry.uploads.finish("bench/hash", session.id, digest, io.BytesIO(b""), None, None)
+    registry.uploads.finish("bench/hash", session.id, digest, io.BytesIO(b""), None)
     return appended, time.perf_counter() - start, READ_BACK[0]
 
 
