@@ -7,7 +7,7 @@ import threading
 
 from fastapi import FastAPI
 
-from dockyard.api import admin, base, blobs, direct, listings, manifests, token, uploads
+from dockyard.api import admin, base, blobs, direct, governance, listings, manifests, token, uploads
 from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = _lazy_registry(app.state.settings, registry)
     install_error_handlers(app)
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
-    for module in (base, token, admin, direct, listings, uploads, blobs, manifests):
+    for module in (base, token, admin, governance, direct, listings, uploads, blobs, manifests):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited

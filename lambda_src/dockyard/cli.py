@@ -7,6 +7,7 @@
     dockyard anonymous show | set PATTERN...
     dockyard upstream add NAME URL [--username U --password-stdin] [--docker-hub-mirror]
     dockyard upstream list | remove NAME
+    dockyard immutability set GLOB [--mutable-tags PATTERN]... | list | delete GLOB
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
     dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET]   (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """
@@ -20,6 +21,7 @@ import os
 import sys
 
 from dockyard import resources
+from dockyard.client import governance
 from dockyard.config import Settings
 from dockyard.resources import Env
 
@@ -92,6 +94,8 @@ def _admin_parsers(sub) -> None:
     remove = upstream.add_parser("remove", help="remove an upstream (what it cached stays)")
     remove.add_argument("name")
     client_options(remove)
+
+    governance.add_parsers(sub, client_options)
 
     push = sub.add_parser("push", help="push an image with its layers sent straight to S3 (any size)")
     push.add_argument("source", help="oci:PATH[:TAG] (an OCI image layout) or docker-archive:PATH (docker save)")
@@ -374,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key, "push": push,
                 "upstream": upstream,
                 "gateway": gateway}
+    if args.command in governance.COMMANDS:
+        return governance.COMMANDS[args.command](args, _call)
     return commands[args.command](args)
 
 

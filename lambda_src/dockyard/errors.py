@@ -32,6 +32,10 @@ class Err(Enum):
     DENIED = ("DENIED", 403, "requested access to the resource is denied")
     UNSUPPORTED = ("UNSUPPORTED", 405, "the operation is unsupported")
     TOOMANYREQUESTS = ("TOOMANYREQUESTS", 429, "too many requests")
+    # Governance refusals: clients print only the message, so it says what refused and why (a template
+    # filled from the detail, which carries the same fields for programs).
+    TAG_IMMUTABLE = ("DENIED", 403, "tag {tag} of {repository} is immutable (rule {rule}): it points to {digest} "
+                                    "and cannot be {action}")
     # The same OCI codes where the spec asks for another status.
     INSUFFICIENT_SCOPE = ("DENIED", 401, "requested access to the resource is denied")
     RANGE_NOT_SATISFIABLE = ("BLOB_UPLOAD_INVALID", 416, "chunk does not start at the current upload offset")
@@ -75,9 +79,11 @@ class RegistryError(Exception):
         self.err = err
         self.detail = detail
         self.headers = headers or {}
+        self.message = err.message.format_map(detail) if isinstance(detail, dict) and "{" in err.message \
+            else err.message
 
     def body(self) -> bytes:
-        entry: dict[str, Any] = {"code": self.err.code, "message": self.err.message}
+        entry: dict[str, Any] = {"code": self.err.code, "message": self.message}
         if self.detail is not None:
             entry["detail"] = self.detail
         return json.dumps({"errors": [entry]}).encode()

@@ -1,15 +1,13 @@
 """skopeo with --creds through the real token flow against `dockyard serve --auth`; keys made with the CLI."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from dockyard.resources import Env
 from tests.support.oci import Layout, random_layer
-from tests.support.processes import Server, skopeo, verify_layout
+from tests.support.processes import Server, dockyard_cli, skopeo, verify_layout
+from tests.support.processes import skopeo_refused as refused
 
 pytestmark = pytest.mark.e2e
 ADMIN_ID, ADMIN_SECRET = "e2e-admin", "dys_" + "e" * 43
@@ -24,17 +22,7 @@ def secured(backend_args):
 
 
 def cli(server, *args: str) -> str:
-    env = {**os.environ, Env.REGISTRY: server.url, Env.ADMIN_KEY_ID: ADMIN_ID, Env.ADMIN_SECRET: ADMIN_SECRET}
-    result = subprocess.run([sys.executable, "-m", "dockyard.cli", *args], capture_output=True, text=True, env=env,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def refused(*args: str) -> str:
-    with pytest.raises(AssertionError) as failure:
-        skopeo(*args)
-    return str(failure.value)
+    return dockyard_cli(server.url, (ADMIN_ID, ADMIN_SECRET), *args)
 
 
 def test_keys_and_scopes_with_skopeo(secured, tmp_path):

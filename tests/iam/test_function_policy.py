@@ -206,3 +206,19 @@ def test_pull_through_an_upstream_with_credentials(http, admin, auth, tmp_path_f
         assert http.delete("/dockyard/v1/upstreams/up", headers=admin).status_code == 200
     finally:
         upstream.stop()
+
+
+def test_governance_rules_and_refusals(http, admin, auth):
+    rule = http.put("/dockyard/v1/immutability/locked/*", json={"mutable_tags": ["latest"]}, headers=admin)
+    assert rule.status_code == 200, rule.text
+    assert http.get("/dockyard/v1/immutability", headers=admin).json()["rules"][0]["pattern"] == "locked/*"
+    config, one, two = b'{"os": "linux"}', os.urandom(1000), os.urandom(1000)
+    for blob in (config, one, two):
+        push_monolithic(http, auth, "locked/app", blob)
+    push_manifest(http, auth, "locked/app", "1.0", config, [one])
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
+                           "layers": [descriptor(OCI_LAYER, two)]}).encode()
+    moved = http.put("/v2/locked/app/manifests/1.0", content=manifest, headers={**auth, "Content-Type": OCI_MANIFEST})
+    assert moved.status_code == 403 and "immutable" in moved.json()["errors"][0]["message"]
+    assert http.delete("/v2/locked/app/manifests/1.0", headers=auth).status_code == 403
+    assert http.delete("/dockyard/v1/immutability/locked/*", headers=admin).status_code == 200

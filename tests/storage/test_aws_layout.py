@@ -11,7 +11,8 @@ from dataclasses import replace
 
 from dockyard.domain.digest import Digest
 from dockyard.storage import keys
-from dockyard.storage.types import AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, Lease, UpstreamRecord
+from dockyard.storage.types import (AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, ImmutabilityRule, Lease,
+                                    UpstreamRecord)
 from tests.storage.conftest import manifest_record, no_references
 
 NOW = int(time.time())
@@ -93,6 +94,7 @@ def fill(storage, repo: str) -> None:
     storage.upstreams.put_upstream(UpstreamRecord(name="hub", url="https://hub.example", mirror=True,
                                                   username="u", secret_id="arn:secret", created_at=1))
     storage.upstreams.claim_fetch(digest, "t", NOW + 60, NOW)
+    storage.governance.put_immutability(ImmutabilityRule("prod/*", ("latest",), NOW))
 
 
 def test_every_item_has_the_documented_key_and_attributes(aws_storage):
@@ -100,7 +102,7 @@ def test_every_item_has_the_documented_key_and_attributes(aws_storage):
     table = aws_storage.blobs.table
     items = table.client.scan(TableName=table.name, ConsistentRead=True)["Items"]
     entries = documented_items()
-    assert len(entries) == 12
+    assert len(entries) == 13
     seen: set[str] = set()
     for item in items:
         pk, sk = item.pop("pk")["S"], item.pop("sk")["S"]

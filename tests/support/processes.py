@@ -87,6 +87,26 @@ def skopeo(*args: str) -> str:
     return result.stdout
 
 
+def skopeo_refused(*args: str) -> str:
+    """Run skopeo where it must fail; returns what it printed."""
+    import pytest
+
+    with pytest.raises(AssertionError) as failure:
+        skopeo(*args)
+    return str(failure.value)
+
+
+def dockyard_cli(registry: str, admin: tuple[str, str], *args: str) -> str:
+    """Run a `dockyard` admin command against `registry` with the admin credentials; returns stdout."""
+    from dockyard.resources import Env
+
+    env = {**os.environ, Env.REGISTRY: registry, Env.ADMIN_KEY_ID: admin[0], Env.ADMIN_SECRET: admin[1]}
+    result = subprocess.run([sys.executable, "-m", "dockyard.cli", *args], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def verify_layout(root: Path) -> dict[str, bytes]:
     """Check every blob of an OCI layout against its digest; returns {digest: bytes} for the small ones."""
     blobs = {}

@@ -24,7 +24,7 @@ from dockyard.errors import Err, RegistryError
 router = APIRouter(prefix="/dockyard/v1")
 
 
-def _strings(value, field: str) -> list[str]:
+def strings(value, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise RegistryError(Err.INVALID_PARAMETER, f"{field} must be a list of strings")
     return value
@@ -37,7 +37,7 @@ def create_key(request: Request, registry: RegistryDep, admin: Admin) -> JSONRes
     expires_in = body.get("expires_in")
     if expires_in is not None and (not isinstance(expires_in, int) or isinstance(expires_in, bool)):
         raise RegistryError(Err.INVALID_PARAMETER, "expires_in must be a number of seconds")
-    key, secret = registry.access.create_key(str(body.get("name", "")), _strings(body.get("allow"), "allow"),
+    key, secret = registry.access.create_key(str(body.get("name", "")), strings(body.get("allow"), "allow"),
                                              expires_in)
     return JSONResponse({"id": key["id"], "secret": secret, "key": key}, status_code=201,
                         headers={"Location": f"/dockyard/v1/keys/{key['id']}", "Cache-Control": "no-store"})
@@ -63,7 +63,7 @@ def get_anonymous(registry: RegistryDep, admin: Admin) -> JSONResponse:
 @router.put("/anonymous")
 @audited("anonymous.set")
 def set_anonymous(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
-    patterns = _strings(read_json(request).get("pull"), "pull")
+    patterns = strings(read_json(request).get("pull"), "pull")
     return JSONResponse({"pull": registry.access.set_anonymous(patterns)})
 
 

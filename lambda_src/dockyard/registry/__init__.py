@@ -12,6 +12,7 @@ from dockyard.registry.blobs import Blobs
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
 from dockyard.registry.direct import DirectUploads
+from dockyard.registry.immutability import Immutability
 from dockyard.registry.lease import Leases
 from dockyard.registry.manifests import Manifests
 from dockyard.registry.pullthrough import PullThrough
@@ -31,6 +32,7 @@ class Registry:
     auth: Auth
     access: AccessAdmin
     upstreams: Upstreams
+    immutability: Immutability
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
@@ -39,6 +41,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     commit = Commit(storage.blobs, storage.objects, links)
     leases = Leases(storage.uploads, settings.upload_lease)
     upstreams = Upstreams(storage.upstreams, storage.credentials)
+    immutability = Immutability(storage.governance)
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
     return Registry(
@@ -47,8 +50,9 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache),
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
-        manifests=Manifests(storage.manifests, storage.objects, settings, cache),
+        manifests=Manifests(storage.manifests, storage.objects, settings, immutability, cache),
         auth=auth,
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
+        immutability=immutability,
     )

@@ -13,6 +13,7 @@ from dockyard.domain.manifest import Descriptor, Manifest, parse_manifest
 from dockyard.domain.names import is_tag, parse_reference, validate_name
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
+from dockyard.registry.immutability import Immutability, refusal
 from dockyard.storage.interfaces import ByteStore, ManifestIndex
 from dockyard.storage.types import ConditionFailed, ManifestRecord, Page
 
@@ -31,8 +32,9 @@ MAX_TAGS_PER_DELETE = 90
 
 
 class Manifests:
-    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, cache=None):
-        self.index, self.store, self.settings = index, store, settings
+    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, immutability: Immutability,
+                 cache=None):
+        self.index, self.store, self.settings, self.immutability = index, store, settings, immutability
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
 
     def get(self, repo: str, reference: str, with_body: bool = True) -> ManifestRecord:
@@ -64,6 +66,8 @@ class Manifests:
             refs = self.index.check_references(repo, manifest.blobs, manifest.children, tag)
             if refs.missing:
                 raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in refs.missing[:50]]})
+            if tag is not None and refs.current not in (None, manifest.digest):
+                self.immutability.guard(repo, {tag: refs.current}, "moved")  # the write is conditioned on it
             if in_s3 and attempt == 0:
                 self.store.put_manifest_body(manifest.digest, body)
             try:
@@ -81,12 +85,14 @@ class Manifests:
         for attempt in range(RETRIES):
             try:
                 if not isinstance(ref, Digest):
+                    self._guard_tag(repo, ref)
                     if not self.index.delete_tag(repo, ref):
                         raise RegistryError(Err.MANIFEST_UNKNOWN, f"tag {ref} is not in repository {repo}")
                     return
                 state = self.index.manifest_tags(repo, ref)
                 if state is None:
                     raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {ref} is not in repository {repo}")
+                self.immutability.guard(repo, dict.fromkeys(state.tags, ref), "deleted")
                 if len(state.tags) > MAX_TAGS_PER_DELETE:
                     for tag in state.tags[:MAX_TAGS_PER_DELETE]:
                         self.index.delete_tag(repo, tag)
@@ -96,6 +102,12 @@ class Manifests:
             except ConditionFailed:
                 _pause(attempt)  # a tag moved meanwhile: read again
         raise RegistryError(Err.TOOMANYREQUESTS, f"{reference} is changing too fast; retry")
+
+    def _guard_tag(self, repo: str, tag: str) -> None:
+        """Refuse to delete an immutable tag (a missing one is left to the deletion to report)."""
+        found = self.immutability.protecting(repo, [tag])
+        if found is not None and (record := self.index.get_tag(repo, tag)) is not None:
+            raise refusal(repo, tag, found[1], record.digest, "deleted")
 
     def referrers(self, repo: str, digest: str, artifact_type: str | None, n: int | None,
                   last: str | None) -> tuple[dict, str | None]:

@@ -23,6 +23,7 @@ from dockyard.storage.types import (
     BlobRef,
     ChunkedSession,
     DirectSession,
+    ImmutabilityRule,
     Lease,
     ManifestRecord,
     ManifestTags,
@@ -269,6 +270,19 @@ class CredentialStore(Protocol):
         """Delete a secret (no error if it is gone already)."""
 
 
+class GovernanceStore(Protocol):
+    """Immutability rules."""
+
+    def list_immutability(self) -> list[ImmutabilityRule]:
+        """Every immutability rule, by glob, read consistently (one query)."""
+
+    def put_immutability(self, rule: ImmutabilityRule) -> None:
+        """Add a rule, or replace the one with the same glob."""
+
+    def delete_immutability(self, pattern: str) -> bool:
+        """Remove the rule with this glob; False if there was none."""
+
+
 @dataclass(frozen=True)
 class Storage:
     """One implementation of every aggregate, as the registry is built from them."""
@@ -280,3 +294,4 @@ class Storage:
     access: AccessStore
     upstreams: UpstreamStore
     credentials: CredentialStore
+    governance: GovernanceStore

@@ -43,6 +43,10 @@ an item some time after that moment, so only upload sessions carry it. Attribute
     pk = catalog, sk = repo#<name>
         a repository, one item each
         {}
+    pk = immutability, sk = rule#<repository glob>
+        an immutability rule: tags of the repositories it matches cannot move or go, but those matching one
+        of the tag globs `mutable_tags` (a JSON list)
+        {mutable_tags, created_at}
     pk = auth, sk = key#<key id>
         an access key; rules as JSON; its expiry is `key_expires_at`, not the TTL `expires_at`, which would
         have DynamoDB delete expired keys
@@ -146,6 +150,15 @@ UPLOAD_SK = "upload"
 def catalog_sk(name: str) -> str:
     return f"{REPO_PREFIX}{name}"
 
+
+RULE_PREFIX = "rule#"
+
+
+def rule_sk(pattern: str) -> str:
+    return f"{RULE_PREFIX}{pattern}"
+
+
+IMMUTABILITY_PK = "immutability"
 
 AUTH_PK = "auth"
 ACCESS_KEY_PREFIX = "key#"

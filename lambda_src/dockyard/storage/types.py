@@ -167,3 +167,13 @@ class UpstreamRecord:
     username: str | None = None
     secret_id: str | None = None
     created_at: int = 0
+
+
+@dataclass(frozen=True)
+class ImmutabilityRule:
+    """Tags of the repositories `pattern` matches cannot be moved or deleted, but those matching one of
+    `mutable_tags` (tag globs)."""
+
+    pattern: str
+    mutable_tags: tuple[str, ...] = ()
+    created_at: int = 0

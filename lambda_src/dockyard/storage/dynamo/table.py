@@ -215,9 +215,9 @@ class Table:
         page = self.query_page(pk, prefix, limit, last, keys_only=True)
         return Page([item[SK]["S"][len(prefix):] for item in page.items], page.last)
 
-    def query_all(self, pk: str, prefix: str) -> list[dict]:
-        """Every item whose sort key starts with `prefix`, in order."""
-        request = self._under(pk, prefix)
+    def query_all(self, pk: str, prefix: str, consistent: bool = False) -> list[dict]:
+        """Every item whose sort key starts with `prefix`, in order (read strongly consistently if asked)."""
+        request = {**self._under(pk, prefix), "ConsistentRead": consistent}
         items: list[dict] = []
         while True:
             response = self.client.query(**request)
