@@ -48,8 +48,9 @@ class CallCounter(Counter):
     """Counts AWS API calls per (service, operation), through botocore's event hooks."""
 
     def attach(self, client) -> None:
-        service = client.meta.service_model.service_name
-        client.meta.events.register("before-call.*.*", lambda model, **_: self.update([(service, model.name)]))
+        for each in client.every_client() if hasattr(client, "every_client") else [client]:
+            service = each.meta.service_model.service_name
+            each.meta.events.register("before-call.*.*", lambda model, s=service, **_: self.update([(s, model.name)]))
 
     def service(self, name: str) -> int:
         return sum(n for (service, _), n in self.items() if service == name)

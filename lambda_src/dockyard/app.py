@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app = FastAPI(title="Dockyard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = functools.cache(lambda: settings or Settings.from_env())
     app.state.registry = _lazy_registry(app.state.settings, registry)
-    install_error_handlers(app)
+    install_error_handlers(app)  # adds the innermost middleware
     # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
     for module in (base, token, admin, governance, direct, listings, uploads, blobs, manifests):
         app.include_router(module.router)

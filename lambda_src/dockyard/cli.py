@@ -154,14 +154,35 @@ def bound_malloc() -> None:
     libc.mallopt(m_mmap_threshold, 1024 * 1024)
 
 
+def _admin_key_from_env() -> tuple[str | None, str | None]:
+    """The admin key `serve --auth` creates at start, from the environment; refused at once, with the
+    reason, if it could never authenticate (the bootstrap id, an id Basic credentials cannot carry) or
+    its secret is too short."""
+    from dockyard.auth.keys import check_chosen
+
+    key_id, secret = os.environ.get(Env.ADMIN_KEY_ID) or None, os.environ.get(Env.ADMIN_SECRET) or None
+    if secret and not key_id:
+        raise SystemExit(f"dockyard: {Env.ADMIN_SECRET} is set but {Env.ADMIN_KEY_ID} is not: set both, or "
+                         "neither to have a new admin key generated")
+    for name, chosen in ((Env.ADMIN_KEY_ID, (key_id, None)), (Env.ADMIN_SECRET, (None, secret))):
+        try:
+            check_chosen(*chosen)
+        except ValueError as exc:
+            raise SystemExit(f"dockyard: {name}: {exc}") from None
+    return key_id, secret
+
+
 def serve(args) -> int:
+    admin_key = _admin_key_from_env() if args.auth else (None, None)
     bound_malloc()
     import uvicorn
 
     from dockyard.local.backend import FAKE_CREDENTIALS, EmbeddedMoto, use_fake_credentials
+    from dockyard.local.http import PROTOCOL
     from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)  # "Found credentials in ..." at start
     embedded = None
     if not args.aws and not args.endpoint_url:
         embedded = EmbeddedMoto()
@@ -176,7 +197,7 @@ def serve(args) -> int:
             ensure_bucket(s3, settings)
             ensure_table(dynamodb, settings)
         if settings.auth:
-            _prepare_auth(settings)
+            _prepare_auth(settings, *admin_key)
         else:
             print("WARNING: access control is off: anyone who can reach this port can push, pull and delete. "
                   "Use --auth for anything but local development.", file=sys.stderr, flush=True)
@@ -184,7 +205,7 @@ def serve(args) -> int:
         where = f"embedded moto at {settings.endpoint_url}" if embedded else settings.endpoint_url or "AWS"
         print(f"Dockyard registry on http://{args.host}:{args.port}  (bucket {settings.bucket}, "
               f"table {settings.table}, backend: {where})", file=sys.stderr, flush=True)
-        uvicorn.run("dockyard.app:create_app", factory=True, host=args.host, port=args.port,
+        uvicorn.run("dockyard.app:create_app", factory=True, host=args.host, port=args.port, http=PROTOCOL,
                     workers=args.workers, log_level=args.log_level, timeout_keep_alive=30)
     finally:
         if embedded:
@@ -192,17 +213,16 @@ def serve(args) -> int:
     return 0
 
 
-def _prepare_auth(settings: Settings) -> None:
+def _prepare_auth(settings: Settings, key_id: str | None, chosen_secret: str | None) -> None:
     """Make sure the signing keys exist, and that there is an admin key to start with."""
     from dockyard.auth.secrets_store import ensure_keyring
     from dockyard.factory import build_registry
     from dockyard.storage.aws import secrets_client
 
     ensure_keyring(secrets_client(settings), settings.signing_secret)
-    key_id, secret = os.environ.get(Env.ADMIN_KEY_ID), os.environ.get(Env.ADMIN_SECRET)
     access = build_registry(settings).access
-    key, secret = access.create_key("admin", ["*=admin"], key_id=key_id or None, secret=secret or None)
-    if key_id and os.environ.get(Env.ADMIN_SECRET):
+    key, secret = access.create_key("admin", ["*=admin"], key_id=key_id, secret=chosen_secret)
+    if chosen_secret:
         print(f"Access control is on; admin key {key['id']} (from {Env.ADMIN_KEY_ID}).", file=sys.stderr)
     else:
         print(f"Access control is on. A new admin key (shown once):\n  {Env.ADMIN_KEY_ID}={key['id']}\n"
@@ -347,6 +367,7 @@ def gateway(args) -> int:
     import uvicorn
 
     from dockyard.client.gateway import create_gateway
+    from dockyard.local.http import PROTOCOL
 
     if not args.registry:
         raise SystemExit(f"dockyard: no registry: use --registry URL or set {Env.REGISTRY}")
@@ -354,7 +375,8 @@ def gateway(args) -> int:
     app = create_gateway(registry, spool_dir=args.spool_dir, part_size=parse_size(args.part_size),
                          multipart_above=parse_size(args.multipart_above))
     print(f"Dockyard gateway on http://{args.host}:{args.port} -> {registry}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=30)
+    uvicorn.run(app, host=args.host, port=args.port, http=PROTOCOL, log_level=args.log_level,
+                timeout_keep_alive=30)
     return 0
 
 

@@ -62,12 +62,18 @@ class Settings:
     verify_max: int | None = None
     # One audit line per manifest GET (a pull), besides writes and denials.
     audit_reads: bool = False
+    # Seconds to wait for an answer from S3, DynamoDB or Secrets Manager before one retry, then 503.
+    backend_timeout: float = 3.0
+    # Seconds a request body may stall (no byte arriving) before the request fails with 408.
+    body_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
             raise ValueError("presign_ttl must be between 1 second and 7 days")
+        if not 0 < self.backend_timeout <= 600 or not 0 < self.body_timeout <= 3600:
+            raise ValueError("backend_timeout must be in (0, 600] seconds and body_timeout in (0, 3600]")
         if self.auth and not self.signing_secret:
             raise ValueError("auth needs a signing secret (Secrets Manager id)")
 
@@ -107,6 +113,8 @@ class Settings:
             ("origin_secret", Env.ORIGIN_SECRET, str),
             ("verify_max", Env.VERIFY_MAX, int),
             ("audit_reads", Env.AUDIT_READS, _flag),
+            ("backend_timeout", Env.BACKEND_TIMEOUT, float),
+            ("body_timeout", Env.BODY_TIMEOUT, float),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -141,6 +149,7 @@ class Settings:
             env[Env.UPSTREAM_SECRET_PREFIX] = self.upstream_secret_prefix
         if self.fetch_max_bytes:
             env[Env.FETCH_MAX_BYTES] = str(self.fetch_max_bytes)
+        env[Env.BACKEND_TIMEOUT], env[Env.BODY_TIMEOUT] = str(self.backend_timeout), str(self.body_timeout)
         return env
 
 

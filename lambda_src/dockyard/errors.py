@@ -43,6 +43,9 @@ class Err(Enum):
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest exceeds the size limit")
     NOT_FOUND = ("UNSUPPORTED", 404, "no such endpoint")
     INVALID_PARAMETER = ("UNSUPPORTED", 400, "invalid request parameter")
+    BAD_HTTP = ("UNSUPPORTED", 400, "malformed HTTP request")
+    BODY_TIMEOUT = ("SIZE_INVALID", 408, "the request body stopped arriving before its declared length")
+    RANGE_INVALID = ("SIZE_INVALID", 416, "the requested range is not satisfiable")
     # 5xx bodies are not constrained by the spec; this one never carries internals.
     INTERNAL = ("UNKNOWN", 500, "internal error; the request was not carried out")
     BACKEND_UNAVAILABLE = ("UNKNOWN", 503, "storage backend unavailable; retry later")
@@ -103,30 +106,80 @@ def error_response(exc: RegistryError, method: str = "GET"):
     )
 
 
+# Answers from AWS that mean "not now" rather than "no": after botocore's own retry, a 503.
+_UNAVAILABLE_CODES = frozenset({"ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+                                "RequestLimitExceeded", "SlowDown", "ServiceUnavailable", "RequestTimeout",
+                                "InternalError", "InternalServerError", "InternalFailure"})
+
+
+def unexpected(exc: BaseException) -> RegistryError:
+    """What an exception that no route handled becomes: 503 when the backend did not answer in time (or
+    said to come back later), else 500. Neither carries internals."""
+    import botocore.exceptions as boto  # only on this path: no import cost for requests that succeed
+
+    if isinstance(exc, (boto.ConnectionError, boto.HTTPClientError)):  # timeouts, refused, reset
+        return RegistryError(Err.BACKEND_UNAVAILABLE, headers={"Retry-After": "1"})
+    if isinstance(exc, boto.ClientError):
+        error, meta = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {})
+        if error.get("Code") in _UNAVAILABLE_CODES or meta.get("HTTPStatusCode", 0) >= 500:
+            return RegistryError(Err.BACKEND_UNAVAILABLE, headers={"Retry-After": "1"})
+    return RegistryError(Err.INTERNAL)
+
+
+class ErrorBoundary:
+    """The innermost middleware: an exception no handler took is answered here, as JSON, and not raised
+    further. Raised further, the server would log it and then close the connection under a client that
+    was already sending its next request on it (keep-alive); answered here, the connection stays usable.
+    Only a response already started when the failure came cannot be mended: then the connection closes."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started:
+                raise
+            error = unexpected(exc)
+            if error.err is Err.BACKEND_UNAVAILABLE:
+                log.warning("backend unavailable: %s %s: %s: %s", scope["method"], scope["path"],
+                            type(exc).__name__, str(exc)[:300])
+            else:
+                log.error("unhandled error: %s %s", scope["method"], scope["path"], exc_info=exc)
+            await error_response(error, scope["method"])(scope, receive, send)
+
+
 def install_error_handlers(app) -> None:
-    """Route every failure (ours, the framework's, unexpected ones) through `error_response`."""
+    """Route every failure (ours, the framework's, unexpected ones) through `error_response`. The handlers
+    are coroutines: a plain function would be run in a worker thread, behind requests stuck on a backend."""
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
 
-    def on_registry_error(request, exc: RegistryError):
+    async def on_registry_error(request, exc: RegistryError):
         if exc.err.status >= 500:
             log.error("request failed: %s %s: %s", request.method, request.url.path, exc)
         return error_response(exc, request.method)
 
-    def on_http_exception(request, exc: HTTPException):
+    async def on_http_exception(request, exc: HTTPException):
         err = {404: Err.NOT_FOUND, 405: Err.UNSUPPORTED}.get(exc.status_code, Err.INVALID_PARAMETER)
         return error_response(RegistryError(err, exc.detail if exc.status_code not in (404, 405) else None),
                               request.method)
 
-    def on_validation_error(request, exc: RequestValidationError):
+    async def on_validation_error(request, exc: RequestValidationError):
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         return error_response(RegistryError(Err.INVALID_PARAMETER, detail), request.method)
-
-    def on_unexpected(request, exc: Exception):
-        log.error("unhandled error: %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(RegistryError(Err.INTERNAL), request.method)
 
     app.add_exception_handler(RegistryError, on_registry_error)
     app.add_exception_handler(HTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(ErrorBoundary)  # the first middleware added is the innermost

@@ -38,6 +38,8 @@ class Env:
     ORIGIN_SECRET = "DOCKYARD_ORIGIN_SECRET"
     VERIFY_MAX = "DOCKYARD_VERIFY_MAX"
     AUDIT_READS = "DOCKYARD_AUDIT_READS"
+    BACKEND_TIMEOUT = "DOCKYARD_BACKEND_TIMEOUT"
+    BODY_TIMEOUT = "DOCKYARD_BODY_TIMEOUT"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"

@@ -53,18 +53,27 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        self.log = Path(tempfile.gettempdir()) / f"dockyard-serve-{self.port}.log"
+        # An anonymous file (no name in the temp directory, gone when closed) holds the server's output.
+        self.log = tempfile.TemporaryFile()
         command = [sys.executable, "-m", "dockyard.cli", "serve", "--port", str(self.port),
                    "--log-level", "warning", *args]
-        self.process = subprocess.Popen(command, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
         self._wait()
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def _wait(self) -> None:
         try:
             wait_for_registry(self.process, self.url, "dockyard serve")
         except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
+            output = self.output()
+            self.stop()
+            raise RuntimeError(f"{exc}:\n{output}") from None
 
     def stop(self) -> None:
         stop_process(self.process)

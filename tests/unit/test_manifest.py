@@ -101,7 +101,7 @@ def test_sha512_reference_digest():
 
 @pytest.mark.parametrize("body,detail", [
     (b"not json", "not valid JSON"),
-    (b"\xff\xfe", "not valid JSON"),
+    (b"\xff\xfe", "not UTF-8"),
     (b"[]", "JSON object"),
     (encode(image(schemaVersion=1)), "schemaVersion"),
     (encode({**image(), "config": None}), "descriptor must be an object"),
@@ -154,3 +154,38 @@ def test_manifest_at_the_size_limit_is_accepted():
 def test_a_specific_content_type_must_match_the_body():
     error = invalid(encode(image()), "application/vnd.example.other+json")
     assert "does not match" in error.detail
+
+
+DUPLICATE_LAYERS = (b'{"schemaVersion": 2, "mediaType": "' + mt.OCI_MANIFEST.encode() + b'", "config": '
+                    + encode(CONFIG) + b', "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", '
+                    b'"digest": "sha256:' + b"9" * 64 + b'", "size": 5}], "layers": ' + encode([LAYER]) + b"}")
+
+
+@pytest.mark.parametrize("body,detail", [
+    (DUPLICATE_LAYERS, "duplicate key 'layers'"),
+    (encode(image()).replace(b'"size": 5', b'"size": 5, "size": 6'), "duplicate key 'size'"),
+    (encode(image(annotations={"n": 1})).replace(b'"n": 1', b'"n": NaN'), "NaN is not JSON"),
+    (encode(image(annotations={"n": 1})).replace(b'"n": 1', b'"n": -Infinity'), "-Infinity is not JSON"),
+    (encode(image(annotations={"n": 1})).replace(b'"n": 1', b'"n": 1e999'), "out of range"),
+    (json.dumps(image()).encode("utf-16"), "not UTF-8"),
+    (json.dumps(image()).encode("utf-16-le"), "not valid JSON"),
+    (b"\xef\xbb\xbf" + encode(image()), "byte order mark"),
+    (encode(image(annotations={"a": "x"})).replace(b'"x"', b'"\\ud800"'), "lone surrogate"),
+    (encode(image(annotations={"a": "x"})).replace(b'"a"', b'"\\udfff"'), "lone surrogate"),
+    (encode(image(schemaVersion=2.0)), "schemaVersion must be the integer 2"),
+    (encode(image(schemaVersion="2")), "schemaVersion must be the integer 2"),
+    (encode(image(schemaVersion=True)), "schemaVersion must be the integer 2"),
+])
+def test_json_that_readers_could_disagree_on_is_refused(body, detail):
+    error = invalid(body)
+    assert error.err is Err.MANIFEST_INVALID
+    assert detail in error.detail
+
+
+def test_strict_json_keeps_what_rfc_8259_allows():
+    raw = json.dumps(image(annotations={"text": "caf\u00e9 \U0001f433"}), ensure_ascii=False).encode()
+    assert parse_manifest(raw, mt.OCI_MANIFEST).annotations["text"] == "caf\u00e9 \U0001f433"
+    escaped = json.dumps(image(annotations={"pair": "\U0001f433"})).encode()  # a surrogate pair escape
+    assert b"\\ud83d\\udc33" in escaped
+    assert parse_manifest(escaped, mt.OCI_MANIFEST).annotations["pair"] == "\U0001f433"
+    assert parse_manifest(encode(image(annotations={"n": "1"})) + b"\n ", mt.OCI_MANIFEST).body.endswith(b" ")

@@ -2,6 +2,10 @@
 
 A refusal is a 401 with the Docker token challenge (`WWW-Authenticate: Bearer realm=...,service=...,
 scope=...`), or a 403 `DENIED` for valid credentials that do not allow the action.
+
+The dependencies are coroutines that run the check on the event loop when it needs no backend call (no
+credentials, a Bearer token, Basic credentials this instance verified lately), and in a worker thread
+otherwise (`dockyard.blocking`), so that the challenge never queues behind requests stuck on a backend.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from fastapi import Depends, Query, Request
 from dockyard.api.deps import RegistryDep
 from dockyard.auth.scopes import challenge_scope
 from dockyard.auth.service import Principal
+from dockyard.blocking import without_blocking
 from dockyard.domain.names import validate_name
 from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
@@ -37,10 +42,15 @@ def _challenge(request: Request, registry: Registry, scope: str | None, error: s
     return "Bearer " + ",".join(parts)
 
 
-def check_access(request: Request, registry: Registry, name: str | None, action: str | None) -> Principal | None:
+async def check_access(request: Request, registry: Registry, name: str | None,
+                       action: str | None) -> Principal | None:
     """Authenticate, then authorize `action` on `name` (or, with no name, just require a caller)."""
     if not registry.settings.auth:
         return None
+    return await without_blocking(_check_access, request, registry, name, action)
+
+
+def _check_access(request: Request, registry: Registry, name: str | None, action: str | None) -> Principal | None:
     header = request.headers.get("authorization")
     try:
         principal = registry.auth.authenticate(header)
@@ -61,10 +71,10 @@ def check_access(request: Request, registry: Registry, name: str | None, action:
 
 
 def _repository(action: str):
-    def dependency(request: Request, name: str, registry: RegistryDep) -> str:
+    async def dependency(request: Request, name: str, registry: RegistryDep) -> str:
         validate_name(name)
-        check_access(request, registry, name, action)
-        if action == "push" and registry.upstreams.is_cache(name):
+        await check_access(request, registry, name, action)
+        if action == "push" and await without_blocking(registry.upstreams.is_cache, name):
             raise RegistryError(Err.DENIED, f"{name} is a pull-through cache of upstream {name.split('/')[0]}: "
                                             "nobody can push into it")
         return name
@@ -72,12 +82,12 @@ def _repository(action: str):
     return dependency
 
 
-def _caller(request: Request, registry: RegistryDep) -> Principal | None:
-    return check_access(request, registry, None, None)
+async def _caller(request: Request, registry: RegistryDep) -> Principal | None:
+    return await check_access(request, registry, None, None)
 
 
-def _admin(request: Request, registry: RegistryDep) -> Principal | None:
-    principal = check_access(request, registry, None, None)
+async def _admin(request: Request, registry: RegistryDep) -> Principal | None:
+    principal = await check_access(request, registry, None, None)
     if principal is not None and not principal.is_admin:
         raise RegistryError(Err.DENIED, f"{principal.subject} is not an admin")
     return principal
@@ -91,8 +101,8 @@ class MountFrom:
     source: str | None = None
 
 
-def _mount_from(request: Request, registry: RegistryDep,
-                source: Annotated[str | None, Query(alias="from")] = None) -> MountFrom:
+async def _mount_from(request: Request, registry: RegistryDep,
+                      source: Annotated[str | None, Query(alias="from")] = None) -> MountFrom:
     """A mount needs pull on its source; without `from`, it may use any copy only where that reveals
     nothing: with access control off, or for an admin. Otherwise the client uploads (202), as the spec
     allows."""
@@ -101,7 +111,7 @@ def _mount_from(request: Request, registry: RegistryDep,
         return MountFrom(not registry.settings.auth or bool(caller and caller.is_admin))
     validate_name(source)
     try:
-        check_access(request, registry, source, "pull")
+        await check_access(request, registry, source, "pull")
     except RegistryError:
         return MountFrom(False)
     return MountFrom(True, source)

@@ -13,11 +13,12 @@ from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
+    """A coroutine, as every dependency that needs no backend: no worker thread (see `dockyard.blocking`)."""
     return request.app.state.registry()
 
 
-def content_length(value: Annotated[str | None, Header(alias="content-length")] = None) -> int | None:
+async def content_length(value: Annotated[str | None, Header(alias="content-length")] = None) -> int | None:
     if value is None:
         return None
     if not value.isdigit():

@@ -35,6 +35,10 @@ class AccessAdmin:
             raise RegistryError(Err.INVALID_PARAMETER, f"a key needs a name of 1 to {MAX_NAME} characters")
         if expires_in is not None and expires_in <= 0:
             raise RegistryError(Err.INVALID_PARAMETER, "expiry must be in the future")
+        try:
+            keys.check_chosen(key_id, secret)
+        except ValueError as exc:
+            raise RegistryError(Err.INVALID_PARAMETER, str(exc)) from None
         policy = parse_rules(allow)
         expires_at = int(time.time()) + expires_in if expires_in else None
         record, secret = keys.make_record(name, policy, key_id, secret, expires_at)

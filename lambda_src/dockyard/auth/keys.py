@@ -13,12 +13,15 @@ import secrets
 import time
 
 from dockyard.auth.policies import Policy
+from dockyard.resources import BOOTSTRAP_KEY_ID
 from dockyard.storage.types import AccessKeyRecord
 
 ID_PREFIX, SECRET_PREFIX = "dyk_", "dys_"
 # Generated ids are `dyk_` and 20 characters; ids chosen by an operator (DOCKYARD_ADMIN_KEY_ID) may be any
 # such token.
 _ID = re.compile(r"[A-Za-z0-9_.-]{3,64}\Z")
+# A secret chosen by an operator must be at least this long (a generated one has 43 random characters).
+MIN_SECRET = 32
 
 
 def new_key_id() -> str:
@@ -31,6 +34,23 @@ def new_secret() -> str:
 
 def is_key_id(value: str) -> bool:
     return bool(_ID.match(value))
+
+
+def check_chosen(key_id: str | None, secret: str | None) -> None:
+    """Refuse an operator-chosen id or secret (DOCKYARD_ADMIN_KEY_ID / _SECRET) that could never
+    authenticate, or that is easy to guess; raises ValueError saying why."""
+    if key_id is not None:
+        if key_id == BOOTSTRAP_KEY_ID:
+            raise ValueError(f"{key_id!r} is reserved for a deployed stack's bootstrap admin key, whose "
+                             "secret lives in Secrets Manager; choose another id")
+        if not is_key_id(key_id):
+            raise ValueError(f"{key_id[:80]!r} is not a key id: use 3 to 64 of A-Z a-z 0-9 _ . - "
+                             "(no ':', which ends the id in Basic credentials)")
+    if secret is not None:
+        if len(secret) < MIN_SECRET:
+            raise ValueError(f"the secret has {len(secret)} characters; at least {MIN_SECRET} are needed")
+        if not secret.isprintable() or any(c.isspace() for c in secret):
+            raise ValueError("the secret must be printable, with no spaces or control characters")
 
 
 def hash_secret(secret: str, salt: str) -> str:

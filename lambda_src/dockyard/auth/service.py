@@ -22,6 +22,7 @@ from dockyard.auth.header import Authorization
 from dockyard.auth.policies import ADMIN, Policy
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, Access, parse_scope
 from dockyard.auth.tokens import ACCESS, REFRESH, InvalidToken, Tokens
+from dockyard.blocking import forbid_on_event_loop
 from dockyard.errors import Err, RegistryError
 from dockyard.resources import BOOTSTRAP_KEY_ID
 from dockyard.storage.interfaces import AccessStore
@@ -84,7 +85,10 @@ class Auth:
             self._reload_tokens()
         return self._tokens
 
-    def _reload_tokens(self) -> None:
+    def _reload_tokens(self, forced: bool = False) -> None:
+        forbid_on_event_loop()  # neither the lock nor Secrets Manager is waited for on the event loop
+        if forced:
+            self._forced_reload = time.time()
         with self._lock:
             self._tokens = self._tokens_factory()
             self._tokens_loaded = time.time()
@@ -96,8 +100,7 @@ class Auth:
         except InvalidToken as exc:
             if "unknown signing key" not in str(exc) or time.time() - self._forced_reload < KEYRING_RETRY_SECONDS:
                 raise
-            self._forced_reload = time.time()
-            self._reload_tokens()
+            self._reload_tokens(forced=True)
             return self.tokens.verify(token, use)
 
     # --- authentication -------------------------------------------------------------------------------

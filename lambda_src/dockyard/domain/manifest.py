@@ -53,6 +53,62 @@ def _invalid(detail: str) -> RegistryError:
     return RegistryError(Err.MANIFEST_INVALID, detail)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _invalid(f"duplicate key {duplicate[:100]!r}: a reader could take either value")
+    return doc
+
+
+def _no_constant(name: str):
+    raise _invalid(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _invalid(f"number {text[:40]} is out of range")
+    return value
+
+
+def _check_strings(doc: Any) -> None:
+    """Every string (keys included) must be Unicode that UTF-8 can carry: no lone surrogate escapes."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _invalid("a string holds a lone surrogate (\\ud800-\\udfff) escape") from None
+
+
+def strict_json(body: bytes) -> Any:
+    """Parse RFC 8259 JSON strictly: UTF-8 with no byte order mark, no NaN or Infinity, no duplicate keys,
+    no lone surrogates. Python's `json` accepts all of these (and UTF-16 bodies), but other readers of the
+    same bytes may not, or may read them differently (a second `"layers"` that a client pulls but we never
+    checked)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"manifest is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    if text.startswith("\ufeff"):
+        raise _invalid("manifest starts with a byte order mark, which JSON does not allow")
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:  # our own refusals (RegistryError) pass through
+        raise _invalid(f"manifest is not valid JSON: {str(exc)[:200] or 'nested too deeply'}") from None
+    _check_strings(doc)
+    return doc
+
+
 def _string_map(value: Any, where: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -109,15 +165,13 @@ def parse_manifest(body: bytes, content_type: str | None, algorithm: str = CANON
     """Validate a pushed manifest; raises MANIFEST_INVALID (or MANIFEST_TOO_LARGE) with a precise detail."""
     if len(body) > MAX_MANIFEST_SIZE:
         raise RegistryError(Err.MANIFEST_TOO_LARGE, f"manifest is {len(body)} bytes; the limit is {MAX_MANIFEST_SIZE}")
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _invalid(f"manifest is not valid JSON: {str(exc)[:200] or 'nested too deeply'}") from None
+    doc = strict_json(body)
     if not isinstance(doc, dict):
         raise _invalid("manifest must be a JSON object")
     media_type = _media_type(doc, content_type)
-    if doc.get("schemaVersion") != 2:
-        raise _invalid("schemaVersion must be 2")
+    version = doc.get("schemaVersion")
+    if type(version) is not int or version != 2:  # neither 2.0 nor "2" nor true
+        raise _invalid(f"schemaVersion must be the integer 2, not {json.dumps(version)[:40]}")
 
     blobs: list[Digest] = []
     children: list[Digest] = []

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from dockyard.blocking import forbid_on_event_loop
 from dockyard.errors import Err, RegistryError
 from dockyard.storage.interfaces import CredentialStore, UpstreamStore
 from dockyard.storage.types import ConditionFailed, UpstreamRecord
@@ -95,6 +96,7 @@ class Upstreams:
     def _config(self) -> dict[str, UpstreamRecord]:
         loaded = self._loaded
         if loaded is None or loaded[0] <= time.monotonic():
+            forbid_on_event_loop()  # neither the lock nor the read is waited for on the event loop
             with self._lock:
                 if self._loaded is None or self._loaded[0] <= time.monotonic():
                     records = {r.name: r for r in self.store.list_upstreams()}

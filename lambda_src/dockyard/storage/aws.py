@@ -1,6 +1,12 @@
 """boto3 clients for the configured backend, and provisioning of a missing bucket and table.
 
 Clients are created on first use (never at import time) and cached per process (see `dockyard.factory`).
+
+Every call is bounded, so that a stalled or unreachable backend costs a request seconds, not minutes
+(botocore's defaults are a 60 s read timeout and, for DynamoDB, 10 retries): `CONNECT_TIMEOUT` to connect,
+`Settings.backend_timeout` to wait for an answer, and `ATTEMPTS` tries in all. The calls that make S3 work
+in proportion to the object's size before it answers (completing a multipart upload, copying) wait up to
+`LONG_READ_TIMEOUT`. What is still unanswered then becomes `503 BACKEND_UNAVAILABLE` (see `errors.py`).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import logging
 import threading
 from functools import lru_cache
 
+from dockyard.blocking import forbid_on_event_loop
 from dockyard.config import Settings
 from dockyard.resources import LIFECYCLE_RULES, Table
 
@@ -16,6 +23,12 @@ log = logging.getLogger("dockyard")
 
 
 _lock = threading.Lock()
+CONNECT_TIMEOUT = 2  # seconds; loopback and in-region endpoints connect in milliseconds
+ATTEMPTS = 2  # one retry (standard mode: with jittered backoff, and on throttling too)
+# moto completes a 1 GiB multipart upload in about 14 s; S3 answers at once and keeps the connection alive.
+LONG_READ_TIMEOUT = 300
+# S3 calls that may take long before their answer starts (`copy` is boto3's managed copy, made of these).
+LONG_S3_CALLS = frozenset({"complete_multipart_upload", "copy_object", "upload_part_copy", "copy"})
 
 
 def make_clients(settings: Settings):
@@ -24,7 +37,7 @@ def make_clients(settings: Settings):
     Each boto3 client set holds its service models in memory (about 15 MB), so we build one set only.
     """
     with _lock:
-        return _shared_clients(settings.region, settings.endpoint_url)
+        return _shared_clients(settings.region, settings.endpoint_url, settings.backend_timeout)
 
 
 class LazyClient:
@@ -36,8 +49,42 @@ class LazyClient:
 
     def __getattr__(self, name: str):
         if self._client is None:
+            forbid_on_event_loop()
             self._client = self._make()
         return getattr(self._client, name)
+
+
+class S3Client:
+    """The S3 client, as one object: the calls in `LONG_S3_CALLS` go through a twin client that waits up to
+    `LONG_READ_TIMEOUT` for an answer (made when first needed); every other call through the quick one."""
+
+    def __init__(self, quick, make_long):
+        self.quick, self._make_long, self._long = quick, make_long, None
+
+    def every_client(self) -> list:
+        """Both clients (made now if need be), e.g. to register an event handler on each."""
+        return [self.quick, self._long_client()]
+
+    def _long_client(self):
+        if self._long is None:
+            self._long = self._make_long()
+        return self._long
+
+    def __getattr__(self, name: str):
+        return getattr(self._long_client() if name in LONG_S3_CALLS else self.quick, name)
+
+
+def _config(read_timeout: float, **extra):
+    from botocore.config import Config
+
+    return Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
+                  retries={"mode": "standard", "total_max_attempts": ATTEMPTS}, **extra)
+
+
+def _bounded(client):
+    """No call from the event loop (see `dockyard.blocking`); registered first, so nothing is sent."""
+    client.meta.events.register_first("before-call.*.*", forbid_on_event_loop)
+    return client
 
 
 def lazy_clients(settings: Settings):
@@ -45,17 +92,20 @@ def lazy_clients(settings: Settings):
     return LazyClient(lambda: make_clients(settings)[0]), LazyClient(lambda: make_clients(settings)[1])
 
 
-def new_clients(region: str, endpoint_url: str | None):
+def new_clients(region: str, endpoint_url: str | None, read_timeout: float = Settings.backend_timeout):
     """A fresh (s3, dynamodb) pair. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
     import boto3
-    from botocore.config import Config
 
     session = boto3.session.Session(region_name=region)
-    common = {"retries": {"mode": "standard", "max_attempts": 4}, "max_pool_connections": 32}
-    s3_config = Config(signature_version="s3v4", **common,
-                       s3={"addressing_style": "path" if endpoint_url else "auto"})
-    s3 = session.client("s3", endpoint_url=endpoint_url, config=s3_config)
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, config=Config(**common))
+    s3_options = {"signature_version": "s3v4", "max_pool_connections": 32,
+                  "s3": {"addressing_style": "path" if endpoint_url else "auto"}}
+
+    def s3_client(timeout: float):
+        return _bounded(session.client("s3", endpoint_url=endpoint_url, config=_config(timeout, **s3_options)))
+
+    s3 = S3Client(s3_client(read_timeout), lambda: s3_client(LONG_READ_TIMEOUT))
+    dynamodb = _bounded(session.client("dynamodb", endpoint_url=endpoint_url,
+                                       config=_config(read_timeout, max_pool_connections=32)))
     return s3, dynamodb
 
 
@@ -63,18 +113,18 @@ _shared_clients = lru_cache(maxsize=4)(new_clients)
 
 
 @lru_cache(maxsize=4)
-def _secrets_client(region: str, endpoint_url: str | None):
+def _secrets_client(region: str, endpoint_url: str | None, read_timeout: float):
     import boto3
-    from botocore.config import Config
 
-    return boto3.session.Session(region_name=region).client(
-        "secretsmanager", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    return _bounded(boto3.session.Session(region_name=region).client(
+        "secretsmanager", endpoint_url=endpoint_url, config=_config(read_timeout)))
 
 
 def secrets_client(settings: Settings):
     """The Secrets Manager client (token signing keys); created on first use only, when auth is on."""
+    forbid_on_event_loop()
     with _lock:
-        return _secrets_client(settings.region, settings.endpoint_url)
+        return _secrets_client(settings.region, settings.endpoint_url, settings.backend_timeout)
 
 
 def ensure_bucket(s3, settings: Settings) -> bool:

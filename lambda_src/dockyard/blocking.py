@@ -1,0 +1,44 @@
+"""Keeping requests that need no backend off the worker threads.
+
+Plain `def` routes and dependencies run in a pool of worker threads (40 under uvicorn). When a backend
+stalls, every thread can be waiting on it, and a request that needs no AWS call at all (the `GET /v2/`
+probe, the 401 challenge, a Bearer token checked against a keyring already loaded) would queue behind
+them. So the auth dependencies run on the event loop with blocking forbidden: every AWS client refuses a
+call there (`WouldBlock`, raised by a botocore `before-call` hook before anything is sent), and the
+check is then run again in a worker thread. Only the requests that really need the backend wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_ON_EVENT_LOOP: ContextVar[bool] = ContextVar("dockyard_on_event_loop", default=False)
+
+
+class WouldBlock(Exception):
+    """Raised instead of a blocking backend call on the event loop; the work moves to a thread."""
+
+
+def forbid_on_event_loop(**_) -> None:
+    """A botocore `before-call` handler (and a check before an AWS client is built)."""
+    if _ON_EVENT_LOOP.get():
+        raise WouldBlock
+
+
+async def without_blocking(work: Callable[..., T], *args) -> T:
+    """`work(*args)` on the event loop if it makes no backend call; otherwise in a worker thread. `work`
+    must change nothing before its first backend call (it is run again from the start)."""
+    from anyio import to_thread
+
+    marker = _ON_EVENT_LOOP.set(True)
+    try:
+        return work(*args)
+    except WouldBlock:
+        pass
+    finally:
+        _ON_EVENT_LOOP.reset(marker)
+    return await to_thread.run_sync(work, *args)
