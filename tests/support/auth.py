@@ -27,3 +27,15 @@ def create_key(client, admin_headers: dict, name: str, *allow: str, **extra) -> 
                            headers=admin_headers)
     assert response.status_code == 201, response.text
     return response.json()["id"], response.json()["secret"]
+
+
+def follow_challenge(client, response, key_id: str | None = None, secret: str | None = None) -> dict:
+    """What a token client (the conformance suite's, containerd) does with a 401: ask the realm for a token
+    with the challenge's service and scope, and return the header to retry with."""
+    import re
+
+    params = dict(re.findall(r'(\w+)="([^"]*)"', response.headers["WWW-Authenticate"]))
+    query = {"service": params["service"], **({"scope": params["scope"]} if "scope" in params else {})}
+    answer = client.get(params["realm"], params=query, headers=basic(key_id, secret) if key_id else {})
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json()["token"])

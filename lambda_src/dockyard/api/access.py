@@ -25,6 +25,8 @@ from dockyard.registry import Registry
 
 # The actions a client should ask the token endpoint for, per route action.
 CHALLENGE_ACTIONS = {"pull": ("pull",), "push": ("pull", "push"), "delete": ("delete",)}
+CATALOG = "catalog"  # the action of `GET /v2/_catalog`
+CATALOG_SCOPE = "registry:catalog:*"
 
 
 def base_url(request: Request) -> str:
@@ -32,31 +34,42 @@ def base_url(request: Request) -> str:
     return f"{scheme}://{request.headers.get('host') or request.url.netloc}"
 
 
-def _challenge(request: Request, registry: Registry, scope: str | None, error: str | None) -> str:
+def _challenge(request: Request, registry: Registry, scopes: list[str], error: str | None) -> str:
+    """As distribution writes it: every scope the request needs, space-separated, in one `scope`."""
     realm = (registry.settings.public_url or base_url(request)).rstrip("/") + "/token"
     parts = [f'realm="{realm}"', f'service="{registry.settings.service}"']
-    if scope:
-        parts.append(f'scope="{scope}"')
+    if scopes:
+        parts.append(f'scope="{" ".join(scopes)}"')
     if error:
         parts.append(f'error="{error}"')
     return "Bearer " + ",".join(parts)
 
 
-async def check_access(request: Request, registry: Registry, name: str | None,
-                       action: str | None) -> Principal | None:
-    """Authenticate, then authorize `action` on `name` (or, with no name, just require a caller)."""
+def _scopes(name: str | None, action: str | None, also: tuple[str, ...] = ()) -> list[str]:
+    if action == CATALOG:
+        return [CATALOG_SCOPE, *also]
+    return ([challenge_scope(name, CHALLENGE_ACTIONS[action])] if name else []) + list(also)
+
+
+async def check_access(request: Request, registry: Registry, name: str | None, action: str | None,
+                       also: tuple[str, ...] = ()) -> Principal | None:
+    """Authenticate, then authorize `action` on `name` (the catalog for CATALOG; with neither, just require
+    a caller). `also` are more scopes the 401 challenge names (a mount's source)."""
     if not registry.settings.auth:
         return None
-    return await without_blocking(_check_access, request, registry, name, action)
+    return await without_blocking(_check_access, request, registry, name, action, also)
 
 
-def _check_access(request: Request, registry: Registry, name: str | None, action: str | None) -> Principal | None:
+def _check_access(request: Request, registry: Registry, name: str | None, action: str | None,
+                  also: tuple[str, ...]) -> Principal | None:
     header = request.headers.get("authorization")
     try:
         principal = registry.auth.authenticate(header)
         request.state.principal = principal.subject if principal else None
         request.state.caller = principal
-        if name is None:
+        if action == CATALOG:
+            registry.auth.authorize_catalog(principal)
+        elif name is None:
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "credentials are required")
         else:
@@ -64,16 +77,30 @@ def _check_access(request: Request, registry: Registry, name: str | None, action
         return principal
     except RegistryError as exc:
         if exc.err.status == 401:
-            scope = challenge_scope(name, CHALLENGE_ACTIONS[action]) if name else None
             error = "insufficient_scope" if exc.err is Err.INSUFFICIENT_SCOPE else "invalid_token" if header else None
-            exc.headers["WWW-Authenticate"] = _challenge(request, registry, scope, error)
+            exc.headers["WWW-Authenticate"] = _challenge(request, registry, _scopes(name, action, also), error)
         raise
 
 
-def _repository(action: str):
+def _mount_source(request: Request) -> str | None:
+    """The `from` of a cross-repository mount (`?mount=<digest>&from=<repository>`), if well formed."""
+    source = request.query_params.get("from")
+    if not request.query_params.get("mount") or not source:
+        return None
+    try:
+        validate_name(source)
+    except RegistryError:
+        return None
+    return source
+
+
+def _repository(action: str, mounting: bool = False):
     async def dependency(request: Request, name: str, registry: RegistryDep) -> str:
         validate_name(name)
-        await check_access(request, registry, name, action)
+        source = _mount_source(request) if mounting else None
+        # A mount's challenge names its source too, so that one token serves both (as distribution does).
+        also = (challenge_scope(source, ("pull",)),) if source and source != name else ()
+        await check_access(request, registry, name, action, also)
         if action == "push" and await without_blocking(registry.upstreams.is_cache, name):
             raise RegistryError(Err.DENIED, f"{name} is a pull-through cache of upstream {name.split('/')[0]}: "
                                             "nobody can push into it")
@@ -84,6 +111,10 @@ def _repository(action: str):
 
 async def _caller(request: Request, registry: RegistryDep) -> Principal | None:
     return await check_access(request, registry, None, None)
+
+
+async def _catalog(request: Request, registry: RegistryDep) -> Principal | None:
+    return await check_access(request, registry, None, CATALOG)
 
 
 async def _admin(request: Request, registry: RegistryDep) -> Principal | None:
@@ -101,25 +132,34 @@ class MountFrom:
     source: str | None = None
 
 
-async def _mount_from(request: Request, registry: RegistryDep,
+async def _mount_from(request: Request, name: str, registry: RegistryDep,
                       source: Annotated[str | None, Query(alias="from")] = None) -> MountFrom:
     """A mount needs pull on its source; without `from`, it may use any copy only where that reveals
     nothing: with access control off, or for an admin. Otherwise the client uploads (202), as the spec
-    allows."""
+    allows. A token that lacks pull on the source, held by a key that would be granted it, gets the 401
+    challenge for both repositories instead, so that token clients (which follow challenges) really mount."""
     if source is None:
         caller = getattr(request.state, "caller", None)
         return MountFrom(not registry.settings.auth or bool(caller and caller.is_admin))
     validate_name(source)
     try:
         await check_access(request, registry, source, "pull")
-    except RegistryError:
+    except RegistryError as exc:
+        caller = getattr(request.state, "caller", None)
+        if exc.err is Err.INSUFFICIENT_SCOPE and caller is not None and await without_blocking(
+                registry.auth.could_grant, caller.subject, source, "pull"):
+            scopes = _scopes(name, "push", (challenge_scope(source, ("pull",)),))
+            exc.headers["WWW-Authenticate"] = _challenge(request, registry, scopes, "insufficient_scope")
+            raise
         return MountFrom(False)
     return MountFrom(True, source)
 
 
 Pull = Annotated[str, Depends(_repository("pull"))]
 Push = Annotated[str, Depends(_repository("push"))]
+PushOrMount = Annotated[str, Depends(_repository("push", mounting=True))]
 Delete = Annotated[str, Depends(_repository("delete"))]
 Caller = Annotated[Principal | None, Depends(_caller)]
+CatalogCaller = Annotated[Principal | None, Depends(_catalog)]
 Admin = Annotated[Principal | None, Depends(_admin)]
 Mount = Annotated[MountFrom, Depends(_mount_from)]

@@ -1,11 +1,14 @@
 """Blob reads: HEAD answers from metadata; GET redirects to a short-lived presigned S3 URL."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from starlette.responses import Response
 
 from dockyard.api.access import Delete, Pull
 from dockyard.api.deps import RegistryDep
 from dockyard.audit import audited
+from dockyard.domain.ranges import check_range
 
 router = APIRouter()
 
@@ -18,8 +21,10 @@ def check_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
 
 
 @router.get("/v2/{name:path}/blobs/{digest}")
-def get_blob(name: Pull, digest: str, registry: RegistryDep) -> Response:
+def get_blob(name: Pull, digest: str, registry: RegistryDep,
+             range_: Annotated[str | None, Header(alias="range")] = None) -> Response:
     info, url = registry.blobs.locate(name, digest)
+    check_range(range_, info.size)  # an invalid range: 416 here, not the whole blob from storage
     return Response(status_code=307, headers={"Location": url, "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")
 

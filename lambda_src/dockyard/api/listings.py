@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import JSONResponse, Response
 
 from dockyard.api import urls
-from dockyard.api.access import Caller, Pull
+from dockyard.api.access import CatalogCaller, Pull
 from dockyard.api.deps import RegistryDep
 from dockyard.domain.mediatypes import OCI_INDEX
 
@@ -22,8 +22,9 @@ def _listing(body: dict, last: str | None, path: str, n: int | None) -> JSONResp
 
 
 @router.get("/v2/_catalog")
-def list_repositories(registry: RegistryDep, caller: Caller, n: N = None, last: str | None = None) -> JSONResponse:
-    page = registry.manifests.catalog(n, last, caller.can_list if caller else None)
+def list_repositories(registry: RegistryDep, caller: CatalogCaller, n: N = None,
+                      last: str | None = None) -> JSONResponse:
+    page = registry.manifests.catalog(n, last, registry.auth.catalog_filter(caller))
     return _listing({"repositories": page.items}, page.last, urls.CATALOG, n)
 
 

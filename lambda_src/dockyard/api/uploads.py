@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
-from dockyard.api.access import Mount, Push
+from dockyard.api.access import Mount, Push, PushOrMount
 from dockyard.api.deps import ContentRange, RegistryDep
 from dockyard.audit import audited
 from dockyard.domain.ranges import range_header
@@ -33,7 +33,7 @@ def _accepted(name: str, session: UploadState, max_chunk: int | None, status: in
 @router.post("/v2/{name:path}/blobs/uploads/")
 @router.post("/v2/{name:path}/blobs/uploads", include_in_schema=False)
 @audited("blob.push", status=201)  # a session opened is not a push
-def start_upload(request: Request, name: Push, registry: RegistryDep, mount_from: Mount,
+def start_upload(request: Request, name: PushOrMount, registry: RegistryDep, mount_from: Mount,
                  digest: str | None = None, mount: str | None = None) -> Response:
     if mount is not None and mount_from.allowed:
         info = registry.blobs.mount(name, mount, mount_from.source)

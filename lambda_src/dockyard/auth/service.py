@@ -21,6 +21,7 @@ from dockyard.auth import keys
 from dockyard.auth.header import Authorization
 from dockyard.auth.policies import ADMIN, Policy
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, Access, parse_scope
+from dockyard.auth.throttle import Throttle
 from dockyard.auth.tokens import ACCESS, REFRESH, InvalidToken, Tokens
 from dockyard.blocking import forbid_on_event_loop
 from dockyard.errors import Err, RegistryError
@@ -51,12 +52,6 @@ class Principal:
         return any(a.type == REPOSITORY and a.name == repository and (action in a.actions or "*" in a.actions)
                    for a in self.grants or ())
 
-    def can_list(self, repository: str) -> bool:
-        """May this repository appear in the caller's catalog?"""
-        if self.policy is not None:
-            return self.policy.allows(repository, "pull")
-        return any(fnmatchcase(repository, pattern) for pattern in self.pull_patterns)
-
     @property
     def is_admin(self) -> bool:
         if self.policy is not None:
@@ -77,6 +72,7 @@ class Auth:
         self._bootstrap: tuple[float, str | None] | None = None
         self._keys: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._anonymous: tuple[float, Policy] | None = None
+        self.throttle = Throttle()
 
     @property
     def tokens(self) -> Tokens:
@@ -131,8 +127,12 @@ class Auth:
         hit = self._keys.get(cache_key) if cached else None
         if hit and hit[0] > now:
             return hit[1]
+        self.throttle.check(key_id)  # 429 while this key id is closed by failures, before any read
         principal = self._verify_key(key_id, secret, now)
-        if principal is not None:
+        if principal is None:
+            self.throttle.failed(key_id)
+        else:
+            self.throttle.succeeded(key_id)
             if len(self._keys) > 1000:
                 self._keys.clear()
             self._keys[cache_key] = (now + CACHE_SECONDS, principal)
@@ -179,9 +179,9 @@ class Auth:
 
     # --- authorization --------------------------------------------------------------------------------
 
-    @staticmethod
-    def authorize(principal: Principal | None, repository: str, action: str) -> None:
-        """Raise unless the principal may do `action` on `repository`."""
+    def authorize(self, principal: Principal | None, repository: str, action: str) -> None:
+        """Raise unless the principal may do `action` on `repository`. What anonymous rules make public, a key
+        holder may pull too, with Basic credentials as with a token (whose grants already include it)."""
         if principal is None:
             raise RegistryError(Err.UNAUTHORIZED, f"{action} on {repository} needs credentials")
         if principal.can(repository, action):
@@ -189,7 +189,41 @@ class Auth:
         if principal.grants is not None:
             # A token without this scope: the client may ask the token endpoint for a better one.
             raise RegistryError(Err.INSUFFICIENT_SCOPE, f"the token does not grant {action} on {repository}")
+        if action == "pull" and self.anonymous_policy().allows(repository, "pull"):
+            return
         raise RegistryError(Err.DENIED, f"{principal.subject} may not {action} {repository}")
+
+    def authorize_catalog(self, principal: Principal | None) -> None:
+        """The catalog takes a token granted `registry:catalog:*` (anonymous ones too), or Basic credentials."""
+        if principal is None:
+            raise RegistryError(Err.UNAUTHORIZED, "the catalog needs credentials or a token")
+        if principal.grants is not None and not any(a.type == REGISTRY and a.name == CATALOG
+                                                    for a in principal.grants):
+            raise RegistryError(Err.INSUFFICIENT_SCOPE, "the token does not grant registry:catalog:*")
+
+    def catalog_filter(self, principal: Principal | None):
+        """Which repositories the caller's catalog shows: those it may pull (None: all, auth off)."""
+        if principal is None:
+            return None
+        if principal.policy is None:
+            patterns = principal.pull_patterns
+            return lambda repository: any(fnmatchcase(repository, pattern) for pattern in patterns)
+        policy, public = principal.policy, self.anonymous_policy()
+        return lambda repository: policy.allows(repository, "pull") or public.allows(repository, "pull")
+
+    def could_grant(self, subject: str, repository: str, action: str) -> bool:
+        """Would the token endpoint grant `action` on `repository` to this token's subject now? One read of
+        its key; used only when a token lacks a scope the client may not know it needs (a mount's source)."""
+        if subject == ANONYMOUS:
+            policy = Policy()
+        elif subject == BOOTSTRAP_KEY_ID:
+            policy = ADMIN
+        else:
+            record = self.meta.get_access_key(subject) if keys.is_key_id(subject) else None
+            if record is None or not keys.usable(record, time.time()):
+                return False
+            policy = Policy.from_data(record.rules)
+        return action in policy.actions_on(repository) | self.anonymous_policy().actions_on(repository)
 
     # --- the token endpoint ---------------------------------------------------------------------------
 
@@ -212,7 +246,8 @@ class Auth:
                 if allowed is not None:
                     granted.append(allowed)
                     if access.type == REGISTRY and access.name == CATALOG:
-                        extra["pull"] = policy.pull_patterns()
+                        # The catalog lists what the caller may pull: its own, and what anyone may.
+                        extra["pull"] = sorted({*policy.pull_patterns(), *self.anonymous_policy().pull_patterns()})
         token, expires_in, issued_at = self.tokens.issue(subject, granted, extra or None)
         answer = {"token": token, "access_token": token, "expires_in": expires_in,
                   "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_at))}
@@ -227,7 +262,7 @@ class Auth:
             allowed = policy.actions_on(access.name) | self.anonymous_policy().actions_on(access.name)
             wanted = allowed if "*" in access.actions else access.actions & allowed
             return Access(REPOSITORY, access.name, frozenset(wanted)) if wanted else None
-        if access.type == REGISTRY and access.name == CATALOG and subject != ANONYMOUS:
+        if access.type == REGISTRY and access.name == CATALOG:
             return Access(REGISTRY, CATALOG, frozenset({"*"}))
         if access.type == REGISTRY and access.name == ADMIN_SCOPE.name and policy.is_admin:
             return ADMIN_SCOPE
