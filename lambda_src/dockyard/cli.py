@@ -1,6 +1,7 @@
 """The `dockyard` command.
 
     dockyard serve [--host 127.0.0.1] [--port 5000] [--endpoint-url URL | --aws] [--bucket B] [--table T] [--auth]
+                   [--lambda-limits] (see README)
     dockyard keys create NAME --allow 'team/*=pull,push' [--expires 90d] [--json]
     dockyard keys list [--json]
     dockyard keys revoke KEY_ID
@@ -9,7 +10,7 @@
     dockyard upstream list | remove NAME
     dockyard immutability set GLOB [--mutable-tags PATTERN]... | list | delete GLOB
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
-    dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET]   (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
+    dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET] [--json]  (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def _admin_parsers(sub) -> None:
     push.add_argument("--part-parallel", type=int, default=4, help="parts of one blob sent at once")
     push.add_argument("--multipart-above", default=None, help="send blobs larger than this in parts (e.g. 1g)")
     push.add_argument("--part-size", default=None, help="part size (e.g. 64m; at least 5m)")
+    push.add_argument("--json", action="store_true",
+                      help="print a JSON summary (digest, blobs pushed and skipped) on stdout; else the digest")
 
     gateway = sub.add_parser("gateway", help="a local endpoint that lands standard pushes of any size in a "
                                               "deployed registry, layers straight to S3")
@@ -177,7 +180,7 @@ def serve(args) -> int:
     bound_malloc()
     import uvicorn
 
-    from dockyard.local.backend import FAKE_CREDENTIALS, EmbeddedMoto, use_fake_credentials
+    from dockyard.local.backend import EmbeddedMoto, use_fake_credentials
     from dockyard.local.http import PROTOCOL
     from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients
 
@@ -185,9 +188,11 @@ def serve(args) -> int:
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)  # "Found credentials in ..." at start
     embedded = None
     if not args.aws and not args.endpoint_url:
-        embedded = EmbeddedMoto()
+        embedded = EmbeddedMoto(secure=True)  # moto takes only the key it generated (see README: threat model)
         args.endpoint_url = embedded.start()
-        os.environ.update(FAKE_CREDENTIALS)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):  # the generated key alone, never a session's
+            os.environ.pop(name, None)
+        os.environ.update(embedded.credentials)
     elif args.endpoint_url:
         use_fake_credentials()
     try:
@@ -329,57 +334,6 @@ def upstream(args) -> int:
     return 0
 
 
-def parse_size(text: str | None) -> int | None:
-    if text is None:
-        return None
-    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-    try:
-        return int(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else int(text)
-    except (ValueError, IndexError):
-        raise SystemExit(f"dockyard: invalid size {text!r} (use e.g. 64m, 1g)") from None
-
-
-def push(args) -> int:
-    from dockyard.client.credentials import resolve
-    from dockyard.client.http import RegistryClient, RegistryError, base_url
-    from dockyard.client.progress import Progress
-    from dockyard.client.push import Destination, push as push_image
-    from dockyard.client.source import SourceError, load
-
-    try:
-        destination = Destination.parse(args.destination)
-        image = load(args.source)
-    except (ValueError, SourceError) as exc:
-        raise SystemExit(f"dockyard: {exc}") from None
-    client = RegistryClient(base_url(destination.host, args.insecure), resolve(destination.host, args.creds))
-    progress = Progress(sum(b.size for b in image.blobs.values()))
-    try:
-        push_image(image, destination, client, progress, parallel=args.parallel, part_parallel=args.part_parallel,
-                   multipart_above=parse_size(args.multipart_above), part_size=parse_size(args.part_size))
-    except RegistryError as exc:
-        raise SystemExit(f"dockyard: push failed: {exc}") from None
-    finally:
-        client.close()
-    return 0
-
-
-def gateway(args) -> int:
-    import uvicorn
-
-    from dockyard.client.gateway import create_gateway
-    from dockyard.local.http import PROTOCOL
-
-    if not args.registry:
-        raise SystemExit(f"dockyard: no registry: use --registry URL or set {Env.REGISTRY}")
-    registry = args.registry if "://" in args.registry else f"https://{args.registry}"
-    app = create_gateway(registry, spool_dir=args.spool_dir, part_size=parse_size(args.part_size),
-                         multipart_above=parse_size(args.multipart_above))
-    print(f"Dockyard gateway on http://{args.host}:{args.port} -> {registry}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, http=PROTOCOL, log_level=args.log_level,
-                timeout_keep_alive=30)
-    return 0
-
-
 def signing_key(args) -> int:
     from dockyard.auth.secrets_store import rotate_keyring
     from dockyard.storage.aws import secrets_client
@@ -397,9 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(sub)
     _admin_parsers(sub)
     args = parser.parse_args(argv)
+    from dockyard.client.commands import gateway, push
+
     commands = {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key, "push": push,
-                "upstream": upstream,
-                "gateway": gateway}
+                "upstream": upstream, "gateway": gateway}
     if args.command in governance.COMMANDS:
         return governance.COMMANDS[args.command](args, _call)
     return commands[args.command](args)

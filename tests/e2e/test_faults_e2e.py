@@ -197,12 +197,14 @@ def test_requests_the_http_parser_refuses_get_a_json_error(server, request_bytes
 def test_tls_probes_get_one_clear_log_line(backend_args):
     server = Server(*backend_args, "--log-level", "info")
     hello = bytes.fromhex("16030100a5010000a10303") + os.urandom(32)  # the start of a TLS ClientHello
-    for _ in range(3):
-        with connect(server) as sock:
-            status, _, body = exchange(sock, hello)
-            assert status == 400 and b"plain HTTP, not TLS" in body
-    assert httpx.get(f"{server.url}/v2/").status_code == 200
-    server.stop()
+    try:
+        for _ in range(3):
+            with connect(server) as sock:
+                status, _, body = exchange(sock, hello)
+                assert status == 400 and b"plain HTTP, not TLS" in body
+        assert httpx.get(f"{server.url}/v2/").status_code == 200
+    finally:
+        server.stop()
     output = server.output()
     assert output.count("tried TLS on this plain-HTTP port") == 1, output
     assert "Invalid HTTP request received" not in output
