@@ -89,3 +89,25 @@ def test_bad_sources(tmp_path):
         load(f"oci:{tmp_path}")
     with pytest.raises(SourceError):
         load(f"tarball:{tmp_path}")
+
+
+def test_skipped_blobs_count_toward_the_total_and_nothing_is_drawn_after_the_last_line():
+    out = io.StringIO()
+    progress = Progress(1000, stream=out, tty=True)
+    progress.finish("sha256:" + "e" * 64, "exists", 600)  # skipped: never started, never advanced
+    progress.start("sha256:" + "f" * 64, 400)
+    progress.advance("sha256:" + "f" * 64, 100)
+    progress.finish("sha256:" + "f" * 64, "mounted", 400)  # the rest of it was not sent either
+    assert progress.done == progress.total
+    totals = [line for line in out.getvalue().splitlines() if "total" in line]
+    assert "[##############################] 100.0%" in totals[-1]
+    progress.close("pushed r/app:v1")
+    progress.log("late note")
+    assert out.getvalue().endswith("pushed r/app:v1\nlate note\n")  # no bar redrawn under the final line
+
+
+def test_credentials_say_where_they_came_from(clean_env, monkeypatch):
+    assert resolve("r.example", "dyk_a:dys_b").describe() == "key dyk_a (from --creds)"
+    monkeypatch.setenv("DOCKYARD_KEY_ID", "dyk_ci")
+    monkeypatch.setenv("DOCKYARD_SECRET", "dys_ci")
+    assert resolve("r.example").describe() == "key dyk_ci (from DOCKYARD_KEY_ID and DOCKYARD_SECRET)"

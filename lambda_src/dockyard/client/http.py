@@ -32,6 +32,24 @@ class RegistryError(Exception):
         except (AttributeError, ValueError, KeyError, IndexError, TypeError):
             return None
 
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+
+def reason(response: httpx.Response) -> str:
+    """Why the registry said no, from the spec's error body, else the challenge's `error` (a HEAD answer
+    has no body), else the status phrase."""
+    try:
+        error = response.json()["errors"][0]
+        return f"{error.get('code', '')}: {error.get('detail') or error.get('message', '')}".strip(": ")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    challenge = dict(_PARAM.findall(response.headers.get("www-authenticate", "")))
+    if challenge.get("error"):
+        return challenge["error"].replace("_", " ")
+    return response.reason_phrase or response.text[:300]
+
 
 def base_url(host: str, insecure: bool = False) -> str:
     """`http://` for loopback (or when asked), `https://` otherwise."""
@@ -92,7 +110,7 @@ class RegistryClient:
                 continue
             if response.status_code in ok or response.status_code in allow:
                 return response
-            raise RegistryError(f"{method} {path}: {response.status_code} {response.text[:300]}", response)
+            raise RegistryError(f"{method} {path}: {response.status_code} {reason(response)}", response)
         raise RegistryError(f"{method} {path}: gave up after {RETRIES} tries")
 
     def _authenticate(self, response: httpx.Response, scope: str) -> None:
@@ -115,7 +133,7 @@ class RegistryClient:
                 headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             answer = self.http.get(realm, params=query, headers=headers)
         if answer.status_code != 200:
-            raise RegistryError(f"token request refused: {answer.status_code} {answer.text[:200]}", answer)
+            raise RegistryError(f"token request refused: {answer.status_code} {reason(answer)}", answer)
         data = answer.json()
         with self._lock:
             self._tokens[scope] = data.get("token") or data.get("access_token")

@@ -25,6 +25,7 @@ class Progress:
         self.started = time.monotonic()
         self._drawn = 0
         self._last_draw = 0.0
+        self.closed = False
 
     def log(self, message: str) -> None:
         with self.lock:
@@ -43,11 +44,22 @@ class Progress:
             self._draw()
 
     def finish(self, digest: str, outcome: str, size: int) -> None:
+        """A blob is done: pushed, or skipped (already there, mounted). Either way all of it counts as
+        done, so the total reaches 100%."""
         with self.lock:
-            self.blobs.pop(digest, None)
+            sent = self.blobs.pop(digest, [0, size])[0]
+            self.done += size - sent
             self._clear()
             print(f"{digest[:19]}  {_size(size):>10}  {outcome}", file=self.stream, flush=True)
             self._draw(force=True)
+
+    def close(self, message: str | None = None) -> None:
+        """Take the bars off the terminal for good, then print the last line (nothing is drawn after it)."""
+        with self.lock:
+            self._clear()
+            self.closed = True
+            if message:
+                print(message, file=self.stream, flush=True)
 
     def _clear(self) -> None:
         if self.tty and self._drawn:
@@ -55,7 +67,7 @@ class Progress:
             self._drawn = 0
 
     def _draw(self, force: bool = False) -> None:
-        if not self.tty or (not force and time.monotonic() - self._last_draw < 0.1):
+        if not self.tty or self.closed or (not force and time.monotonic() - self._last_draw < 0.1):
             return
         self._clear()
         lines = [self._bar(d[:19], sent, size) for d, (sent, size) in list(self.blobs.items())[:8]]

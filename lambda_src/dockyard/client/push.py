@@ -73,6 +73,7 @@ class Pusher:
         self._transfer = httpx.Client(timeout=httpx.Timeout(600, connect=30))
         self.sent = 0
         self._sent_lock = threading.Lock()
+        self.outcomes: dict[str, str] = {}  # blob digest -> exists, mounted, pushed
 
     def push(self, image: Image, reference: str) -> str:
         """Push every blob, then every manifest; returns the digest of the top manifest."""
@@ -95,6 +96,10 @@ class Pusher:
         self._transfer.close()
 
     def push_blob(self, blob: Blob) -> str:
+        self.outcomes[blob.digest] = outcome = self._push_blob(blob)
+        return outcome
+
+    def _push_blob(self, blob: Blob) -> str:
         head = self.client.request("HEAD", f"/v2/{self.repository}/blobs/{blob.digest}", scope=self.scope,
                                    allow=(404,))
         if head.status_code == 200:
@@ -195,9 +200,18 @@ class Pusher:
                 yield chunk
 
 
-def push(image: Image, destination: Destination, client: RegistryClient, progress: Progress, **options) -> str:
+def push(image: Image, destination: Destination, client: RegistryClient, progress: Progress, **options) -> dict:
+    """Push the image; returns what `dockyard push --json` prints."""
     started = time.monotonic()
-    digest = Pusher(client, destination.repository, progress, **options).push(image, destination.reference)
-    progress.log(f"pushed {destination.host}/{destination.repository}:{destination.reference} ({digest}) "
-                 f"in {time.monotonic() - started:.1f} s")
-    return digest
+    pusher = Pusher(client, destination.repository, progress, **options)
+    digest = pusher.push(image, destination.reference)
+    seconds = time.monotonic() - started
+    separator = "@" if destination.reference.startswith("sha256:") else ":"
+    where = f"{destination.host}/{destination.repository}{separator}{destination.reference}"
+    progress.close(f"pushed {where} ({digest}) in {seconds:.1f} s")
+    outcomes = list(pusher.outcomes.values())
+    return {"digest": digest, "mediaType": image.top.media_type, "destination": where,
+            "repository": destination.repository, "reference": destination.reference,
+            "blobs": {"pushed": outcomes.count("pushed"), "existed": outcomes.count("exists"),
+                      "mounted": outcomes.count("mounted")},
+            "bytesSent": pusher.sent, "seconds": round(seconds, 3)}
