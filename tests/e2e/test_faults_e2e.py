@@ -37,8 +37,8 @@ def moto():
     backend.stop()
 
 
-def serve(endpoint: str, *extra: str, env: dict | None = None) -> Server:
-    name = f"fault-{uuid.uuid4().hex[:10]}"
+def serve(endpoint: str, *extra: str, env: dict | None = None, name: str | None = None) -> Server:
+    name = name or f"fault-{uuid.uuid4().hex[:10]}"
     return Server("--endpoint-url", endpoint, "--bucket", name, "--table", name, *extra, env=env)
 
 
@@ -61,8 +61,12 @@ def timed(call):
 
 def test_a_stalled_backend_gives_503_in_seconds_and_never_delays_requests_that_need_none(moto):
     backend, endpoint = moto
-    server = serve(endpoint, "--auth", "--signing-secret", "fault-signing",
-                   env={Env.ADMIN_KEY_ID: ADMIN_ID, Env.ADMIN_SECRET: ADMIN_SECRET})
+    secured = ("--auth", "--signing-secret", "fault-signing")
+    admin_env = {Env.ADMIN_KEY_ID: ADMIN_ID, Env.ADMIN_SECRET: ADMIN_SECRET}
+    server = serve(endpoint, *secured, env=admin_env, name="fault-stalled")
+    # A second host of the same registry that has not read its signing keys yet (Secrets Manager) when the
+    # backend stalls.
+    cold = serve(endpoint, *secured, env=admin_env, name="fault-stalled")
     try:
         admin = basic(ADMIN_ID, ADMIN_SECRET)
         push_small_image(server.url, admin)
@@ -92,10 +96,16 @@ def test_a_stalled_backend_gives_503_in_seconds_and_never_delays_requests_that_n
         assert statuses == {503}
         print(f"with 60 requests stuck: GET /v2/ {probe_seconds:.2f} s, 401 challenge {challenge_seconds:.2f} s")
 
+        response, seconds = timed(lambda: httpx.get(f"{cold.url}/v2/", headers=bearer(token), timeout=60))
+        assert response.status_code == 503 and seconds < BOUND
+        print(f"signing keys unreadable (Secrets Manager stalled): 503 after {seconds:.1f} s")
+
         os.kill(backend.process.pid, signal.SIGCONT)  # and the registry recovers by itself
         assert httpx.get(manifest, headers=bearer(token), timeout=30).status_code == 200
+        assert httpx.get(f"{cold.url}/v2/", headers=bearer(token), timeout=30).status_code == 200
     finally:
         server.stop()
+        cold.stop()
 
 
 def test_a_dead_backend_gives_503_at_once_and_open_probes_still_answer(moto):

@@ -219,7 +219,7 @@ class Auth:
         elif subject == BOOTSTRAP_KEY_ID:
             policy = ADMIN
         else:
-            record = self.meta.get_access_key(subject) if keys.is_key_id(subject) else None
+            record = self.store.get_access_key(subject) if keys.is_key_id(subject) else None
             if record is None or not keys.usable(record, time.time()):
                 return False
             policy = Policy.from_data(record.rules)
