@@ -62,8 +62,9 @@ class Settings:
     verify_max: int | None = None
     # One audit line per manifest GET (a pull), besides writes and denials.
     audit_reads: bool = False
-    # Seconds to wait for an answer from S3, DynamoDB or Secrets Manager before one retry, then 503.
-    backend_timeout: float = 3.0
+    # Seconds to wait for an answer from S3, DynamoDB or Secrets Manager before one retry, then 503; None:
+    # `default_read_timeout` (3 s against AWS, 10 s against a custom endpoint such as moto).
+    backend_timeout: float | None = None
     # Seconds a request body may stall (no byte arriving) before the request fails with 408.
     body_timeout: float = 60.0
 
@@ -72,7 +73,7 @@ class Settings:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
             raise ValueError("presign_ttl must be between 1 second and 7 days")
-        if not 0 < self.backend_timeout <= 600 or not 0 < self.body_timeout <= 3600:
+        if not 0 < self.read_timeout <= 600 or not 0 < self.body_timeout <= 3600:
             raise ValueError("backend_timeout must be in (0, 600] seconds and body_timeout in (0, 3600]")
         if self.auth and not self.signing_secret:
             raise ValueError("auth needs a signing secret (Secrets Manager id)")
@@ -81,6 +82,11 @@ class Settings:
     def secret_prefix(self) -> str:
         """The Secrets Manager name prefix of upstream credentials."""
         return self.upstream_secret_prefix or f"dockyard/{self.table}/upstreams/"
+
+    @property
+    def read_timeout(self) -> float:
+        """How long an AWS call waits for its answer (see `dockyard.storage.aws`)."""
+        return self.backend_timeout or default_read_timeout(self.endpoint_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -149,8 +155,16 @@ class Settings:
             env[Env.UPSTREAM_SECRET_PREFIX] = self.upstream_secret_prefix
         if self.fetch_max_bytes:
             env[Env.FETCH_MAX_BYTES] = str(self.fetch_max_bytes)
-        env[Env.BACKEND_TIMEOUT], env[Env.BODY_TIMEOUT] = str(self.backend_timeout), str(self.body_timeout)
+        env[Env.BODY_TIMEOUT] = str(self.body_timeout)
+        if self.backend_timeout:
+            env[Env.BACKEND_TIMEOUT] = str(self.backend_timeout)
         return env
+
+
+def default_read_timeout(endpoint_url: str | None) -> float:
+    """3 s against AWS, where DynamoDB answers in milliseconds; 10 s against a custom endpoint: moto answers
+    DynamoDB one request at a time, and on a loaded machine one answer was seen to take over 3 s."""
+    return 10.0 if endpoint_url else 3.0
 
 
 def _flag(value: str) -> bool:

@@ -6,6 +6,7 @@ import anyio
 import anyio.from_thread
 from starlette.requests import ClientDisconnect, Request
 
+from dockyard.config import Settings
 from dockyard.errors import Err, RegistryError
 
 
@@ -22,7 +23,8 @@ class RequestBody:
         self._ended = False
         self._received = 0
         self._declared = request.headers.get("content-length")
-        self._timeout = request.app.state.settings().body_timeout
+        settings = getattr(request.app.state, "settings", None)  # the gateway's app has none: the default
+        self._timeout = settings().body_timeout if settings else Settings.body_timeout
 
     def read(self, size: int) -> bytes:
         if size <= 0 or (self._ended and not self._buffer):

@@ -4,7 +4,7 @@ Clients are created on first use (never at import time) and cached per process (
 
 Every call is bounded, so that a stalled or unreachable backend costs a request seconds, not minutes
 (botocore's defaults are a 60 s read timeout and, for DynamoDB, 10 retries): `CONNECT_TIMEOUT` to connect,
-`Settings.backend_timeout` to wait for an answer, and `ATTEMPTS` tries in all. The calls that make S3 work
+`Settings.read_timeout` to wait for an answer, and `ATTEMPTS` tries in all. The calls that make S3 work
 in proportion to the object's size before it answers (completing a multipart upload, copying) wait up to
 `LONG_READ_TIMEOUT`. What is still unanswered then becomes `503 BACKEND_UNAVAILABLE` (see `errors.py`).
 """
@@ -16,7 +16,7 @@ import threading
 from functools import lru_cache
 
 from dockyard.blocking import forbid_on_event_loop
-from dockyard.config import Settings
+from dockyard.config import Settings, default_read_timeout
 from dockyard.resources import LIFECYCLE_RULES, Table
 
 log = logging.getLogger("dockyard")
@@ -37,7 +37,7 @@ def make_clients(settings: Settings):
     Each boto3 client set holds its service models in memory (about 15 MB), so we build one set only.
     """
     with _lock:
-        return _shared_clients(settings.region, settings.endpoint_url, settings.backend_timeout)
+        return _shared_clients(settings.region, settings.endpoint_url, settings.read_timeout)
 
 
 class LazyClient:
@@ -92,10 +92,11 @@ def lazy_clients(settings: Settings):
     return LazyClient(lambda: make_clients(settings)[0]), LazyClient(lambda: make_clients(settings)[1])
 
 
-def new_clients(region: str, endpoint_url: str | None, read_timeout: float = Settings.backend_timeout):
+def new_clients(region: str, endpoint_url: str | None, read_timeout: float | None = None):
     """A fresh (s3, dynamodb) pair. A custom endpoint (moto) gets path-style SigV4 URLs that resolve locally."""
     import boto3
 
+    read_timeout = read_timeout or default_read_timeout(endpoint_url)
     session = boto3.session.Session(region_name=region)
     s3_options = {"signature_version": "s3v4", "max_pool_connections": 32,
                   "s3": {"addressing_style": "path" if endpoint_url else "auto"}}
@@ -124,7 +125,7 @@ def secrets_client(settings: Settings):
     """The Secrets Manager client (token signing keys); created on first use only, when auth is on."""
     forbid_on_event_loop()
     with _lock:
-        return _secrets_client(settings.region, settings.endpoint_url, settings.backend_timeout)
+        return _secrets_client(settings.region, settings.endpoint_url, settings.read_timeout)
 
 
 def ensure_bucket(s3, settings: Settings) -> bool:
