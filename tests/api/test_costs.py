@@ -15,10 +15,23 @@ def image(client):
                                               ("HEAD", "digest")])
 def test_manifest_pull_costs_one_dynamodb_read(client, calls, image, method, reference):
     digest, _ = image
+    path = f"/v2/team/app/manifests/{digest if reference == 'digest' else 'v1'}"
+    assert client.request(method, path).status_code == 200  # the hour's first pull of this item stamps it
     calls.clear()
-    response = client.request(method, f"/v2/team/app/manifests/{digest if reference == 'digest' else 'v1'}")
+    response = client.request(method, path)
     assert response.status_code == 200
     assert dict(calls) == {("dynamodb", "GetItem"): 1}
+
+
+def test_the_first_pull_of_an_item_in_an_hour_costs_one_write_more(client, calls, image):
+    digest, _ = image
+    for path in ("/v2/team/app/manifests/v1", f"/v2/team/app/manifests/{digest}"):  # a tag and a manifest item
+        calls.clear()
+        assert client.get(path).status_code == 200
+        assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1}
+        for _ in range(3):
+            assert client.get(path).status_code == 200
+        assert dict(calls) == {("dynamodb", "GetItem"): 4, ("dynamodb", "UpdateItem"): 1}
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])

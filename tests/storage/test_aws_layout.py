@@ -65,6 +65,11 @@ def fill(storage, repo: str) -> None:
     referrer = manifest_record(b'{"sbom": 1}', subject=base.digest, artifact_type="application/sbom",
                                annotations={"a": "b"})
     storage.manifests.put_manifest(repo, replace(referrer, body=None, body_in_s3=True), "sbom", no_references(True))
+    moved = manifest_record(b'{"moved": 1}')
+    storage.manifests.put_manifest(repo, moved, "m", no_references(True))
+    storage.manifests.put_manifest(repo, manifest_record(b'{"moved": 2}'), "m", no_references(True, moved.digest))
+    storage.manifests.record_pull(repo, "v1", base.digest, NOW, NOW)
+    storage.manifests.record_pull(repo, base.digest, base.digest, NOW, NOW)
     plain = ChunkedSession(id=str(uuid.uuid4()), repo=repo, expires_at=NOW + 600)
     storage.uploads.create_chunked(plain)
     lease = Lease(plain.id, "t", NOW + 60)

@@ -95,3 +95,26 @@ def test_a_body_kept_outside_the_index_reads_back_as_missing(storage, repo):
     assert (record.body, record.body_in_s3) == (None, True)
     storage.manifests.put_manifest(repo, ONE, "small", no_references(True))  # the same digest, inline now
     assert storage.manifests.get_manifest(repo, ONE.digest).body == ONE.body
+
+
+def test_a_push_is_stamped_on_the_tag_each_time_and_on_the_manifest_once(storage, repo):
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "a", no_references())
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), "b", no_references(True))
+    assert storage.manifests.get_manifest(repo, ONE.digest).pushed_at == 100
+    assert storage.manifests.get_tag(repo, "a").pushed_at == 100
+    assert storage.manifests.get_tag(repo, "b").pushed_at == 200
+
+
+def test_a_pull_is_stamped_only_over_an_older_stamp_and_only_where_it_still_points(storage, repo):
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "v1", no_references())
+    assert storage.manifests.get_tag(repo, "v1").last_pulled is None
+    storage.manifests.record_pull(repo, "v1", ONE.digest, now=1000, older_than=1000)
+    storage.manifests.record_pull(repo, "v1", ONE.digest, now=1500, older_than=900)  # 1000 is not older
+    assert storage.manifests.get_tag(repo, "v1").last_pulled == 1000
+    assert storage.manifests.get_manifest(repo, ONE.digest).last_pulled is None  # by tag: the tag's stamp
+    storage.manifests.record_pull(repo, ONE.digest, ONE.digest, now=2000, older_than=2000)
+    assert storage.manifests.get_manifest(repo, ONE.digest).last_pulled == 2000
+    storage.manifests.record_pull(repo, "v1", TWO.digest, now=3000, older_than=3000)  # the tag moved meanwhile
+    storage.manifests.record_pull(repo, "gone", ONE.digest, now=3000, older_than=3000)  # no such tag
+    assert storage.manifests.get_tag(repo, "v1").last_pulled == 1000
+    assert storage.manifests.get_tag(repo, "gone") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import replace
@@ -17,6 +18,8 @@ from dockyard.registry.immutability import Immutability, refusal
 from dockyard.storage.interfaces import ByteStore, ManifestIndex
 from dockyard.storage.types import ConditionFailed, ManifestRecord, Page
 
+log = logging.getLogger("dockyard")
+
 # A manifest item and its tag item each stay under DynamoDB's 400 KB item limit; larger bodies go to S3.
 INLINE_BODY_LIMIT = 256 * 1024
 # The most names one listing page returns; a `Link` header leads to the rest.
@@ -29,6 +32,9 @@ MAX_REFERRERS_PAGE = 500
 RETRIES = 10
 # Tags removed together with their manifest in one transaction (DynamoDB allows 100 items).
 MAX_TAGS_PER_DELETE = 90
+# A pull stamps the tag or manifest it read with its time only when the stamp there is older than this: at
+# most one write per item per hour, whatever the pull rate (retention's "not pulled for D days" needs no more).
+PULL_STAMP_INTERVAL = 3600
 
 
 class Manifests:
@@ -46,9 +52,20 @@ class Manifests:
             record = self.cache.manifest(repo, ref, record)  # a pull-through cache's: fetched or revalidated
         if record is None:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
+        self._stamp_pull(repo, ref, record)
         if with_body and record.body is None:
             return replace(record, body=self.store.get_manifest_body(record.digest))
         return record
+
+    def _stamp_pull(self, repo: str, ref: Digest | str, record: ManifestRecord) -> None:
+        """Record the pull (HEAD too: a client checking a tag is using it), if the item's stamp is stale."""
+        now = int(time.time())
+        if record.last_pulled is not None and record.last_pulled > now - PULL_STAMP_INTERVAL:
+            return
+        try:
+            self.index.record_pull(repo, ref, record.digest, now, now - PULL_STAMP_INTERVAL)
+        except Exception:  # noqa: BLE001 - a pull never fails for its bookkeeping
+            log.warning("could not record a pull of %s in %s", ref, repo, exc_info=True)
 
     def put(self, repo: str, reference: str, body: bytes, content_type: str | None) -> Manifest:
         """Validate, check that everything it references is in the repository, then store in one write."""
@@ -158,7 +175,7 @@ def record_of(manifest: Manifest, body: bytes) -> ManifestRecord:
         digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
         body=None if in_s3 else body, body_in_s3=in_s3,
         subject=manifest.subject.digest if manifest.subject else None,
-        artifact_type=manifest.artifact_type, annotations=manifest.annotations,
+        artifact_type=manifest.artifact_type, annotations=manifest.annotations, pushed_at=int(time.time()),
     )
 
 

@@ -181,6 +181,10 @@ class ManifestIndex(ManifestReads, Protocol):
         """Record that a cached tag was confirmed upstream at `at`, if it still points to `digest`
         (False if it does not, or is gone)."""
 
+    def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
+        """Stamp `now` as the last pull of a tag or manifest (by digest) that still points to `digest`, only if
+        the stamp it has is before `older_than` (one conditional write; nothing when it is newer)."""
+
 
 class UploadSessions(Protocol):
     """Upload sessions and the write leases on them."""

@@ -23,12 +23,17 @@ an item some time after that moment, so only upload sessions carry it. Attribute
         a link: the blob is visible in this repository
         {size, location}
     pk = repo#<name>, sk = manifest#<digest>
-        a manifest, the set of the tags that point to it, and a version every change of that set bumps
-        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, tags?, version}
+        a manifest, the set of the tags that point to it, and a version every change of that set bumps;
+        `pushed_at` is its first push, `untagged_at` the last time a tag left it, `last_pulled` the last
+        pull by digest (epoch seconds; stamped at most hourly)
+        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, tags?, version, pushed_at,
+         untagged_at?, last_pulled?}
     pk = repo#<name>, sk = tag#<tag>
-        a tag, with a copy of its manifest's fields, so that a pull by tag costs one read; a tag the
+        a tag, with a copy of its manifest's fields, so that a pull by tag costs one read; `pushed_at` is
+        when the tag was last pushed, `last_pulled` its last pull since (stamped at most hourly); a tag the
         pull-through cache stored carries when its upstream last confirmed it
-        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, checked_at?}
+        {digest, media_type, size, body | body_in_s3, subject?, artifact_type?, pushed_at, last_pulled?,
+         checked_at?}
     pk = repo#<name>, sk = referrer#<subject>#<digest>
         a manifest whose subject is <subject>, as the referrers API lists it (annotations as JSON)
         {digest, media_type, size, subject, artifact_type?, annotations?}

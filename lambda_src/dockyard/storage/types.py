@@ -69,6 +69,10 @@ class ManifestRecord:
     annotations: dict[str, str] = field(default_factory=dict)
     # A tag of a pull-through cache: when the upstream last confirmed it (epoch seconds); None elsewhere.
     checked_at: int | None = None
+    # When it was pushed (epoch seconds): a tag's last push, a manifest's first one; 0 if never recorded.
+    pushed_at: int = 0
+    # When it was last pulled, as recorded at most once an hour (None: never, or not since it was pushed).
+    last_pulled: int | None = None
 
 
 @dataclass(frozen=True)

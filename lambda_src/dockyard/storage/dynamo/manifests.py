@@ -8,6 +8,7 @@ the tags that point to it. Every write that touches more than one item is one tr
 from __future__ import annotations
 
 import json
+import time
 
 from dockyard.domain.digest import Digest
 from dockyard.storage import keys
@@ -36,7 +37,8 @@ def _record(item: dict) -> ManifestRecord:
     return ManifestRecord(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
                           size=n(item, "size"), body=b(item, "body"), body_in_s3="body_in_s3" in item,
                           subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
-                          checked_at=n(item, "checked_at") or None)
+                          checked_at=n(item, "checked_at") or None, pushed_at=n(item, "pushed_at"),
+                          last_pulled=n(item, "last_pulled") or None)
 
 
 def _referrer(item: dict) -> Descriptor:
@@ -106,9 +108,11 @@ class DynamoManifests:
         pk, current = keys.repo_pk(repo), refs.current
         fields = _attrs(record)
         removed = "body_in_s3" if "body" in fields else "body"
-        names = {f"#{k}": k for k in [*fields, removed, "version"]}
+        names = {f"#{k}": k for k in [*fields, removed, "version", "pushed_at"]}
         values = {f":{k}": v for k, v in fields.items()}
-        update = f"SET {', '.join(f'#{k} = :{k}' for k in fields)} REMOVE #{removed}"
+        values[":pushed_at"] = value(record.pushed_at)
+        update = (f"SET {', '.join(f'#{k} = :{k}' for k in fields)}, #pushed_at = if_not_exists(#pushed_at, :pushed_at)"
+                  f" REMOVE #{removed}")
         if tag is not None and current != record.digest:
             update += " ADD #version :one, #tags :tag"
             values.update({":one": value(1), ":tag": value({tag})})
@@ -122,9 +126,10 @@ class DynamoManifests:
         if tag is not None:
             unmoved = absent() if current is None else equals("digest", str(current))
             checked = {"checked_at": value(record.checked_at)} if record.checked_at else {}
-            ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields, **checked}, unmoved))
+            ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields, **checked,
+                                          "pushed_at": value(record.pushed_at)}, unmoved))
             if current is not None and current != record.digest:
-                ops.append(self._untag(repo, current, tag))
+                ops.append(self._untag(repo, current, tag, record.pushed_at))
         if record.subject is not None:
             referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
                         **{k: v for k, v in fields.items() if k not in ("body", "body_in_s3")}}
@@ -133,11 +138,24 @@ class DynamoManifests:
             ops.append(self.table.put_op(referrer))
         self.table.transact(ops)
 
-    def _untag(self, repo: str, digest: Digest, tag: str) -> dict:
-        """The transaction item that takes `tag` out of a manifest's tag set (the manifest must exist)."""
-        return self.table.update_op(keys.repo_pk(repo), keys.manifest_sk(digest), "DELETE #tags :tag ADD #version :one",
-                                    {"#tags": "tags", "#version": "version"}, {":tag": value({tag}), ":one": value(1)},
-                                    exists())
+    def _untag(self, repo: str, digest: Digest, tag: str, now: int) -> dict:
+        """The transaction item that takes `tag` out of a manifest's tag set (the manifest must exist) and
+        stamps when that happened (once the set is empty, the stamp says since when it is untagged)."""
+        return self.table.update_op(keys.repo_pk(repo), keys.manifest_sk(digest),
+                                    "DELETE #tags :tag SET #untagged_at = :now ADD #version :one",
+                                    {"#tags": "tags", "#version": "version", "#untagged_at": "untagged_at"},
+                                    {":tag": value({tag}), ":one": value(1), ":now": value(now)}, exists())
+
+    def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
+        pk = keys.repo_pk(repo)
+        sk = keys.manifest_sk(reference) if isinstance(reference, Digest) else keys.tag_sk(reference)
+        stale = Cond("attribute_not_exists(#last_pulled) OR #last_pulled < :old", {"#last_pulled": "last_pulled"},
+                     {":old": value(older_than)})
+        try:
+            self.table.update(pk, sk, "SET #last_pulled = :now", {"#last_pulled": "last_pulled"},
+                              {":now": value(now)}, exists() & equals("digest", str(digest)) & stale)
+        except ConditionFailed:
+            pass  # stamped meanwhile by another pull, or the tag moved, or the manifest went
 
     def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
         item = self.table.get(keys.repo_pk(repo), keys.manifest_sk(digest), ("tags", "version", "subject"))
@@ -164,7 +182,7 @@ class DynamoManifests:
             return False
         digest = Digest.parse(item["digest"]["S"])
         self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))),
-                             self._untag(repo, digest, tag)])
+                             self._untag(repo, digest, tag, int(time.time()))])
         return True
 
     def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
