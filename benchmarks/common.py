@@ -94,6 +94,6 @@ def environment() -> str:
             f"{platform.machine()}, {os.cpu_count()} CPUs")
 
 
-def start_server(moto: MotoServer, name: str, *extra: str) -> Server:
+def start_server(moto: MotoServer, name: str, *extra: str, env: dict | None = None) -> Server:
     os.environ.update(FAKE_ENV)
-    return Server("--endpoint-url", moto.endpoint, "--bucket", name, "--table", name, *extra)
+    return Server("--endpoint-url", moto.endpoint, "--bucket", name, "--table", name, *extra, env=env)

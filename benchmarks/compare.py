@@ -47,19 +47,26 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+HTPASSWD_AUTH = """auth:
+  htpasswd:
+    realm: distribution
+    path: {path}
+"""
 
 
 class Distribution:
     """The reference registry as a process, over the same moto."""
 
-    def __init__(self, moto: MotoServer, workdir: Path):
+    def __init__(self, moto: MotoServer, workdir: Path, bucket: str = "distribution", htpasswd: Path | None = None):
+        """With `htpasswd`, every request needs Basic credentials from that file."""
         import boto3
 
-        boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket="distribution")
+        boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
         self.port = free_port()
         self.host, self.url = f"127.0.0.1:{self.port}", f"http://127.0.0.1:{self.port}"
-        config = workdir / "distribution.yml"
-        config.write_text(DISTRIBUTION_CONFIG.format(endpoint=moto.endpoint, bucket="distribution", port=self.port))
+        config = workdir / f"{bucket}.yml"
+        text = DISTRIBUTION_CONFIG.format(endpoint=moto.endpoint, bucket=bucket, port=self.port)
+        config.write_text(text + (HTPASSWD_AUTH.format(path=htpasswd) if htpasswd else ""))
         env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # its S3 driver would choke on it
         self.process = subprocess.Popen(["docker-registry", "serve", str(config)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,6 +1,7 @@
 """Run every benchmark and write one Markdown report: benchmarks/results/latest.md.
 
-    ./dev bench            (installs skopeo and docker-registry with apt, the Python packages, the CDK CLI)
+    ./dev bench            (installs skopeo, docker-registry, wrk, hey and htpasswd with apt, the Python
+                            packages, the CDK CLI)
     ./dev bench --quick    (smaller layers and fewer repeats, for a first look)
 
 Each section is the output of one script in this folder, run in its own process; the command that made
@@ -22,11 +23,11 @@ BUDGETS = """## Budgets
 | --- | --- | --- |
 | big push and big pull: Dockyard/distribution ≤ 1.0 | compare.py | see the ratio column |
 | registry peak RSS ≤ 100 MiB while streaming the big push | compare.py, stream_rss.py | see the RSS columns |
-| manifest GET by tag or digest: 1 DynamoDB read | calls_and_cost.py | `within` column |
-| blob GET or HEAD: 1 DynamoDB read, 0 S3 calls | calls_and_cost.py | `within` column |
-| manifest PUT: at most one batched read plus one transactional write | calls_and_cost.py | `within` column |
-| cold start ratio ≤ 1.3 | coldstart.py | ratio column |
-| cost ≤ $5 per million pulls, excluding egress | calls_and_cost.py | totals |
+| AWS calls per operation (manifest GET: 1 read; blob GET or HEAD: at most 1 read, 0 S3 calls; manifest PUT: one batched read, one transaction) | tests/api/test_costs.py pins them; calls_and_cost.py | AWS calls column |
+| request rate, Dockyard/distribution: ≥ 1.0 for blob GET and HEAD, `/v2/`, token; ≥ 1.5 for manifest GET by tag | request_rate.py | ratio column |
+| warm handler time excluding the AWS round trip: blob GET ≤ 0.3 ms, manifest GET and token ≤ 1 ms | handler_time.py | budget column |
+| cold start ratio ≤ 1.1 | coldstart.py | ratio column |
+| cost ≤ $5 per million docker first pulls at the default memory, whole model, excluding egress | calls_and_cost.py | totals |
 """
 
 
@@ -37,7 +38,9 @@ def main() -> None:
     quick = args.quick
     plan = [
         ["compare.py", "--repeat", "1" if quick else "3"],
+        ["request_rate.py", "--duration", "2" if quick else "3", "--repeat", "1" if quick else "3"],
         ["calls_and_cost.py"],
+        ["handler_time.py"],
         ["pullthrough.py", "--repeat", "1" if quick else "3"],
         ["coldstart.py", "--repeat", "3" if quick else "7"],
         ["stream_rss.py", "--size-mib", "256" if quick else "1024"],
