@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dockyard.domain.digest import Digest
 from dockyard.resources import UNVERIFIED_TAG
 from dockyard.storage import keys
+from dockyard.storage.presign import presigned_get
 from dockyard.storage.s3_limits import MIB
 from dockyard.storage.types import ObjectStat, Part
 
@@ -29,9 +30,7 @@ class S3Objects:
     # --- objects ------------------------------------------------------------------------------------
 
     def presign_get(self, location: str, ttl: int) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": location}, ExpiresIn=ttl
-        )
+        return presigned_get(self.client, self.bucket, location, ttl)
 
     def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
         body = self.client.get_object(Bucket=self.bucket, Key=location)["Body"]
