@@ -6,6 +6,10 @@ probe, the 401 challenge, a Bearer token checked against a keyring already loade
 them. So the auth dependencies run on the event loop with blocking forbidden: every AWS client refuses a
 call there (`WouldBlock`, raised by a botocore `before-call` hook before anything is sent), and the
 check is then run again in a worker thread. Only the requests that really need the backend wait for it.
+
+Async routes call what may block through `offload`: under Lambda (Mangum) inline, since an instance serves
+one request at a time and a worker thread would be started anew for every invocation; under an ASGI server
+(uvicorn) on the event loop when it needs no backend call, else in a worker thread.
 """
 
 from __future__ import annotations
@@ -42,3 +46,10 @@ async def without_blocking(work: Callable[..., T], *args) -> T:
     finally:
         _ON_EVENT_LOOP.reset(marker)
     return await to_thread.run_sync(work, *args)
+
+
+async def offload(request, work: Callable[..., T], /, *args) -> T:
+    """`work(*args)` for an async route: inline under Lambda, else as `without_blocking` runs it."""
+    if "aws.event" in request.scope:
+        return work(*args)
+    return await without_blocking(work, *args)

@@ -18,7 +18,7 @@ from fastapi import Depends, Query, Request
 from dockyard.api.deps import RegistryDep
 from dockyard.auth.scopes import challenge_scope
 from dockyard.auth.service import Principal
-from dockyard.blocking import without_blocking
+from dockyard.blocking import offload
 from dockyard.domain.names import validate_name
 from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
@@ -57,7 +57,7 @@ async def check_access(request: Request, registry: Registry, name: str | None, a
     a caller). `also` are more scopes the 401 challenge names (a mount's source)."""
     if not registry.settings.auth:
         return None
-    return await without_blocking(_check_access, request, registry, name, action, also)
+    return await offload(request, _check_access, request, registry, name, action, also)
 
 
 def _check_access(request: Request, registry: Registry, name: str | None, action: str | None,
@@ -101,7 +101,7 @@ def _repository(action: str, mounting: bool = False):
         # A mount's challenge names its source too, so that one token serves both (as distribution does).
         also = (challenge_scope(source, ("pull",)),) if source and source != name else ()
         await check_access(request, registry, name, action, also)
-        if action == "push" and await without_blocking(registry.upstreams.is_cache, name):
+        if action == "push" and await offload(request, registry.upstreams.is_cache, name):
             raise RegistryError(Err.DENIED, f"{name} is a pull-through cache of upstream {name.split('/')[0]}: "
                                             "nobody can push into it")
         return name
@@ -146,8 +146,8 @@ async def _mount_from(request: Request, name: str, registry: RegistryDep,
         await check_access(request, registry, source, "pull")
     except RegistryError as exc:
         caller = getattr(request.state, "caller", None)
-        if exc.err is Err.INSUFFICIENT_SCOPE and caller is not None and await without_blocking(
-                registry.auth.could_grant, caller.subject, source, "pull"):
+        if exc.err is Err.INSUFFICIENT_SCOPE and caller is not None and await offload(
+                request, registry.auth.could_grant, caller.subject, source, "pull"):
             scopes = _scopes(name, "push", (challenge_scope(source, ("pull",)),))
             exc.headers["WWW-Authenticate"] = _challenge(request, registry, scopes, "insufficient_scope")
             raise

@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes: the registry, request headers, small JSON and form bodies."""
+"""Dependencies shared by the routes: the registry, request headers, small JSON and form bodies, and
+`offload` for the blocking calls of async routes.
+
+The routes of a pull (and every dependency) are `async def`: FastAPI would run a plain `def` in a worker
+thread, one hop per dependency and one for the route. What may block (boto3) goes through `offload`."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Header, Request
 
+from dockyard.blocking import offload  # noqa: F401 (the routes take it from here)
 from dockyard.domain.ranges import Chunk
 from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
@@ -15,7 +20,7 @@ from dockyard.registry import Registry
 
 async def get_registry(request: Request) -> Registry:
     """A coroutine, as every dependency that needs no backend: no worker thread (see `dockyard.blocking`)."""
-    return request.app.state.registry()
+    return request.app.state.registry()  # built on first use: objects only, no AWS call
 
 
 async def content_length(value: Annotated[str | None, Header(alias="content-length")] = None) -> int | None:

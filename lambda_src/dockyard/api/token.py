@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from dockyard.api.deps import RegistryDep, read_form
+from dockyard.api.deps import RegistryDep, offload, read_form
 from dockyard.auth.header import Authorization, credentials
 from dockyard.errors import Err, RegistryError
 
@@ -20,14 +20,14 @@ def _enabled(registry) -> None:
 
 
 @router.get("/token")
-def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
+async def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
     _enabled(registry)
     given = Authorization.parse(request.headers.get("authorization"))
     if given is not None and (given.scheme != "basic" or not given.value):
         raise RegistryError(Err.UNAUTHORIZED, "the token endpoint takes Basic credentials")
     offline = request.query_params.get("offline_token", "").lower() == "true"
-    answer = registry.auth.issue_token(given.basic() if given else None, None,
-                                       request.query_params.getlist("scope"), offline)
+    answer = await offload(request, registry.auth.issue_token, given.basic() if given else None, None,
+                           request.query_params.getlist("scope"), offline)
     return JSONResponse(answer, headers=NO_CACHE)
 
 
