@@ -114,3 +114,53 @@ def test_keyring_format():
         Keyring.from_json('{"current": "k1", "k1": "short"}')
     with pytest.raises(ValueError):
         Keyring.from_json('{"k1": "' + "x" * 40 + '"}')
+
+
+class CountingTokens(Tokens):
+    verified = 0
+
+    def verify(self, token, use="access"):
+        CountingTokens.verified += 1
+        return super().verify(token, use)
+
+
+def _auth(keyrings: list):
+    """An Auth whose keyring comes from `keyrings` (the last one each time it is read)."""
+    from dockyard.auth.service import Auth
+
+    return Auth(None, tokens_factory=lambda: CountingTokens(keyrings[-1], "dockyard", 300, 3600))
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch):
+    from dockyard.errors import RegistryError
+
+    auth = _auth([KEYRING])
+    token, _, _ = tokens().issue("dyk_x", PULL)
+    CountingTokens.verified = 0
+    first = auth.authenticate(f"Bearer {token}")
+    assert auth.authenticate(f"Bearer {token}") == first and first.can("team/app", "pull")
+    assert CountingTokens.verified == 1
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    with pytest.raises(RegistryError):
+        auth.authenticate(f"Bearer {tampered}")  # another string: verified, and refused
+    assert CountingTokens.verified == 2
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 301)  # past its expiry: verified again (PyJWT's clock decides)
+    auth.authenticate(f"Bearer {token}")
+    assert CountingTokens.verified == 3
+
+
+def test_a_keyring_reread_forgets_verified_tokens(monkeypatch):
+    """A key removed from the keyring stops vouching for its tokens at the next re-read, as without the cache."""
+    from dockyard.auth.service import KEYRING_SECONDS
+    from dockyard.errors import RegistryError
+
+    keyrings = [Keyring("k1", {"k1": b"a" * 48})]
+    auth = _auth(keyrings)
+    token, _, _ = tokens(ttl=3 * KEYRING_SECONDS).issue("dyk_x", PULL)
+    auth.authenticate(f"Bearer {token}")
+    keyrings.append(Keyring("k2", {"k2": b"b" * 48}))  # k1 withdrawn
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + KEYRING_SECONDS + 1)
+    with pytest.raises(RegistryError, match="unknown signing key"):
+        auth.authenticate(f"Bearer {token}")

@@ -1,6 +1,7 @@
 """Who is calling, and may they do this? Credentials in, a principal out; scopes checked per route.
 
-- Bearer tokens are verified locally (no AWS call).
+- Bearer tokens are verified locally (no AWS call), once per token and instance: a verified token is
+  remembered until it expires (or the keyring is re-read), so a pull's many requests verify it once.
 - Basic credentials (an access key id and secret) on registry endpoints cost one DynamoDB read, then are
   cached for a minute per warm instance, so a client sending them on every request costs nothing more
   (a revocation reaches such a client within that minute). The token endpoint always reads the key, so a
@@ -34,6 +35,7 @@ TOUCH_EVERY = 3600  # last-used time is written at most this often per key
 BOOTSTRAP_SECONDS = 300  # how long the bootstrap admin secret is trusted without a new read
 KEYRING_SECONDS = 900  # the signing keyring is re-read this often, to pick up a new current key
 KEYRING_RETRY_SECONDS = 30  # an unknown key id re-reads the keyring at most this often
+VERIFIED_TOKENS = 1000  # verified tokens remembered per instance, each until it expires
 ADMIN_SCOPE = Access(REGISTRY, "admin", frozenset({"*"}))
 
 
@@ -73,6 +75,7 @@ class Auth:
         self._keys: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._anonymous: tuple[float, Policy] | None = None
         self.throttle = Throttle()
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     @property
     def tokens(self) -> Tokens:
@@ -88,6 +91,7 @@ class Auth:
         with self._lock:
             self._tokens = self._tokens_factory()
             self._tokens_loaded = time.time()
+            self._verified = {}  # a key gone from the keyring no longer vouches for its tokens
 
     def _verify(self, token: str, use: str = ACCESS):
         """Verify a token; a key id we do not know yet (a rotation elsewhere) triggers one early re-read."""
@@ -107,18 +111,29 @@ class Auth:
         if credentials is None:
             return None
         if credentials.scheme == "bearer":
-            try:
-                claims = self._verify(credentials.value)
-            except InvalidToken as exc:
-                raise RegistryError(Err.UNAUTHORIZED, f"invalid token: {exc}") from None
-            return Principal(claims.subject, grants=claims.access,
-                             pull_patterns=tuple(claims.extra.get("pull", ())))
+            return self._bearer(credentials.value)
         if credentials.scheme == "basic":
             principal = self.key_principal(*credentials.basic())
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
             return principal
         raise RegistryError(Err.UNAUTHORIZED, f"unsupported authorization scheme {credentials.scheme[:20]!r}")
+
+    def _bearer(self, token: str) -> Principal:
+        """The principal of an access token; verified on first sight, then remembered until it expires."""
+        verified = self._verified.get(token)
+        if verified is not None and verified[0] > time.time() and self._tokens is not None \
+                and time.time() - self._tokens_loaded <= KEYRING_SECONDS:
+            return verified[1]
+        try:
+            claims = self._verify(token)
+        except InvalidToken as exc:
+            raise RegistryError(Err.UNAUTHORIZED, f"invalid token: {exc}") from None
+        principal = Principal(claims.subject, grants=claims.access, pull_patterns=tuple(claims.extra.get("pull", ())))
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified = {}
+        self._verified[token] = (claims.expires, principal)
+        return principal
 
     def key_principal(self, key_id: str, secret: str, cached: bool = True) -> Principal | None:
         """The principal of a valid key; with `cached`, remembered for a minute per (id, secret) pair."""

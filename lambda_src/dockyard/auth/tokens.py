@@ -50,6 +50,7 @@ class Claims:
     subject: str
     access: tuple[Access, ...]
     extra: dict
+    expires: int = 0  # `exp`, in seconds since the epoch
 
 
 class Tokens:
@@ -95,4 +96,4 @@ class Tokens:
             raise InvalidToken(f"not an {use} token")
         access = tuple(Access(a["type"], a["name"], frozenset(a["actions"]))
                        for a in claims.get("access", []) if isinstance(a, dict))
-        return Claims(claims["sub"], access, claims.get("dockyard") or {})
+        return Claims(claims["sub"], access, claims.get("dockyard") or {}, int(claims["exp"]))
