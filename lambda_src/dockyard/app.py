@@ -68,8 +68,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.settings = functools.cache(lambda: settings or Settings.from_env())
     app.state.registry = _lazy_registry(app.state.settings, registry)
     install_error_handlers(app)  # adds the innermost middleware
-    # Order matters: fixed paths before the `{name:path}` routes, uploads before blobs/{digest}.
-    for module in (base, token, admin, governance, direct, listings, uploads, blobs, manifests):
+    # Routes are matched in order, so the requests of a pull come first. Fixed paths go before the
+    # `{name:path}` routes; those of blobs, manifests, uploads and listings never match each other's paths
+    # (`{digest}` holds no slash), whatever their order.
+    for module in (base, token, blobs, manifests, uploads, listings, direct, admin, governance):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited

@@ -95,13 +95,14 @@ class AuditLog:
 
 
 def _record(scope: dict, message: dict, reads: bool) -> None:
-    request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     status = message["status"]
+    headers = scope.get("headers", [])
     event = classify(scope.get("endpoint"), scope.get("path_params", {}),
-                     scope.get("query_string", b"").decode("latin-1"), status, "authorization" in request_headers,
-                     reads)
+                     scope.get("query_string", b"").decode("latin-1"), status,
+                     any(k.lower() == b"authorization" for k, _ in headers), reads)
     if event is None:
-        return
+        return  # most requests (reads): nothing more to decode
+    request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
     response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
     who = scope["state"].get("principal") or ("anonymous" if "principal" in scope["state"] else "unauthenticated")
     line = {"audit": 1, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **event, "who": who,
