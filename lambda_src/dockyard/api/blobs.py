@@ -1,4 +1,7 @@
-"""Blob reads: HEAD answers from metadata; GET redirects to a short-lived presigned S3 URL."""
+"""Blob reads: HEAD answers from metadata; GET redirects to a short-lived presigned S3 URL.
+
+A warm instance answers a blob it knows from memory, in the event loop: `offload` moves the work to a worker
+thread (under uvicorn) only when it needs a read from the table."""
 
 from typing import Annotated
 
