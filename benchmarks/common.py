@@ -91,7 +91,7 @@ def environment() -> str:
 
     return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
             f"fastapi {fastapi.__version__}, boto3 {boto3.__version__}, moto {moto.__version__}; "
-            f"{platform.machine()}, {os.cpu_count()} CPUs")
+            f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 
 
 def start_server(moto: MotoServer, name: str, *extra: str, env: dict | None = None) -> Server:
