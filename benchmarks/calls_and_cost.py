@@ -367,7 +367,7 @@ def report(pulls, init: float) -> None:
     print("# What a pull costs\n")
     print(f"{environment()}; the real Lambda handler (Mangum, access control on) behind a loopback Function URL "
           f"emulator, over moto; {MEMORY_MB} MB; a {LAYERS}-layer image; INIT (importing the handler in a fresh "
-          f"interpreter) measured at {init * 1000:.0f} ms of CPU; load average {os.getloadavg()[0]:.1f} at the end\n")
+          f"interpreter) measured at {init * 1000:.0f} ms of CPU\n")
     audit = pulls.pop("audit")
     for client, scenarios in pulls.items():
         if isinstance(scenarios, str):
