@@ -80,7 +80,6 @@ class RegistryFunction(Construct):
                 Env.REGION: Stack.of(self).region,
                 Env.PRESIGN_TTL: str(options.presign_ttl),
                 Env.MAX_BODY: str(LAMBDA_MAX_BODY),
-                Env.UPLOAD_LEASE: str(int(TIMEOUT.to_seconds()) + 60),
                 Env.AUTH: "on",
                 Env.SIGNING_SECRET: secrets.signing.secret_arn,
                 Env.BOOTSTRAP_SECRET: secrets.bootstrap_admin.secret_arn,

@@ -27,9 +27,9 @@ class Settings:
     upload_url_ttl: int = 3600
     # An upload session that sees no activity for this many seconds is gone.
     upload_ttl: int = 24 * 3600
-    # A request writing to an upload session holds it at most this long without renewing; a request killed
-    # by its host (a Lambda timeout) frees the session after this. Keep it above the host's request timeout.
-    upload_lease: int = 15 * 60
+    # A request writing to an upload session holds its lease this long, renewed every third of it while
+    # the request runs (`dockyard.registry.lease`): a writer that died frees the session within this.
+    upload_lease: int = 30
     # Bytes buffered before a multipart part is sent to S3 while streaming an upload.
     part_size: int = 6 * MIB
     # The largest request body this host accepts (Lambda's payload cap), advertised to chunking clients;

@@ -41,6 +41,7 @@ class Err(Enum):
     RANGE_NOT_SATISFIABLE = ("BLOB_UPLOAD_INVALID", 416, "chunk does not start at the current upload offset")
     UPLOAD_BUSY = ("BLOB_UPLOAD_INVALID", 409, "another request is writing to this upload")
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest exceeds the size limit")
+    TOO_MANY_TAGS = ("UNSUPPORTED", 414, "too many tag parameters in one push")
     NOT_FOUND = ("UNSUPPORTED", 404, "no such endpoint")
     INVALID_PARAMETER = ("UNSUPPORTED", 400, "invalid request parameter")
     BAD_HTTP = ("UNSUPPORTED", 400, "malformed HTTP request")

@@ -57,7 +57,8 @@ class StorageSeeder:
     def manifest(self, repo, body, tag=None, subject=None, artifact_type=None, annotations=None) -> Digest:
         record = manifest_record(body, subject, artifact_type, annotations)
         manifests = self.storage.manifests
-        manifests.put_manifest(repo, record, tag, manifests.check_references(repo, [], [], tag))
+        tags = (tag,) if tag else ()
+        manifests.put_manifest(repo, record, tags, manifests.check_references(repo, [], [], tags))
         return record.digest
 
 
@@ -67,8 +68,9 @@ def manifest_record(body: bytes, subject=None, artifact_type=None, annotations=N
                           subject=subject, artifact_type=artifact_type, annotations=annotations or {})
 
 
-def no_references(listed: bool = False, current: Digest | None = None) -> References:
-    return References([], current, listed)
+def no_references(listed: bool = False, **tags: Digest | None) -> References:
+    """References of a manifest that needs nothing, whose tags point where `tags` says (None: nowhere)."""
+    return References([], tags, listed)
 
 
 @pytest.fixture

@@ -60,14 +60,15 @@ def fill(storage, repo: str) -> None:
     digest = Digest.of(data)
     storage.blobs.link_blob(repo, digest, BlobRef(len(data), storage.objects.put_blob(digest, data)), record=True)
     base = manifest_record(b'{"base": 1}')
-    storage.manifests.put_manifest(repo, base, "v1", no_references())
+    storage.manifests.put_manifest(repo, base, ("v1",), no_references(v1=None))
     storage.objects.put_manifest_body(base.digest, base.body)
     referrer = manifest_record(b'{"sbom": 1}', subject=base.digest, artifact_type="application/sbom",
                                annotations={"a": "b"})
-    storage.manifests.put_manifest(repo, replace(referrer, body=None, body_in_s3=True), "sbom", no_references(True))
+    storage.manifests.put_manifest(repo, replace(referrer, body=None, body_in_s3=True), ("sbom",),
+                                   no_references(True, sbom=None))
     moved = manifest_record(b'{"moved": 1}')
-    storage.manifests.put_manifest(repo, moved, "m", no_references(True))
-    storage.manifests.put_manifest(repo, manifest_record(b'{"moved": 2}'), "m", no_references(True, moved.digest))
+    storage.manifests.put_manifest(repo, moved, ("m",), no_references(True, m=None))
+    storage.manifests.put_manifest(repo, manifest_record(b'{"moved": 2}'), ("m",), no_references(True, m=moved.digest))
     storage.manifests.record_pull(repo, "v1", base.digest, NOW, NOW)
     storage.manifests.record_pull(repo, base.digest, base.digest, NOW, NOW)
     plain = ChunkedSession(id=str(uuid.uuid4()), repo=repo, expires_at=NOW + 600)
@@ -94,7 +95,7 @@ def fill(storage, repo: str) -> None:
     storage.access.revoke_access_key("dyk_x", NOW)
     storage.access.put_anonymous_rules([("public/*", ["pull"])])
     cached = replace(manifest_record(b'{"cached": 1}'), checked_at=NOW)
-    storage.manifests.put_manifest(repo, cached, "cached", no_references(True))
+    storage.manifests.put_manifest(repo, cached, ("cached",), no_references(True, cached=None))
     storage.manifests.mark_checked(repo, "cached", cached.digest, NOW + 1)
     storage.upstreams.put_upstream(UpstreamRecord(name="hub", url="https://hub.example", mirror=True,
                                                   username="u", secret_id="arn:secret", created_at=1))

@@ -15,11 +15,11 @@ ONE, TWO = manifest_record(b'{"n": 1}'), manifest_record(b'{"n": 2}')
 
 
 def test_the_first_manifest_lists_its_repository(storage, repo):
-    refs = storage.manifests.check_references(repo, [], [], "v1")
-    assert (refs.missing, refs.current, refs.listed) == ([], None, False)
-    storage.manifests.put_manifest(repo, ONE, "v1", refs)
-    refs = storage.manifests.check_references(repo, [], [], "v1")
-    assert (refs.current, refs.listed) == (ONE.digest, True)
+    refs = storage.manifests.check_references(repo, [], [], ("v1",))
+    assert (refs.missing, refs.tags, refs.listed) == ([], {"v1": None}, False)
+    storage.manifests.put_manifest(repo, ONE, ("v1",), refs)
+    refs = storage.manifests.check_references(repo, [], [], ("v1",))
+    assert (refs.tags, refs.listed) == ({"v1": ONE.digest}, True)
     assert storage.manifests.repository_exists(repo)
 
 
@@ -29,37 +29,72 @@ def test_references_name_what_is_missing_across_batches(storage, repo):
     present = [Digest.of(str(n).encode()) for n in range(120)]
     for digest in present[:60]:
         storage.blobs.link_blob(repo, digest, BlobRef(1, "x"))
-    storage.manifests.put_manifest(repo, ONE, None, no_references())
+    storage.manifests.put_manifest(repo, ONE, (), no_references())
     refs = storage.manifests.check_references(repo, present, [ONE.digest, TWO.digest])
     assert sorted(refs.missing) == sorted(present[60:] + [TWO.digest])
 
 
 def test_a_tag_moves_only_from_where_it_was_read(storage, repo):
-    storage.manifests.put_manifest(repo, ONE, "v1", no_references())
+    storage.manifests.put_manifest(repo, ONE, ("v1",), no_references(v1=None))
     with pytest.raises(ConditionFailed):  # read before ONE was tagged: stale
-        storage.manifests.put_manifest(repo, TWO, "v1", no_references(listed=True))
+        storage.manifests.put_manifest(repo, TWO, ("v1",), no_references(True, v1=None))
     assert storage.manifests.get_tag(repo, "v1").digest == ONE.digest
     assert storage.manifests.get_manifest(repo, TWO.digest) is None  # nothing of the transaction was written
-    storage.manifests.put_manifest(repo, TWO, "v1", no_references(True, ONE.digest))
+    storage.manifests.put_manifest(repo, TWO, ("v1",), no_references(True, v1=ONE.digest))
     assert storage.manifests.get_tag(repo, "v1").digest == TWO.digest
     assert storage.manifests.manifest_tags(repo, ONE.digest).tags == []
     assert storage.manifests.manifest_tags(repo, TWO.digest).tags == ["v1"]
 
 
+def test_many_tags_move_in_one_write_from_wherever_they_were(storage, repo):
+    three = manifest_record(b'{"n": 3}')
+    storage.manifests.put_manifest(repo, ONE, ("a", "b"), no_references(a=None, b=None))
+    storage.manifests.put_manifest(repo, TWO, ("c",), no_references(True, c=None))
+    tags = ("a", "b", "c", "new")
+    refs = storage.manifests.check_references(repo, [], [], tags)
+    assert refs.tags == {"a": ONE.digest, "b": ONE.digest, "c": TWO.digest, "new": None}
+    storage.manifests.put_manifest(repo, three, tags, refs)
+    assert {tag: storage.manifests.get_tag(repo, tag).digest for tag in tags} == dict.fromkeys(tags, three.digest)
+    assert storage.manifests.manifest_tags(repo, three.digest).tags == sorted(tags)
+    assert storage.manifests.manifest_tags(repo, ONE.digest).tags == []
+    assert storage.manifests.manifest_tags(repo, TWO.digest).tags == []
+
+
+def test_the_most_tags_one_put_takes_fit_one_write(storage, repo):
+    from dockyard.storage.interfaces import MAX_TAGS_PER_PUT
+
+    tags = tuple(f"t{n:02}" for n in range(MAX_TAGS_PER_PUT))  # each leaving a manifest of its own
+    for n, tag in enumerate(tags):
+        storage.manifests.put_manifest(repo, manifest_record(b'{"old": %d}' % n), (tag,),
+                                       no_references(n > 0, **{tag: None}))
+    referrer = manifest_record(b'{"sbom": 2}', subject=ONE.digest, artifact_type="application/sbom")
+    storage.manifests.put_manifest(repo, referrer, tags, storage.manifests.check_references(repo, [], [], tags))
+    assert storage.manifests.list_tags(repo, 100, None).items == list(tags)
+    assert {storage.manifests.get_tag(repo, tag).digest for tag in tags} == {referrer.digest}
+
+
+def test_one_stale_tag_of_many_fails_the_whole_write(storage, repo):
+    storage.manifests.put_manifest(repo, ONE, ("a",), no_references(a=None))
+    with pytest.raises(ConditionFailed):
+        storage.manifests.put_manifest(repo, TWO, ("b", "a"), no_references(True, b=None, a=None))
+    assert storage.manifests.get_tag(repo, "b") is None
+    assert storage.manifests.get_tag(repo, "a").digest == ONE.digest
+
+
 def test_putting_the_same_manifest_again_changes_nothing_but_its_tags(storage, repo):
-    storage.manifests.put_manifest(repo, ONE, "a", no_references())
+    storage.manifests.put_manifest(repo, ONE, ("a",), no_references(a=None))
     before = storage.manifests.manifest_tags(repo, ONE.digest)
-    storage.manifests.put_manifest(repo, ONE, "a", no_references(True, ONE.digest))
+    storage.manifests.put_manifest(repo, ONE, ("a",), no_references(True, a=ONE.digest))
     assert storage.manifests.manifest_tags(repo, ONE.digest) == before
-    storage.manifests.put_manifest(repo, ONE, "b", no_references(True))
+    storage.manifests.put_manifest(repo, ONE, ("b",), no_references(True, b=None))
     after = storage.manifests.manifest_tags(repo, ONE.digest)
     assert after.tags == ["a", "b"] and after.version > before.version
 
 
 def test_a_manifest_is_deleted_with_its_tags_and_referrer_entry(storage, repo):
-    storage.manifests.put_manifest(repo, ONE, "v1", no_references())
+    storage.manifests.put_manifest(repo, ONE, ("v1",), no_references(v1=None))
     referrer = manifest_record(b'{"sbom": 1}', subject=ONE.digest, artifact_type="application/sbom")
-    storage.manifests.put_manifest(repo, referrer, "sbom", no_references(True))
+    storage.manifests.put_manifest(repo, referrer, ("sbom",), no_references(True, sbom=None))
     state = storage.manifests.manifest_tags(repo, referrer.digest)
     assert state.subject == ONE.digest
     storage.manifests.delete_manifest(repo, referrer.digest, state)
@@ -70,9 +105,9 @@ def test_a_manifest_is_deleted_with_its_tags_and_referrer_entry(storage, repo):
 
 
 def test_a_deletion_whose_tags_changed_meanwhile_writes_nothing(storage, repo):
-    storage.manifests.put_manifest(repo, ONE, "v1", no_references())
+    storage.manifests.put_manifest(repo, ONE, ("v1",), no_references(v1=None))
     state = storage.manifests.manifest_tags(repo, ONE.digest)
-    storage.manifests.put_manifest(repo, ONE, "v2", no_references(True))  # tagged again meanwhile
+    storage.manifests.put_manifest(repo, ONE, ("v2",), no_references(True, v2=None))  # tagged again meanwhile
     with pytest.raises(ConditionFailed):
         storage.manifests.delete_manifest(repo, ONE.digest, state)
     assert storage.manifests.get_tag(repo, "v1").digest == ONE.digest
@@ -81,7 +116,7 @@ def test_a_deletion_whose_tags_changed_meanwhile_writes_nothing(storage, repo):
 
 
 def test_deleting_a_tag_keeps_its_manifest(storage, repo):
-    storage.manifests.put_manifest(repo, ONE, "v1", no_references())
+    storage.manifests.put_manifest(repo, ONE, ("v1",), no_references(v1=None))
     assert storage.manifests.delete_tag(repo, "v1") is True
     assert storage.manifests.delete_tag(repo, "v1") is False
     assert storage.manifests.get_manifest(repo, ONE.digest) is not None
@@ -90,10 +125,10 @@ def test_deleting_a_tag_keeps_its_manifest(storage, repo):
 
 def test_a_body_kept_outside_the_index_reads_back_as_missing(storage, repo):
     large = replace(ONE, body=None, body_in_s3=True)
-    storage.manifests.put_manifest(repo, large, "big", no_references())
+    storage.manifests.put_manifest(repo, large, ("big",), no_references(big=None))
     record = storage.manifests.get_tag(repo, "big")
     assert (record.body, record.body_in_s3) == (None, True)
-    storage.manifests.put_manifest(repo, ONE, "small", no_references(True))  # the same digest, inline now
+    storage.manifests.put_manifest(repo, ONE, ("small",), no_references(True, small=None))  # the same digest, inline now
     assert storage.manifests.get_manifest(repo, ONE.digest).body == ONE.body
 
 

@@ -54,8 +54,8 @@ def test_a_fetch_claim_is_exclusive_until_it_is_released_or_runs_out(storage):
 
 def test_a_cached_tag_is_marked_checked_only_while_it_points_to_the_same_manifest(storage, repo):
     first, second = manifest_record(b'{"n": 1}'), manifest_record(b'{"n": 2}')
-    storage.manifests.put_manifest(repo, first.__class__(**{**first.__dict__, "checked_at": NOW}), "v1",
-                                   no_references())
+    storage.manifests.put_manifest(repo, first.__class__(**{**first.__dict__, "checked_at": NOW}), ("v1",),
+                                   no_references(v1=None))
     assert storage.manifests.get_tag(repo, "v1").checked_at == NOW
     assert storage.manifests.mark_checked(repo, "v1", first.digest, NOW + 5)
     assert storage.manifests.get_tag(repo, "v1").checked_at == NOW + 5

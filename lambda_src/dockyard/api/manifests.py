@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from dockyard.api import urls
@@ -33,12 +33,15 @@ async def get_manifest(request: Request, name: Pull, reference: str, registry: R
 @router.put("/v2/{name:path}/manifests/{reference}")
 @audited("manifest.push")
 def put_manifest(request: Request, name: Push, reference: str, registry: RegistryDep,
-                 content_type: Annotated[str | None, Header(alias="content-type")] = None) -> Response:
+                 content_type: Annotated[str | None, Header(alias="content-type")] = None,
+                 tag: Annotated[list[str], Query()] = ()) -> Response:
     body = RequestBody(request).read(MAX_MANIFEST_SIZE + 1)
-    manifest = registry.manifests.put(name, reference, body, content_type)
+    manifest, tags = registry.manifests.put(name, reference, body, content_type, tag)
     headers = {"Location": urls.manifest(name, manifest.digest), "Docker-Content-Digest": str(manifest.digest)}
     if manifest.subject is not None:
         headers["OCI-Subject"] = str(manifest.subject.digest)
+    if tag:  # the tags a push by digest named, once each (a tag never holds a comma)
+        headers["OCI-Tag"] = ", ".join(tags)
     return Response(status_code=201, headers=headers)
 
 

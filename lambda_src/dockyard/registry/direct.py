@@ -125,34 +125,34 @@ class DirectUploads:
     def complete(self, repo: str, upload_id: str) -> BlobInfo:
         """Verify the uploaded object against the claimed digest, then link it. Idempotent: a blob that a
         concurrent push of the same image completed first is simply there."""
-        held = self.leases.take(DirectSession, repo, upload_id)
-        session = held.session
-        try:
-            stat = self.store.stat(session.location)
-            if stat is None and session.multipart_id:
-                self._assemble(session)
+        with self.leases.take(DirectSession, repo, upload_id) as held:
+            session = held.session
+            try:
                 stat = self.store.stat(session.location)
-            if stat is None:
-                raise RegistryError(Err.BLOB_UPLOAD_INVALID, "nothing was uploaded yet")
-        except BaseException:
-            held.give_back()
-            raise
-        try:
-            ref = self.commit.commit(repo, session.digest, DirectObject(self.store, session, stat, held.keep),
-                                     held.lease)
-        except Mismatch:
-            self.sessions.delete_session(session.id)
-            raise
+                if stat is None and session.multipart_id:
+                    self._assemble(session)
+                    stat = self.store.stat(session.location)
+                if stat is None:
+                    raise RegistryError(Err.BLOB_UPLOAD_INVALID, "nothing was uploaded yet")
+            except BaseException:
+                held.give_back()
+                raise
+            try:
+                ref = self.commit.commit(repo, session.digest, DirectObject(self.store, session, stat, held.keep),
+                                         held.lease)
+            except Mismatch:
+                self.sessions.delete_session(session.id)
+                raise
         return BlobInfo(session.digest, ref.size)
 
     def abort(self, repo: str, upload_id: str) -> None:
         """Cancel: take the session's lease, delete the session (so that no completion can link its bytes
         any more), then the bytes."""
-        held = self.leases.take(DirectSession, repo, upload_id)
-        try:
-            self.sessions.delete_session(upload_id, held.lease)
-        except ConditionFailed:
-            raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
+        with self.leases.take(DirectSession, repo, upload_id) as held:
+            try:
+                self.sessions.delete_session(upload_id, held.lease)
+            except ConditionFailed:
+                raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
         _discard(self.store, held.session)
 
     # --- helpers ----------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ repository, expiry and, for a chunk, its offset. Why a lease could not be taken 
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import threading
 import time
 from dataclasses import replace
 from typing import Generic
@@ -18,6 +20,7 @@ from dockyard.errors import Err, RegistryError
 from dockyard.storage.interfaces import S, UploadSessions
 from dockyard.storage.types import ChunkedSession, ConditionFailed, Lease
 
+log = logging.getLogger("dockyard")
 UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
@@ -30,25 +33,47 @@ def taken_over() -> RegistryError:
 
 
 class Held(Generic[S]):
-    """A session whose lease this request holds."""
+    """A session whose lease this request holds, for as long as the `with` block runs.
+
+    The lease is short (`Settings.upload_lease`, 30 s by default) and a heartbeat thread renews it every
+    third of that while the request runs. A writer that dies (a crash, a killed process, a Lambda timeout)
+    stops renewing, so its session is free again within one lease, and the client's retry goes through.
+    """
 
     def __init__(self, sessions: UploadSessions, session: S, lease: Lease, seconds: int):
         self.sessions, self.session, self.lease, self.seconds = sessions, session, lease, seconds
-        self.renewed = time.time()
+        self._done, self._lost = threading.Event(), False
+        self._beat = threading.Thread(target=self._heartbeat, name=f"lease-{lease.upload_id[:8]}", daemon=True)
 
-    def keep(self) -> None:
-        """Renew the lease once a third of it has passed (call it often while streaming)."""
-        now = time.time()
-        if now - self.renewed > self.seconds / 3:
-            lease = replace(self.lease, until=int(now) + self.seconds)
+    def __enter__(self) -> Held[S]:
+        self._beat.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()  # the lease itself is given back, saved or deleted by the request
+
+    def _heartbeat(self) -> None:
+        while not self._done.wait(self.seconds / 3):
+            lease = replace(self.lease, until=int(time.time()) + self.seconds)
             try:
                 self.sessions.renew_lease(lease)
             except ConditionFailed:
-                raise taken_over() from None
-            self.lease, self.renewed = lease, now
+                self._lost = True  # taken over after it lapsed: `keep` stops the request
+                return
+            except Exception as exc:  # noqa: BLE001 - a backend hiccup: try again at the next beat
+                log.warning("could not renew the lease of upload %s: %s", lease.upload_id, exc)
+            else:
+                self.lease = lease
+
+    def keep(self) -> None:
+        """Before writing more bytes: go on only while the lease is ours, with half of it still ahead, so
+        that no write starts that could land after someone else took the session over."""
+        if self._lost or self.lease.until - time.time() < self.seconds / 2:
+            raise taken_over()
 
     def give_back(self) -> None:
         """Free the session for the next request, leaving its state as it was."""
+        self._done.set()
         self.sessions.release_lease(self.lease)
 
 
@@ -64,7 +89,8 @@ class Leases:
         return session
 
     def take(self, kind: type[S], repo: str, upload_id: str, offset: int | None = None) -> Held[S]:
-        """Take the lease of a live session of `kind` in `repo` (at `offset`, for a chunk)."""
+        """Take the lease of a live session of `kind` in `repo` (at `offset`, for a chunk); use the result
+        in a `with` block, which keeps the lease renewed."""
         if not UPLOAD_ID.match(upload_id):
             raise unknown(upload_id)
         now = int(time.time())
@@ -81,8 +107,9 @@ class Leases:
             return unknown(upload_id)
         chunked = isinstance(current, ChunkedSession)
         if current.lease and current.lease.until >= now:
+            wait = {"Retry-After": str(current.lease.until - now + 1)}
             return RegistryError(Err.UPLOAD_BUSY, "another request is writing to this upload",
-                                 {"Range": range_header(current.offset)} if chunked else None)
+                                 {**wait, "Range": range_header(current.offset)} if chunked else wait)
         if chunked and offset is not None and offset != current.offset:
             return RegistryError(Err.RANGE_NOT_SATISFIABLE,
                                  f"chunk starts at {offset}; the upload has {current.offset} bytes",

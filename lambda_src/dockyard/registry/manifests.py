@@ -6,16 +6,17 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 from dockyard.config import Settings
 from dockyard.domain.digest import CANONICAL, Digest
 from dockyard.domain.manifest import Descriptor, Manifest, parse_manifest
-from dockyard.domain.names import is_tag, parse_reference, validate_name
+from dockyard.domain.names import is_tag, parse_reference, validate_name, validate_tag
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.registry.immutability import Immutability, refusal
-from dockyard.storage.interfaces import ByteStore, ManifestIndex
+from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
 from dockyard.storage.types import ConditionFailed, ManifestRecord, Page
 
 log = logging.getLogger("dockyard")
@@ -67,32 +68,37 @@ class Manifests:
         except Exception:  # noqa: BLE001 - a pull never fails for its bookkeeping
             log.warning("could not record a pull of %s in %s", ref, repo, exc_info=True)
 
-    def put(self, repo: str, reference: str, body: bytes, content_type: str | None) -> Manifest:
-        """Validate, check that everything it references is in the repository, then store in one write."""
+    def put(self, repo: str, reference: str, body: bytes, content_type: str | None,
+            tags: Sequence[str] = ()) -> tuple[Manifest, tuple[str, ...]]:
+        """Validate, check that everything it references is in the repository, then store in one write.
+        A push by digest may name `tags` (the `tag` query parameters) to point at it in that same write.
+        Returns the manifest and the tags now pointing to it."""
         ref = parse_reference(reference)
+        tagged = _tags(ref, tags)
         manifest = parse_manifest(body, content_type, ref.algorithm if isinstance(ref, Digest) else CANONICAL)
         if isinstance(ref, Digest) and manifest.digest != ref:
             raise RegistryError(Err.DIGEST_INVALID, f"the manifest's digest is {manifest.digest}, not {ref}")
-        tag = None if isinstance(ref, Digest) else ref
         if manifest.subject and len(json.dumps(manifest.annotations)) > MAX_REFERRER_ANNOTATIONS:
             raise RegistryError(Err.MANIFEST_INVALID, "a referrer's annotations are limited to "
                                                       f"{MAX_REFERRER_ANNOTATIONS} bytes of JSON")
-        record = record_of(manifest, body)
+        # Each tag item holds a copy of an inline body: many tags push a mid-sized body out to S3.
+        record = record_of(manifest, body, copies=1 + len(tagged))
         in_s3 = record.body_in_s3
         for attempt in range(RETRIES):
-            refs = self.index.check_references(repo, manifest.blobs, manifest.children, tag)
+            refs = self.index.check_references(repo, manifest.blobs, manifest.children, tagged)
             if refs.missing:
                 raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in refs.missing[:50]]})
-            if tag is not None and refs.current not in (None, manifest.digest):
-                self.immutability.guard(repo, {tag: refs.current}, "moved")  # the write is conditioned on it
+            moved = {tag: refs.tags[tag] for tag in tagged if refs.tags[tag] not in (None, manifest.digest)}
+            if moved:
+                self.immutability.guard(repo, moved, "moved")  # the write is conditioned on where they point
             if in_s3 and attempt == 0:
                 self.store.put_manifest_body(manifest.digest, body)
             try:
-                self.index.put_manifest(repo, record, tag, refs)
-                return manifest
+                self.index.put_manifest(repo, record, tagged, refs)
+                return manifest, tagged
             except ConditionFailed:
-                _pause(attempt)  # the tag moved (or its old manifest went) meanwhile: read again
-        raise RegistryError(Err.TOOMANYREQUESTS, f"tag {tag} is changing too fast; retry")
+                _pause(attempt)  # a tag moved (or its old manifest went) meanwhile: read again
+        raise RegistryError(Err.TOOMANYREQUESTS, f"tags {', '.join(tagged)} are changing too fast; retry")
 
     def delete(self, repo: str, reference: str) -> None:
         """DELETE by digest: the manifest, every tag pointing to it and its referrer entry, atomically.
@@ -168,15 +174,29 @@ class Manifests:
         return Page(names, names[-1] if page.last is not None and names else None)
 
 
-def record_of(manifest: Manifest, body: bytes) -> ManifestRecord:
-    """The record a validated manifest is stored as (a body too large to keep inline goes to S3)."""
-    in_s3 = manifest.size > INLINE_BODY_LIMIT
+def record_of(manifest: Manifest, body: bytes, copies: int = 2) -> ManifestRecord:
+    """The record a validated manifest is stored as: a body too large to keep inline goes to S3, as does
+    one that `copies` items (the manifest's and its tags') would copy past what one write holds."""
+    in_s3 = manifest.size > INLINE_BODY_LIMIT or manifest.size * copies > MAX_INLINE_BODY_BYTES
     return ManifestRecord(
         digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
         body=None if in_s3 else body, body_in_s3=in_s3,
         subject=manifest.subject.digest if manifest.subject else None,
         artifact_type=manifest.artifact_type, annotations=manifest.annotations, pushed_at=int(time.time()),
     )
+
+
+def _tags(ref: str | Digest, tags: Sequence[str]) -> tuple[str, ...]:
+    """The tags a push points at its manifest: the reference, if a tag, or the `tag` parameters of a push
+    by digest (each once, in order)."""
+    if not isinstance(ref, Digest):
+        if tags:
+            raise RegistryError(Err.INVALID_PARAMETER, "tag parameters are allowed on a push by digest only")
+        return (ref,)
+    tagged = tuple(dict.fromkeys(validate_tag(tag) for tag in tags))
+    if len(tagged) > MAX_TAGS_PER_PUT:
+        raise RegistryError(Err.TOO_MANY_TAGS, f"{len(tagged)} tags; one push may name {MAX_TAGS_PER_PUT}")
+    return tagged
 
 
 def _descriptor(referrer: Descriptor) -> dict:

@@ -111,11 +111,11 @@ class PullThrough:
         """Write a fetched manifest as any pushed one is written (its blobs come when they are pulled)."""
         if record.body_in_s3:
             self.objects.put_manifest_body(record.digest, record.body)
-        stored = replace(record, checked_at=now if tag else None)
+        stored, tags = replace(record, checked_at=now if tag else None), (tag,) if tag else ()
         for attempt in range(RETRIES):
-            refs = self.manifests.check_references(repo, [], [], tag)
+            refs = self.manifests.check_references(repo, [], [], tags)
             try:
-                self.manifests.put_manifest(repo, stored, tag, refs)
+                self.manifests.put_manifest(repo, stored, tags, refs)
                 return
             except ConditionFailed:
                 time.sleep(0.01 * (attempt + 1))  # the tag moved meanwhile (a concurrent first pull): again

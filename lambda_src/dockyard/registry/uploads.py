@@ -52,20 +52,20 @@ class Uploads:
 
     def append(self, repo: str, upload_id: str, body: BodyReader, chunk: Chunk | None) -> UploadState:
         """PATCH: append a streamed body, or a `Content-Range` chunk that must start at the current offset."""
-        held = self.leases.take(ChunkedSession, repo, upload_id, chunk.start if chunk else None)
-        session, assembly = held.session, None
-        try:
-            assembly = Assembly(self.store, session, self.settings.part_size, held.keep)
-            check_received(chunk, assembly.write(body, chunk.length if chunk else None))
-            saved = replace(assembly.suspend(), expires_at=self._expiry())
-            self.sessions.save_chunked(saved, held.lease)
-        except ConditionFailed:
-            raise taken_over() from None
-        except BaseException:
-            if assembly is not None:
-                assembly.drain()
-            held.give_back()
-            raise
+        with self.leases.take(ChunkedSession, repo, upload_id, chunk.start if chunk else None) as held:
+            session, assembly = held.session, None
+            try:
+                assembly = Assembly(self.store, session, self.settings.part_size, held.keep)
+                check_received(chunk, assembly.write(body, chunk.length if chunk else None))
+                saved = replace(assembly.suspend(), expires_at=self._expiry())
+                self.sessions.save_chunked(saved, held.lease)
+            except ConditionFailed:
+                raise taken_over() from None
+            except BaseException:
+                if assembly is not None:
+                    assembly.drain()
+                held.give_back()
+                raise
         if session.tail and saved.tail != session.tail:
             self.store.delete_tail(session.id, session.tail)
         return UploadState(saved.id, saved.offset)
@@ -74,22 +74,22 @@ class Uploads:
                chunk: Chunk | None) -> BlobInfo:
         """PUT ?digest=: take an optional last chunk, verify the whole blob, store and link it."""
         claimed = claimed_digest(digest)
-        held = self.leases.take(ChunkedSession, repo, upload_id, chunk.start if chunk else None)
-        assembly = Assembly(self.store, held.session, self.settings.part_size, held.keep)
-        try:
-            check_received(chunk, assembly.write(body, chunk.length if chunk else None))
-            assembly.seal()
-        except BaseException:
-            # Nothing is lost: the session keeps what it had, and a retried PUT starts from there.
-            assembly.drain()
-            held.give_back()
-            raise
-        try:
-            return self._complete(repo, assembly, claimed, held.lease)
-        except BaseException:
-            # Sealed: the session cannot take more bytes. What the commit linked (if anything) stays.
-            self.sessions.delete_session(upload_id)
-            raise
+        with self.leases.take(ChunkedSession, repo, upload_id, chunk.start if chunk else None) as held:
+            assembly = Assembly(self.store, held.session, self.settings.part_size, held.keep)
+            try:
+                check_received(chunk, assembly.write(body, chunk.length if chunk else None))
+                assembly.seal()
+            except BaseException:
+                # Nothing is lost: the session keeps what it had, and a retried PUT starts from there.
+                assembly.drain()
+                held.give_back()
+                raise
+            try:
+                return self._complete(repo, assembly, claimed, held.lease)
+            except BaseException:
+                # Sealed: the session cannot take more bytes. What the commit linked (if anything) stays.
+                self.sessions.delete_session(upload_id)
+                raise
 
     def upload(self, repo: str, digest: str | None, body: BodyReader) -> BlobInfo:
         """POST ?digest=: a whole blob in one request, with no session left behind."""

@@ -37,6 +37,12 @@ from dockyard.storage.types import (
 
 S = TypeVar("S", bound=Session)
 
+# What one `ManifestIndex.put_manifest` must accept (DynamoDB: a transaction holds 100 items and 4 MB; one
+# push writes the manifest, the catalog and referrer entries, and per tag the tag and its old manifest).
+MAX_TAGS_PER_PUT = 48
+# The body bytes one `put_manifest` may copy inline (its manifest item and each tag item hold a copy).
+MAX_INLINE_BODY_BYTES = 3 * MIB
+
 
 class ByteReader(Protocol):
     """Reading stored bytes."""
@@ -160,12 +166,14 @@ class ManifestIndex(ManifestReads, Protocol):
     """Writing manifests, tags, referrer entries and the catalog."""
 
     def check_references(self, repo: str, blobs: list[Digest], manifests: list[Digest],
-                         tag: str | None = None) -> References:
-        """Which of these are missing from `repo`, where `tag` points, and whether `repo` is listed."""
+                         tags: tuple[str, ...] = ()) -> References:
+        """Which of these are missing from `repo`, where each of `tags` points, and whether `repo` is
+        listed."""
 
-    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None, refs: References) -> None:
-        """Store a manifest, move `tag` to it from `refs.current`, add its referrer entry (and the catalog
-        entry of a new repository) atomically; `ConditionFailed` if the tag moved meanwhile."""
+    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References) -> None:
+        """Store a manifest, move each of `tags` (at most `MAX_TAGS_PER_PUT`) to it from where `refs.tags`
+        says it points, add its referrer entry (and the catalog entry of a new repository) atomically;
+        `ConditionFailed` if a tag moved meanwhile."""
 
     def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
         """The tags pointing to a manifest and their version, read consistently; None if no such manifest."""

@@ -80,7 +80,7 @@ class References:
     """What a manifest PUT learns before it writes (see `ManifestIndex.check_references`)."""
 
     missing: list[Digest]
-    current: Digest | None  # where the tag points now
+    tags: dict[str, Digest | None]  # where each tag to be pushed points now (None: nowhere yet)
     listed: bool  # whether the repository is in the catalog already
 
 

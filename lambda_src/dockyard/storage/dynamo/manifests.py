@@ -87,49 +87,40 @@ class DynamoManifests:
             return Page(found, str(found[-1].digest))
         return Page(found, str(found[-1].digest) if found and page.last else None)
 
-    def check_references(self, repo: str, blobs, manifests, tag: str | None = None) -> References:
+    def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = ()) -> References:
         """One BatchGetItem (100 keys per call) for everything a manifest PUT must know before it writes."""
         pk = keys.repo_pk(repo)
         wanted = {(pk, keys.link_sk(d)): d for d in blobs}
         wanted.update({(pk, keys.manifest_sk(d)): d for d in manifests})
-        tag_key = (pk, keys.tag_sk(tag)) if tag is not None else None
+        tag_keys = {(pk, keys.tag_sk(tag)): tag for tag in tags}
         catalog_key = (keys.CATALOG_PK, keys.catalog_sk(repo))
         found: set[tuple[str, str]] = set()
-        current: Digest | None = None
-        for item in self.table.batch_get([*wanted, *([tag_key] if tag_key else []), catalog_key], ("digest",)):
+        current: dict[str, Digest | None] = dict.fromkeys(tags)
+        for item in self.table.batch_get([*wanted, *tag_keys, catalog_key], ("digest",)):
             found.add(item_key := (item[PK]["S"], item[SK]["S"]))
-            if item_key == tag_key:
-                current = Digest.parse(item["digest"]["S"])
+            if item_key in tag_keys:
+                current[tag_keys[item_key]] = Digest.parse(item["digest"]["S"])
         return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found)
 
     # --- writes -------------------------------------------------------------------------------------
 
-    def put_manifest(self, repo: str, record: ManifestRecord, tag: str | None, refs: References) -> None:
-        pk, current = keys.repo_pk(repo), refs.current
+    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References) -> None:
+        pk = keys.repo_pk(repo)
         fields = _attrs(record)
-        removed = "body_in_s3" if "body" in fields else "body"
-        names = {f"#{k}": k for k in [*fields, removed, "version", "pushed_at"]}
-        values = {f":{k}": v for k, v in fields.items()}
-        values[":pushed_at"] = value(record.pushed_at)
-        update = (f"SET {', '.join(f'#{k} = :{k}' for k in fields)}, #pushed_at = if_not_exists(#pushed_at, :pushed_at)"
-                  f" REMOVE #{removed}")
-        if tag is not None and current != record.digest:
-            update += " ADD #version :one, #tags :tag"
-            values.update({":one": value(1), ":tag": value({tag})})
-            names["#tags"] = "tags"
-        else:
-            update += " ADD #version :zero"
-            values[":zero"] = value(0)
-        ops = [self.table.update_op(pk, keys.manifest_sk(record.digest), update, names, values)]
+        moved = [tag for tag in tags if refs.tags[tag] != record.digest]
+        ops = [self._store(pk, record.digest, fields, moved, record.pushed_at)]
         if not refs.listed:
             ops.append(self.table.put_op(key(keys.CATALOG_PK, keys.catalog_sk(repo))))
-        if tag is not None:
+        left: dict[Digest, set[str]] = {}  # the manifests the moved tags leave
+        for tag in tags:
+            current = refs.tags[tag]
             unmoved = absent() if current is None else equals("digest", str(current))
             checked = {"checked_at": value(record.checked_at)} if record.checked_at else {}
             ops.append(self.table.put_op({**key(pk, keys.tag_sk(tag)), **fields, **checked,
                                           "pushed_at": value(record.pushed_at)}, unmoved))
             if current is not None and current != record.digest:
-                ops.append(self._untag(repo, current, tag, record.pushed_at))
+                left.setdefault(current, set()).add(tag)
+        ops += [self._untag(repo, digest, removed, record.pushed_at) for digest, removed in left.items()]
         if record.subject is not None:
             referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
                         **{k: v for k, v in fields.items() if k not in ("body", "body_in_s3")}}
@@ -138,13 +129,31 @@ class DynamoManifests:
             ops.append(self.table.put_op(referrer))
         self.table.transact(ops)
 
-    def _untag(self, repo: str, digest: Digest, tag: str, now: int) -> dict:
-        """The transaction item that takes `tag` out of a manifest's tag set (the manifest must exist) and
+    def _store(self, pk: str, digest: Digest, fields: dict, tagged: list[str], pushed_at: int | None) -> dict:
+        """The transaction item that writes a manifest's fields (stamping its first push) and adds `tagged`
+        to its tag set."""
+        removed = "body_in_s3" if "body" in fields else "body"
+        names = {f"#{k}": k for k in [*fields, removed, "version", "pushed_at"]}
+        values = {f":{k}": v for k, v in fields.items()}
+        values[":pushed_at"] = value(pushed_at)
+        update = (f"SET {', '.join(f'#{k} = :{k}' for k in fields)}, #pushed_at = if_not_exists(#pushed_at, :pushed_at)"
+                  f" REMOVE #{removed}")
+        if tagged:
+            update += " ADD #version :one, #tags :tags"
+            values.update({":one": value(1), ":tags": value(set(tagged))})
+            names["#tags"] = "tags"
+        else:
+            update += " ADD #version :zero"
+            values[":zero"] = value(0)
+        return self.table.update_op(pk, keys.manifest_sk(digest), update, names, values)
+
+    def _untag(self, repo: str, digest: Digest, tags: set[str], now: int) -> dict:
+        """The transaction item that takes `tags` out of a manifest's tag set (the manifest must exist) and
         stamps when that happened (once the set is empty, the stamp says since when it is untagged)."""
         return self.table.update_op(keys.repo_pk(repo), keys.manifest_sk(digest),
-                                    "DELETE #tags :tag SET #untagged_at = :now ADD #version :one",
+                                    "DELETE #tags :tags SET #untagged_at = :now ADD #version :one",
                                     {"#tags": "tags", "#version": "version", "#untagged_at": "untagged_at"},
-                                    {":tag": value({tag}), ":one": value(1), ":now": value(now)}, exists())
+                                    {":tags": value(tags), ":one": value(1), ":now": value(now)}, exists())
 
     def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
         pk = keys.repo_pk(repo)
@@ -182,7 +191,7 @@ class DynamoManifests:
             return False
         digest = Digest.parse(item["digest"]["S"])
         self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))),
-                             self._untag(repo, digest, tag, int(time.time()))])
+                             self._untag(repo, digest, {tag}, int(time.time()))])
         return True
 
     def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
