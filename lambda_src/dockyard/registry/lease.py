@@ -68,7 +68,7 @@ class Held(Generic[S]):
     def keep(self) -> None:
         """Before writing more bytes: go on only while the lease is ours, with half of it still ahead, so
         that no write starts that could land after someone else took the session over."""
-        if self._lost or self.lease.until - time.time() < self.seconds / 2:
+        if self._lost or self.lease.until - time.time() < self.seconds / 2 - 1:  # `until` is in whole seconds
             raise taken_over()
 
     def give_back(self) -> None:
