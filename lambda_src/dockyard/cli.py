@@ -253,7 +253,10 @@ def _client(args):
 
 def _call(args, method: str, path: str, body: dict | None = None) -> dict:
     with _client(args) as client:
-        response = client.request(method, path, json=body)
+        return _answer(client.request(method, path, json=body))
+
+
+def _answer(response) -> dict:
     try:
         data = response.json()
     except ValueError:
@@ -263,6 +266,20 @@ def _call(args, method: str, path: str, body: dict | None = None) -> dict:
         raise SystemExit(f"dockyard: {response.status_code} {error.get('code', '')}: "
                          f"{error.get('detail') or error.get('message') or response.text[:200]}")
     return data
+
+
+def _pages(args, path: str, field: str) -> list:
+    """Every entry of a paginated listing, following its `Link` headers."""
+    from urllib.parse import parse_qs, urlsplit
+
+    found, params = [], {}
+    with _client(args) as client:
+        while True:
+            response = client.get(path, params=params)
+            found += _answer(response)[field]
+            if "next" not in response.links:
+                return found
+            params = {k: v[0] for k, v in parse_qs(urlsplit(response.links["next"]["url"]).query).items()}
 
 
 def parse_duration(text: str) -> int:
@@ -287,7 +304,7 @@ def keys(args) -> int:
         else:
             print(f"id:     {data['id']}\nsecret: {data['secret']}\n(the secret is shown only this once)")
     elif args.action == "list":
-        found = _call(args, "GET", "/keys")["keys"]
+        found = _pages(args, "/keys", "keys")
         if args.json:
             print(json.dumps(found, indent=2))
         for key in [] if args.json else found:

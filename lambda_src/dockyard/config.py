@@ -25,6 +25,9 @@ class Settings:
     link_cache_ttl: int = 60
     # Lifetime of presigned upload URLs (direct uploads): long enough for a big part to start.
     upload_url_ttl: int = 3600
+    # Part URLs in one answer of the direct upload API: 1,000 of about 1.5 KB each (with a Lambda role's
+    # session token) fit a Lambda response; a client asks for the others as its parts go.
+    part_urls: int = 1000
     # An upload session that sees no activity for this many seconds is gone.
     upload_ttl: int = 24 * 3600
     # A request writing to an upload session holds its lease this long, renewed every third of it while
@@ -71,6 +74,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        if not 1 <= self.part_urls <= 1000:
+            raise ValueError("part_urls must be between 1 and 1000")
         if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
             raise ValueError("presign_ttl must be between 1 second and 7 days")
         if not 0 < self.read_timeout <= 600 or not 0 < self.body_timeout <= 3600:
@@ -100,6 +105,7 @@ class Settings:
             ("endpoint_url", Env.ENDPOINT_URL, str),
             ("presign_ttl", Env.PRESIGN_TTL, int),
             ("upload_url_ttl", Env.UPLOAD_URL_TTL, int),
+            ("part_urls", Env.PART_URLS, int),
             ("link_cache_ttl", Env.LINK_CACHE_TTL, int),
             ("upload_ttl", Env.UPLOAD_TTL, int),
             ("upload_lease", Env.UPLOAD_LEASE, int),

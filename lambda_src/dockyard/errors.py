@@ -42,6 +42,7 @@ class Err(Enum):
     UPLOAD_BUSY = ("BLOB_UPLOAD_INVALID", 409, "another request is writing to this upload")
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest exceeds the size limit")
     TOO_MANY_TAGS = ("UNSUPPORTED", 414, "too many tag parameters in one push")
+    TAG_LIMIT = ("DENIED", 403, "the manifest has as many tags as it can hold")
     NOT_FOUND = ("UNSUPPORTED", 404, "no such endpoint")
     INVALID_PARAMETER = ("UNSUPPORTED", 400, "invalid request parameter")
     BAD_HTTP = ("UNSUPPORTED", 400, "malformed HTTP request")

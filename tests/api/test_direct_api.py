@@ -173,6 +173,19 @@ def test_expired_part_urls_can_be_refreshed(client):
                            json={"numbers": numbers}).status_code == 400
 
 
+def test_a_plan_holds_the_first_part_urls_and_the_rest_come_in_batches(settings):
+    few = dataclasses.replace(settings, part_urls=2)
+    with TestClient(create_app(few, build_registry(few))) as client:
+        data = os.urandom(16 * MIB)
+        plan = begin(client, data, multipart=True, part_size=5 * MIB)
+        assert (plan["max_urls"], [p["number"] for p in plan["parts"]], plan["landed"]) == (2, [1, 2], [])
+        url = f"/dockyard/v1/direct/{NAME}/blobs/{plan['upload']}/parts"
+        assert client.post(url, json={"numbers": [2, 3, 4]}).status_code == 400
+        rest = client.post(url, json={"numbers": [3, 4]}).json()
+        send({**plan, "parts": plan["parts"] + rest["parts"]}, data)
+        assert complete(client, plan).status_code == 201 and pulled(client, sha256(data)) == data
+
+
 def test_bytes_are_tagged_unverified_until_linked(client, registry, settings):
     s3 = registry.storage.objects.client
     linked, abandoned = os.urandom(1000), os.urandom(2000)

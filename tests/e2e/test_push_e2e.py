@@ -44,7 +44,8 @@ def big_image(tmp_path_factory):
 
 @pytest.fixture
 def capped(backend_args):
-    server = Server(*backend_args, "--lambda-limits")
+    """As deployed, but with three part URLs per answer, so that multipart pushes fetch theirs in batches."""
+    server = Server(*backend_args, "--lambda-limits", env={Env.PART_URLS: "3"})
     yield server
     server.stop()
 

@@ -21,10 +21,13 @@ def test_a_key_reads_back_as_stored(storage):
     assert storage.access.get_access_key("dyk_none") is None
 
 
-def test_keys_list_by_id(storage):
-    made = [key(storage) for _ in range(3)]
-    listed = storage.access.list_access_keys()
-    assert [r.id for r in listed] == sorted(r.id for r in made) and listed == sorted(made, key=lambda r: r.id)
+def test_keys_list_by_id_in_pages(storage):
+    made = sorted((key(storage) for _ in range(5)), key=lambda r: r.id)
+    assert storage.access.list_access_keys(10, None).items == made
+    first = storage.access.list_access_keys(3, None)
+    assert first.items == made[:3] and first.last == made[2].id
+    rest = storage.access.list_access_keys(3, first.last)
+    assert rest.items == made[3:] and rest.last is None
 
 
 def test_the_first_revocation_time_stays(storage):

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.pages import MAX_PAGE_BYTES
 from dockyard.storage.types import ConditionFailed
 from tests.storage.conftest import manifest_record, no_references
 
@@ -100,7 +101,7 @@ def test_a_manifest_is_deleted_with_its_tags_and_referrer_entry(storage, repo):
     storage.manifests.delete_manifest(repo, referrer.digest, state)
     assert storage.manifests.get_manifest(repo, referrer.digest) is None
     assert storage.manifests.get_tag(repo, "sbom") is None
-    assert storage.manifests.list_referrers(repo, ONE.digest, 10, None, None).items == []
+    assert storage.manifests.list_referrers(repo, ONE.digest, 10, None, None, MAX_PAGE_BYTES).items == []
     assert storage.manifests.manifest_tags(repo, referrer.digest) is None
 
 

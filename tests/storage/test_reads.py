@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.pages import MAX_PAGE_BYTES
 
 MISSING = Digest.of(b"never stored")
 
@@ -103,17 +104,34 @@ def test_referrers_list_in_digest_order_filtered_and_paged(source, repo):
                                   annotations={"n": str(n)}) for n in range(1, 6)]
     sigs = [source.seed.manifest(repo, body(n, k="sig"), subject=subject, artifact_type="application/sig")
             for n in range(6, 9)]
-    everything = source.manifests.list_referrers(repo, subject, 100, None, None)
+    everything = source.manifests.list_referrers(repo, subject, 100, None, None, MAX_PAGE_BYTES)
     assert [r.digest for r in everything.items] == sorted(sboms + sigs) and everything.last is None
     first = everything.items[[r.digest for r in everything.items].index(sboms[0])]
     assert (first.artifact_type, first.annotations) == ("application/sbom", {"n": "1"})
     seen, last = [], None
     while True:
-        page = source.manifests.list_referrers(repo, subject, 2, last, "application/sbom")
+        page = source.manifests.list_referrers(repo, subject, 2, last, "application/sbom", MAX_PAGE_BYTES)
         assert len(page.items) <= 2 and all(r.artifact_type == "application/sbom" for r in page.items)
         seen += [r.digest for r in page.items]
         if page.last is None:
             break
         last = page.last
     assert seen == sorted(sboms)
-    assert source.manifests.list_referrers(repo, MISSING, 10, None, None).items == []
+    assert source.manifests.list_referrers(repo, MISSING, 10, None, None, MAX_PAGE_BYTES).items == []
+
+
+def test_a_referrers_page_holds_as_many_as_its_bytes_allow(source, repo):
+    subject = source.seed.manifest(repo, body(0), tag="v1")
+    big = "x" * 100_000
+    digests = sorted(source.seed.manifest(repo, body(n, k="sig"), subject=subject, annotations={"pad": big})
+                     for n in range(1, 8))
+    seen, last, pages = [], None, 0
+    while True:
+        page = source.manifests.list_referrers(repo, subject, 100, last, None, 250_000)
+        assert 1 <= len(page.items) <= 2 and sum(len(json.dumps(r.as_json())) for r in page.items) <= 250_000
+        seen, last, pages = seen + [r.digest for r in page.items], page.last, pages + 1
+        if last is None:
+            break
+    assert seen == digests and pages == 4
+    one = source.manifests.list_referrers(repo, subject, 100, None, None, 1)  # a page always moves on
+    assert [r.digest for r in one.items] == digests[:1] and one.last == str(digests[0])

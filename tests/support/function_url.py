@@ -13,8 +13,9 @@ DOMAIN = f"{URL_ID}.lambda-url.eu-west-1.on.aws"
 
 def event(method: str, path: str, params: dict | None = None, headers: dict | None = None,
           body: bytes = b"") -> dict:
-    """A Function URL request. Binary bodies arrive base64-encoded, as they do from AWS."""
-    query = urlencode(params or {})
+    """A Function URL request. Binary bodies arrive base64-encoded, as they do from AWS; a parameter given
+    a list is repeated in the query."""
+    query = urlencode(params or {}, doseq=True)
     now = time.time()
     request = {
         "version": "2.0",
@@ -35,8 +36,8 @@ def event(method: str, path: str, params: dict | None = None, headers: dict | No
         },
         "isBase64Encoded": bool(body),
     }
-    if query:
-        request["queryStringParameters"] = dict(params)
+    if query:  # AWS joins a repeated parameter's values with commas here
+        request["queryStringParameters"] = {k: ",".join(v) if isinstance(v, list) else v for k, v in params.items()}
     if body:
         request["body"] = base64.b64encode(body).decode()
     return request

@@ -2,7 +2,7 @@
 pull-through cache.
 
     POST   /dockyard/v1/keys          {"name", "allow": ["team/*=pull,push"], "expires_in": seconds}
-    GET    /dockyard/v1/keys
+    GET    /dockyard/v1/keys?n=&last=     by id, paginated with `Link` like the OCI listings
     DELETE /dockyard/v1/keys/<id>     revoke (the key stays listed, as revoked)
     GET    /dockyard/v1/anonymous
     PUT    /dockyard/v1/anonymous     {"pull": ["public/*"]}
@@ -13,9 +13,12 @@ pull-through cache.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
+from dockyard.api import urls
 from dockyard.api.access import Admin
 from dockyard.api.deps import RegistryDep, read_json
 from dockyard.audit import audited
@@ -44,8 +47,11 @@ def create_key(request: Request, registry: RegistryDep, admin: Admin) -> JSONRes
 
 
 @router.get("/keys")
-def list_keys(registry: RegistryDep, admin: Admin) -> JSONResponse:
-    return JSONResponse({"keys": registry.access.list_keys()})
+def list_keys(registry: RegistryDep, admin: Admin, n: Annotated[int | None, Query()] = None,
+              last: str | None = None) -> JSONResponse:
+    page = registry.access.list_keys(n, last)
+    headers = {"Link": urls.next_link(urls.KEYS, n, page.last)} if page.last else {}
+    return JSONResponse({"keys": page.items}, headers=headers)
 
 
 @router.delete("/keys/{key_id}")

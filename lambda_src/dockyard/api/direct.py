@@ -2,8 +2,9 @@
 
     POST   /dockyard/v1/direct/<name>/blobs                 {"digest", "size", "multipart"?, "part_size"?}
            -> {"status": "exists" | "mounted"}  or  {"status": "upload", "upload": ID, "method": "single",
-              "url", "headers"}  or  {..., "method": "multipart", "part_size", "landed", "parts": [...]}
-    POST   /dockyard/v1/direct/<name>/blobs/<id>/parts      {"numbers": [...]}  -> fresh part URLs
+              "url", "headers"}  or  {..., "method": "multipart", "part_size", "max_urls", "landed",
+              "parts": [...]} (the URLs of the first `max_urls` parts not landed; ask for the others below)
+    POST   /dockyard/v1/direct/<name>/blobs/<id>/parts      {"numbers": [...]}  -> part URLs (`max_urls` at most)
     POST   /dockyard/v1/direct/<name>/blobs/<id>/complete   -> 201, Docker-Content-Digest (verified, linked)
     DELETE /dockyard/v1/direct/<name>/blobs/<id>            -> 204
 """

@@ -32,3 +32,4 @@ def tags(name: str) -> str:
 
 
 CATALOG = "/v2/_catalog"
+KEYS = "/dockyard/v1/keys"

@@ -6,11 +6,14 @@ import time
 
 from dockyard.auth import keys
 from dockyard.auth.policies import Policy, PolicyError, Rule
+from dockyard.domain.pages import page_size, within_bytes
 from dockyard.errors import Err, RegistryError
 from dockyard.storage.interfaces import AccessStore
-from dockyard.storage.types import AccessKeyRecord
+from dockyard.storage.types import AccessKeyRecord, Page
 
 MAX_NAME = 128
+# Rules of one key (or anonymous patterns): each is stored in one item, within DynamoDB's 400 KB.
+MAX_RULES = 100
 
 
 def describe(record: AccessKeyRecord, now: float | None = None) -> dict:
@@ -45,9 +48,16 @@ class AccessAdmin:
         self.store.put_access_key(record)
         return describe(record), secret
 
-    def list_keys(self) -> list[dict]:
+    def list_keys(self, n: int | None = None, last: str | None = None) -> Page:
+        """Key descriptions by id after `last`, as many as `n` asks and a page's bytes hold."""
+        if n == 0:
+            return Page([], None)
+        if last is not None and not 0 < len(last) <= MAX_NAME:
+            raise RegistryError(Err.INVALID_PARAMETER, "last must be a key id")
         now = time.time()
-        return [describe(record, now) for record in self.store.list_access_keys()]
+        page = self.store.list_access_keys(page_size(n), last)
+        described, cut = within_bytes([describe(record, now) for record in page.items], lambda key: key["id"])
+        return Page(described, cut or page.last)
 
     def revoke_key(self, key_id: str) -> dict:
         if not self.store.revoke_access_key(key_id, int(time.time())):
@@ -69,6 +79,8 @@ class AccessAdmin:
 def parse_rules(allow: list[str]) -> Policy:
     if not allow:
         raise RegistryError(Err.INVALID_PARAMETER, "at least one rule PATTERN=ACTIONS is needed")
+    if len(allow) > MAX_RULES:
+        raise RegistryError(Err.INVALID_PARAMETER, f"at most {MAX_RULES} rules")
     try:
         return Policy(tuple(Rule.parse(text) for text in allow))
     except PolicyError as exc:

@@ -156,11 +156,20 @@ class Pusher:
             self._put(blob, plan["url"], 0, blob.size, plan["headers"])
             return
         if plan.get("landed"):
-            landed = blob.size - sum(p["size"] for p in plan["parts"])
+            landed = sum(min(plan["part_size"], blob.size - (n - 1) * plan["part_size"]) for n in plan["landed"])
             self.progress.log(f"resuming {blob.digest[:19]}: {len(plan['landed'])} parts already landed")
             self.progress.advance(blob.digest, landed)
-        futures = [self._parts_pool.submit(self._put, blob, part["url"], part["offset"], part["size"], {})
-                   for part in plan["parts"]]
+        parts, count = plan["parts"], -(-blob.size // plan["part_size"])
+        rest = sorted(set(range(1, count + 1)) - set(plan["landed"]) - {part["number"] for part in parts})
+        futures = []
+        while True:  # the plan holds the first URLs; the others come in batches, as the parts go
+            futures += [self._parts_pool.submit(self._put, blob, part["url"], part["offset"], part["size"], {})
+                        for part in parts]
+            if not rest:
+                break
+            batch, rest = rest[:plan["max_urls"]], rest[plan["max_urls"]:]
+            parts = self.client.request("POST", f"/dockyard/v1/direct/{self.repository}/blobs/{plan['upload']}/parts",
+                                        scope=self.scope, json={"numbers": batch}).json()["parts"]
         errors = [future.exception() for future in futures]  # waits for every part, failed or not
         if any(errors):
             raise next(e for e in errors if e)

@@ -19,6 +19,9 @@ from dockyard.errors import Err, RegistryError
 
 # Clients and registries should support manifests of at least 4 MiB; we accept exactly that much.
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+# The artifact type (`artifactType`, or an image's config media type) is copied into the manifest's tag and
+# referrer entries; RFC 6838 names are at most 127 + 1 + 127 characters, and this leaves room for parameters.
+MAX_ARTIFACT_TYPE = 1024
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,15 @@ class Descriptor:
     size: int
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        """The descriptor as an index (the referrers API's) lists it."""
+        value = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
+        if self.artifact_type:
+            value["artifactType"] = self.artifact_type
+        if self.annotations:
+            value["annotations"] = self.annotations
+        return value
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,9 @@ def parse_manifest(body: bytes, content_type: str | None, algorithm: str = CANON
         if not isinstance(manifests, list):
             raise _invalid("an index needs a manifests array")
         children = [_descriptor(m, f"manifests[{i}]").digest for i, m in enumerate(manifests)]
+    if artifact_type is not None and len(artifact_type.encode()) > MAX_ARTIFACT_TYPE:
+        raise _invalid(f"the artifact type (artifactType, or the config's mediaType) is limited to "
+                       f"{MAX_ARTIFACT_TYPE} bytes")
 
     subject = _descriptor(doc["subject"], "subject") if doc.get("subject") is not None else None
     return Manifest(

@@ -117,9 +117,10 @@ class DirectUploads:
         if not session.part_size:
             return self._plan(session)
         count = _part_count(session)
-        if not isinstance(numbers, list) or len(numbers) > MAX_PARTS or \
-                not all(_integer(n) and 1 <= n <= count for n in numbers):
+        if not isinstance(numbers, list) or not all(_integer(n) and 1 <= n <= count for n in numbers):
             raise RegistryError(Err.INVALID_PARAMETER, f"numbers must be a list of part numbers from 1 to {count}")
+        if len(numbers) > self.settings.part_urls:
+            raise RegistryError(Err.INVALID_PARAMETER, f"at most {self.settings.part_urls} part URLs per request")
         return {"parts": [self._part(session, n) for n in numbers]}
 
     def complete(self, repo: str, upload_id: str) -> BlobInfo:
@@ -191,8 +192,10 @@ class DirectUploads:
                     "landed": list(range(1, count + 1)), "parts": []}
         landed = self.store.list_parts(session.location, session.multipart_id)
         missing = _missing(session, landed)
-        return {**plan, "method": "multipart", "part_size": session.part_size,
-                "landed": sorted(set(landed) - set(missing)), "parts": [self._part(session, n) for n in missing]}
+        # The first parts' URLs; the client asks for the others (`part_urls`) as it goes.
+        return {**plan, "method": "multipart", "part_size": session.part_size, "max_urls": self.settings.part_urls,
+                "landed": sorted(set(landed) - set(missing)),
+                "parts": [self._part(session, n) for n in missing[:self.settings.part_urls]]}
 
     def _part(self, session: DirectSession, number: int) -> dict:
         return {"number": number, "offset": (number - 1) * session.part_size, "size": _length(session, number),

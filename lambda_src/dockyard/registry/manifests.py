@@ -11,20 +11,19 @@ from dataclasses import replace
 
 from dockyard.config import Settings
 from dockyard.domain.digest import CANONICAL, Digest
-from dockyard.domain.manifest import Descriptor, Manifest, parse_manifest
+from dockyard.domain.manifest import Manifest, parse_manifest
+from dockyard.domain.pages import MAX_PAGE_BYTES, page_size, within_bytes
 from dockyard.domain.names import is_tag, parse_reference, validate_name, validate_tag
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.registry.immutability import Immutability, refusal
 from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
-from dockyard.storage.types import ConditionFailed, ManifestRecord, Page
+from dockyard.storage.types import ConditionFailed, ItemTooLarge, ManifestRecord, Page
 
 log = logging.getLogger("dockyard")
 
 # A manifest item and its tag item each stay under DynamoDB's 400 KB item limit; larger bodies go to S3.
 INLINE_BODY_LIMIT = 256 * 1024
-# The most names one listing page returns; a `Link` header leads to the rest.
-MAX_PAGE = 1000
 # The referrers API keeps a manifest's annotations in its referrer item, within DynamoDB's item limit.
 MAX_REFERRER_ANNOTATIONS = 256 * 1024
 # Referrer descriptors per page (each carries its annotations).
@@ -83,7 +82,7 @@ class Manifests:
                                                       f"{MAX_REFERRER_ANNOTATIONS} bytes of JSON")
         # Each tag item holds a copy of an inline body: many tags push a mid-sized body out to S3.
         record = record_of(manifest, body, copies=1 + len(tagged))
-        in_s3 = record.body_in_s3
+        stored = False
         for attempt in range(RETRIES):
             refs = self.index.check_references(repo, manifest.blobs, manifest.children, tagged)
             if refs.missing:
@@ -91,13 +90,20 @@ class Manifests:
             moved = {tag: refs.tags[tag] for tag in tagged if refs.tags[tag] not in (None, manifest.digest)}
             if moved:
                 self.immutability.guard(repo, moved, "moved")  # the write is conditioned on where they point
-            if in_s3 and attempt == 0:
+            if record.body_in_s3 and not stored:
                 self.store.put_manifest_body(manifest.digest, body)
+                stored = True
             try:
                 self.index.put_manifest(repo, record, tagged, refs)
                 return manifest, tagged
             except ConditionFailed:
                 _pause(attempt)  # a tag moved (or its old manifest went) meanwhile: read again
+            except ItemTooLarge:
+                # The manifest's item also holds the set of its tags: with very many, move the body out.
+                if record.body_in_s3:
+                    raise RegistryError(Err.TAG_LIMIT, f"manifest {manifest.digest} has as many tags as it can "
+                                                       "hold; delete some first") from None
+                record = replace(record, body=None, body_in_s3=True)
         raise RegistryError(Err.TOOMANYREQUESTS, f"tags {', '.join(tagged)} are changing too fast; retry")
 
     def delete(self, repo: str, reference: str) -> None:
@@ -138,8 +144,9 @@ class Manifests:
         subject = Digest.parse(digest)
         if last is not None:
             Digest.parse(last, Err.INVALID_PARAMETER)
-        page = self.index.list_referrers(repo, subject, _page_size(n, MAX_REFERRERS_PAGE), last, artifact_type or None)
-        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_descriptor(r) for r in page.items]}, page.last
+        page = self.index.list_referrers(repo, subject, page_size(n, MAX_REFERRERS_PAGE), last, artifact_type or None,
+                                         MAX_PAGE_BYTES)
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [r.as_json() for r in page.items]}, page.last
 
     def _deletion_enabled(self) -> None:
         if not self.settings.delete_enabled:
@@ -149,29 +156,35 @@ class Manifests:
         """Tags in lexical order after `last`; reads proportional to the page."""
         if last is not None and not is_tag(last):
             raise RegistryError(Err.INVALID_PARAMETER, "last must be a tag")
-        page = self.index.list_tags(repo, _page_size(n), last) if n != 0 else Page([], None)
+        page = self.index.list_tags(repo, page_size(n), last) if n != 0 else Page([], None)
         if not page.items and not self.index.repository_exists(repo):
             raise RegistryError(Err.NAME_UNKNOWN, f"repository {repo} is not known")
-        return page
+        return _within_bytes(page)
 
     def catalog(self, n: int | None, last: str | None, visible=None) -> Page:
         """Repositories in lexical order after `last`; with `visible`, only those it accepts (the ones the
         caller may pull), reading on until the page is full."""
-        limit = _page_size(n)
+        limit = page_size(n)
         if last is not None:
             validate_name(last)
         if n == 0:
             return Page([], None)
         page = self.index.list_repositories(limit, last)
         if visible is None:
-            return page
+            return _within_bytes(page)
         names = [name for name in page.items if visible(name)]
         while len(names) < limit and page.last is not None:
             page = self.index.list_repositories(limit, page.last)
             names += [name for name in page.items if visible(name)]
         if len(names) > limit:
-            return Page(names[:limit], names[limit - 1])
-        return Page(names, names[-1] if page.last is not None and names else None)
+            return _within_bytes(Page(names[:limit], names[limit - 1]))
+        return _within_bytes(Page(names, names[-1] if page.last is not None and names else None))
+
+
+def _within_bytes(page: Page) -> Page:
+    """A page of names cut to what `MAX_PAGE_BYTES` of JSON holds (the rest comes on the next page)."""
+    names, cut = within_bytes(page.items, str)
+    return Page(names, cut) if cut else page
 
 
 def record_of(manifest: Manifest, body: bytes, copies: int = 2) -> ManifestRecord:
@@ -199,21 +212,5 @@ def _tags(ref: str | Digest, tags: Sequence[str]) -> tuple[str, ...]:
     return tagged
 
 
-def _descriptor(referrer: Descriptor) -> dict:
-    descriptor = {"mediaType": referrer.media_type, "digest": str(referrer.digest), "size": referrer.size}
-    if referrer.artifact_type:
-        descriptor["artifactType"] = referrer.artifact_type
-    if referrer.annotations:
-        descriptor["annotations"] = referrer.annotations
-    return descriptor
-
-
 def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-
-
-def _page_size(n: int | None, most: int = None) -> int:
-    most = most or MAX_PAGE
-    if n is not None and n < 0:
-        raise RegistryError(Err.INVALID_PARAMETER, "n must not be negative")
-    return most if n is None else min(n, most)

@@ -70,7 +70,8 @@ class ByteStore(ByteReader, Protocol):
         """Delete an object (no error if it is gone already)."""
 
     def mark_verified(self, location: str) -> None:
-        """Take the `unverified` mark off an object now linked, so that no lifecycle rule expires it."""
+        """Take the `unverified` mark off verified bytes about to be linked, so that no lifecycle rule
+        expires them."""
 
     def put_manifest_body(self, digest: Digest, body: bytes) -> None:
         """Keep a manifest body too large for the metadata store."""
@@ -151,9 +152,10 @@ class ManifestReads(Protocol):
         """Up to `limit` tags after `last`, in byte order; `Page.last` continues."""
 
     def list_referrers(self, repo: str, subject: Digest, limit: int, last: str | None,
-                       artifact_type: str | None) -> Page:
+                       artifact_type: str | None, max_bytes: int) -> Page:
         """Descriptors of up to `limit` manifests whose subject is `subject` (and of `artifact_type`, if
-        given), in digest order after digest `last`."""
+        given), in digest order after digest `last`, as many as `max_bytes` of their JSON hold (at least
+        one); nothing past the page is read into memory."""
 
     def list_repositories(self, limit: int, last: str | None) -> Page:
         """Up to `limit` repository names after `last`, in byte order."""
@@ -233,8 +235,8 @@ class AccessStore(Protocol):
     def get_access_key(self, key_id: str) -> AccessKeyRecord | None:
         """A key, read consistently, or None."""
 
-    def list_access_keys(self) -> list[AccessKeyRecord]:
-        """Every key, revoked ones included, by id."""
+    def list_access_keys(self, limit: int, last: str | None) -> Page:
+        """Up to `limit` keys (`AccessKeyRecord`s), revoked ones included, by id after id `last`."""
 
     def revoke_access_key(self, key_id: str, now: int) -> bool:
         """Mark a key revoked (the first revocation time stays); False if there is no such key."""

@@ -27,6 +27,11 @@ class ConditionFailed(StorageError):
         self.failed = failed
 
 
+class ItemTooLarge(StorageError):
+    """A write would make an item larger than the metadata store holds (DynamoDB: 400 KB); nothing was
+    written."""
+
+
 class BlobRecorded(StorageError):
     """The same blob was recorded, at another location, by a concurrent upload."""
 

@@ -6,7 +6,7 @@ import json
 
 from dockyard.storage import keys
 from dockyard.storage.dynamo.table import SK, Cond, Table, exists, key, n, value
-from dockyard.storage.types import AccessKeyRecord, ConditionFailed
+from dockyard.storage.types import AccessKeyRecord, ConditionFailed, Page
 
 
 def _record(item: dict) -> AccessKeyRecord:
@@ -39,8 +39,9 @@ class DynamoAccess:
         item = self.table.get(keys.AUTH_PK, keys.access_key_sk(key_id))
         return _record(item) if item else None
 
-    def list_access_keys(self) -> list[AccessKeyRecord]:
-        return [_record(item) for item in self.table.query_all(keys.AUTH_PK, keys.ACCESS_KEY_PREFIX)]
+    def list_access_keys(self, limit: int, last: str | None) -> Page:
+        page = self.table.query_page(keys.AUTH_PK, keys.ACCESS_KEY_PREFIX, limit, last)
+        return Page([_record(item) for item in page.items], page.last)
 
     def revoke_access_key(self, key_id: str, now: int) -> bool:
         try:

@@ -14,6 +14,7 @@ from dockyard.domain.digest import Digest
 from dockyard.storage import keys
 from dockyard.storage.dynamo.table import PK, SK, Cond, Table, absent, b, equals, exists, key, n, s, value
 from dockyard.domain.manifest import Descriptor
+from dockyard.domain.pages import Budget
 from dockyard.storage.types import ConditionFailed, ManifestRecord, ManifestTags, Page, References
 
 
@@ -71,21 +72,20 @@ class DynamoManifests:
         return self.table.get(keys.CATALOG_PK, keys.catalog_sk(repo)) is not None
 
     def list_referrers(self, repo: str, subject: Digest, limit: int, last: str | None,
-                       artifact_type: str | None) -> Page:
-        """Reads on past entries of other artifact types until the page is full."""
-        prefix = keys.referrer_sk(subject)
+                       artifact_type: str | None, max_bytes: int) -> Page:
+        """Reads on past entries of other artifact types until the page is full, and no further."""
+        if limit == 0:
+            return Page([], None)
         found: list[Descriptor] = []
-        cursor = last
-        while True:
-            page = self.table.query_page(keys.repo_pk(repo), prefix, limit, cursor)
-            found += [r for r in map(_referrer, page.items) if artifact_type is None or r.artifact_type == artifact_type]
-            if len(found) >= limit or page.last is None:
-                break
-            cursor = page.last
-        if len(found) > limit:
-            found = found[:limit]
-            return Page(found, str(found[-1].digest))
-        return Page(found, str(found[-1].digest) if found and page.last else None)
+        budget = Budget(max_bytes)
+        for item in self.table.query_lazily(keys.repo_pk(repo), keys.referrer_sk(subject), last, limit + 1):
+            referrer = _referrer(item)
+            if artifact_type is not None and referrer.artifact_type != artifact_type:
+                continue
+            if len(found) == limit or not budget.take(referrer.as_json()):
+                return Page(found, str(found[-1].digest))
+            found.append(referrer)
+        return Page(found, None)
 
     def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = ()) -> References:
         """One BatchGetItem (100 keys per call) for everything a manifest PUT must know before it writes."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.resources import Table as Schema
-from dockyard.storage.types import ConditionFailed, Page
+from dockyard.storage.types import ConditionFailed, ItemTooLarge, Page
 
 PK, SK, TTL = Schema.PARTITION_KEY, Schema.SORT_KEY, Schema.TTL_ATTRIBUTE
 BATCH_GET_LIMIT = 100
@@ -83,6 +84,17 @@ def has(attribute: str, present: bool = True) -> Cond:
     return Cond(f"attribute_{'exists' if present else 'not_exists'}(#{attribute})", {f"#{attribute}": attribute})
 
 
+def _too_large(message: str | None) -> bool:
+    """DynamoDB's words for a write past its 400 KB item limit (PutItem and UpdateItem say it differently)."""
+    return bool(message) and "item size" in message.lower() and "exceeded" in message.lower()
+
+
+def _raise_if_too_large(exc) -> None:
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ValidationException" and _too_large(error.get("Message")):
+        raise ItemTooLarge() from None
+
+
 class Table:
     def __init__(self, client, name: str):
         self.client = client
@@ -126,6 +138,9 @@ class Table:
             return operation(**request)
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise ConditionFailed(exc.response.get("Item")) from None
+        except self.client.exceptions.ClientError as exc:
+            _raise_if_too_large(exc)
+            raise
 
     # --- transactions -------------------------------------------------------------------------------
 
@@ -168,8 +183,13 @@ class Table:
                 failed = tuple(i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
                 if failed:
                     raise ConditionFailed(failed=failed) from None
+                if any(_too_large(r.get("Message")) for r in exc.response.get("CancellationReasons", [])):
+                    raise ItemTooLarge() from None
                 if "TransactionConflict" not in reasons or attempt == TRANSACTION_ATTEMPTS - 1:
                     raise
+            except self.client.exceptions.ClientError as exc:
+                _raise_if_too_large(exc)
+                raise
             time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     # --- many items ---------------------------------------------------------------------------------
@@ -209,6 +229,19 @@ class Table:
         more = len(items) > limit
         items = items[:limit]
         return Page(items, items[-1][SK]["S"][len(prefix):] if more and items else None)
+
+    def query_lazily(self, pk: str, prefix: str, last: str | None, batch: int) -> Iterator[dict]:
+        """Items whose sort key starts with `prefix`, in order, after `prefix + last`, read as they are
+        consumed: `batch` items (and at most 1 MB) per Query."""
+        request = {**self._under(pk, prefix), "Limit": batch}
+        if last is not None:
+            request["ExclusiveStartKey"] = key(pk, prefix + last)
+        while True:
+            response = self.client.query(**request)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def names(self, pk: str, prefix: str, limit: int, last: str | None) -> Page:
         """Sort key suffixes under `prefix`, in order, after `last`."""
