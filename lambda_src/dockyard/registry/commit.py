@@ -2,7 +2,8 @@
 
 An upload keeps its bytes first (a `Candidate`), unlinked. Only once they match the claimed digest are
 they linked, in one transaction that also records the blob (unless the registry holds it already) and
-closes the upload session. The `unverified` mark comes off, and this instance's link cache learns the link.
+closes the upload session. The `unverified` mark comes off first, and this instance's link cache learns the
+link.
 """
 
 from __future__ import annotations
@@ -56,11 +57,16 @@ class Commit:
     def _link(self, repo: str, digest: Digest, candidate: Candidate, closing: Lease | None) -> BlobRef:
         """Keep verified bytes (or reuse the registry's copy of the same blob, unless its object is gone)
         and link them. If the write fails, our bytes are deleted only when no record points at them: a
-        transaction that committed but whose answer was lost must not leave a link to a deleted object."""
+        transaction that committed but whose answer was lost must not leave a link to a deleted object.
+
+        The `unverified` mark comes off before the link, never after: a crash between the two then leaves
+        verified bytes that nothing links (a leak), never a linked blob that a lifecycle rule expires."""
         existing = self.blobs.get_blob(digest)
         stale = existing if existing is not None and self.objects.stat(existing.location) is None else None
         ref = candidate.keep(digest, None if stale else existing)
         ours = existing is None or stale is not None  # these bytes become the registry's copy
+        if ours and candidate.tagged:
+            self.objects.mark_verified(ref.location)
         try:
             try:
                 self.blobs.link_blob(repo, digest, ref, record=ours, replaces=stale.location if stale else None,
@@ -73,8 +79,6 @@ class Commit:
             linked = self.blobs.get_link(repo, digest)
             if linked is None or linked.location != ref.location:
                 self._failed(digest, ref, candidate, exc)
-        if ours and candidate.tagged:
-            self.objects.mark_verified(ref.location)
         self.links.put(repo, digest, ref)
         return ref
 

@@ -11,9 +11,9 @@ S3, one bucket:
     uploads/<upload id>/tail/<nonce>     bytes a chunked upload received after its last part (< 5 MiB)
 
     Every blob object is immutable once linked, and shared by every repository it is linked into. Objects
-    written before their digest was verified carry the `unverified` tag until they are linked. The
-    lifecycle rules (`dockyard.resources.LIFECYCLE_RULES`) abort incomplete multipart uploads and expire
-    `uploads/` leftovers and unverified objects.
+    written before their digest was verified carry the `unverified` tag until it is (just before they are
+    linked, never after). The lifecycle rules (`dockyard.resources.LIFECYCLE_RULES`) abort incomplete
+    multipart uploads and expire `uploads/` leftovers and unverified objects.
 
 DynamoDB, one table, string keys `pk` and `sk`. `expires_at` is the table's TTL attribute: DynamoDB deletes
 an item some time after that moment, so only upload sessions carry it. Attributes marked `?` may be absent;
