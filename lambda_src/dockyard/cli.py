@@ -1,7 +1,7 @@
 """The `dockyard` command.
 
     dockyard serve [--host 127.0.0.1] [--port 5000] [--endpoint-url URL | --aws] [--bucket B] [--table T] [--auth]
-                   [--lambda-limits] (see README)
+                   [--lambda-limits] [--public-url URL] [--trust-forwarded] (see README)
     dockyard keys create NAME --allow 'team/*=pull,push' [--expires 90d] [--json]
     dockyard keys list [--json]
     dockyard keys revoke KEY_ID
@@ -48,6 +48,12 @@ def _serve_parser(sub) -> None:
     serve.add_argument("--signing-secret", default=None,
                        help=f"Secrets Manager id of the token signing keys (default "
                             f"{resources.DEFAULT_SIGNING_SECRET}); created if missing")
+    serve.add_argument("--public-url", default=None,
+                       help="the URL clients reach this registry at, for the token realm (default: the address it "
+                            "listens on)")
+    serve.add_argument("--trust-forwarded", action="store_true",
+                       help="take that URL from X-Forwarded-Proto and X-Forwarded-Host: only behind a proxy that "
+                            "sets them")
     serve.add_argument("--lambda-limits", action="store_true",
                        help="refuse request bodies that would not fit a Lambda Function URL (413), as deployed")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -132,6 +138,7 @@ def _settings(args) -> Settings:
     base = Settings.from_env()
     overrides = {k: v for k, v in {
         "bucket": args.bucket, "table": args.table, "region": args.region, "presign_ttl": args.presign_ttl,
+        "public_url": args.public_url, "trust_forwarded": args.trust_forwarded or None,
     }.items() if v is not None}
     if args.lambda_limits:
         overrides["max_body"] = resources.LAMBDA_MAX_BODY
@@ -206,6 +213,9 @@ def serve(args) -> int:
         else:
             print("WARNING: access control is off: anyone who can reach this port can push, pull and delete. "
                   "Use --auth for anything but local development.", file=sys.stderr, flush=True)
+        if settings.auth and args.host in ("0.0.0.0", "::") and not (settings.public_url or settings.trust_forwarded):
+            print(f"WARNING: tokens are offered at http://{args.host}:{args.port}/token; give --public-url (the URL "
+                  "clients reach this registry at) so that remote clients can log in.", file=sys.stderr, flush=True)
         os.environ.update(settings.to_env())
         where = f"embedded moto at {settings.endpoint_url}" if embedded else settings.endpoint_url or "AWS"
         print(f"Dockyard registry on http://{args.host}:{args.port}  (bucket {settings.bucket}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,8 +49,12 @@ class Settings:
     service: str = DEFAULT_SERVICE
     token_ttl: int = 300
     refresh_ttl: int = 30 * 24 * 3600
-    # The registry's public URL (a custom domain), for the token realm; None: the request's own host.
+    # The registry's public URL (a custom domain), for the token realm; None: the Function URL's own domain
+    # on Lambda, else the address the server listens on (see `dockyard.api.public`).
     public_url: str | None = None
+    # Take the realm from `X-Forwarded-Proto`/`X-Forwarded-Host` (or `Host`): only behind a proxy that sets
+    # them, since any client can send them.
+    trust_forwarded: bool = False
     # Pull-through cache: seconds a cached tag is served before the upstream is asked (HEAD) again.
     upstream_ttl: int = 300
     # Where upstream credentials are kept in Secrets Manager (names start with it); None: per table.
@@ -74,6 +79,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        if self.public_url and not re.match(r"https?://[A-Za-z0-9.:\[\]-]+/?\Z", self.public_url):
+            raise ValueError(f"public_url must be http(s)://host[:port], not {self.public_url!r}")
         if not 1 <= self.part_urls <= 1000:
             raise ValueError("part_urls must be between 1 and 1000")
         if not 1 <= self.presign_ttl <= 7 * 24 * 3600:
@@ -118,6 +125,7 @@ class Settings:
             ("service", Env.SERVICE, str),
             ("token_ttl", Env.TOKEN_TTL, int),
             ("public_url", Env.PUBLIC_URL, str),
+            ("trust_forwarded", Env.TRUST_FORWARDED, _flag),
             ("upstream_ttl", Env.UPSTREAM_TTL, int),
             ("upstream_secret_prefix", Env.UPSTREAM_SECRET_PREFIX, str),
             ("fetch_deadline", Env.FETCH_DEADLINE, int),
@@ -149,6 +157,7 @@ class Settings:
         if self.max_body:
             env[Env.MAX_BODY] = str(self.max_body)
         env[Env.AUTH] = "on" if self.auth else "off"
+        env[Env.TRUST_FORWARDED] = "on" if self.trust_forwarded else "off"
         env[Env.DELETE] = "on" if self.delete_enabled else "off"
         env[Env.AUDIT_READS] = "on" if self.audit_reads else "off"
         for var, value in ((Env.SIGNING_SECRET, self.signing_secret), (Env.BOOTSTRAP_SECRET, self.bootstrap_secret),

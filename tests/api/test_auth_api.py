@@ -140,22 +140,6 @@ def test_challenges_name_the_scope_and_the_error(auth_client, auth_registry, sto
         'Bearer realm="http://registry.test/token",service="dockyard"')
 
 
-def test_the_realm_follows_the_public_url_and_forwarded_proto(auth_settings, auth_registry):
-    import dataclasses
-
-    from fastapi.testclient import TestClient
-
-    from dockyard.app import create_app
-    from dockyard.factory import build_registry
-
-    public = dataclasses.replace(auth_settings, public_url="https://registry.example.com")
-    with TestClient(create_app(public, build_registry(public))) as client:
-        assert 'realm="https://registry.example.com/token"' in client.get("/v2/").headers["WWW-Authenticate"]
-    with TestClient(create_app(auth_settings, auth_registry), base_url="http://fn.example") as client:
-        challenge = client.get("/v2/", headers={"X-Forwarded-Proto": "https"}).headers["WWW-Authenticate"]
-        assert 'realm="https://fn.example/token"' in challenge
-
-
 def test_token_grants_only_what_the_policy_allows(auth_client):
     key_id, secret = create_key(auth_client, ADMIN, "ci", "team/*=pull,push", "ops/*=delete")
     answer = token_for(auth_client, key_id, secret, "repository:team/app:pull,push,delete",

@@ -2,6 +2,7 @@
 
 import json
 
+import httpx
 import pytest
 
 from dockyard.resources import Env
@@ -68,3 +69,10 @@ def test_anonymous_pull_of_a_public_repository(secured, tmp_path):
     assert desc["digest"] in verify_layout(tmp_path / "pub")
     refused("copy", "--src-tls-verify=false", f"docker://{secured.host}/private/tool:v1",
             f"oci:{tmp_path / 'priv'}:v1")
+
+
+def test_the_realm_is_the_address_it_listens_on_whatever_host_a_client_sends(secured):
+    for host in ('evil.example",service="x', "evil.example"):
+        response = httpx.get(f"{secured.url}/v2/", headers={"Host": host})
+        assert response.headers["WWW-Authenticate"] == \
+            f'Bearer realm="http://127.0.0.1:{secured.port}/token",service="dockyard"'

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from dockyard.api.deps import RegistryDep
+from dockyard.api.public import public_base
 from dockyard.auth.scopes import challenge_scope
 from dockyard.auth.service import Principal
 from dockyard.blocking import offload
@@ -29,14 +30,9 @@ CATALOG = "catalog"  # the action of `GET /v2/_catalog`
 CATALOG_SCOPE = "registry:catalog:*"
 
 
-def base_url(request: Request) -> str:
-    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
-    return f"{scheme}://{request.headers.get('host') or request.url.netloc}"
-
-
 def _challenge(request: Request, registry: Registry, scopes: list[str], error: str | None) -> str:
     """As distribution writes it: every scope the request needs, space-separated, in one `scope`."""
-    realm = (registry.settings.public_url or base_url(request)).rstrip("/") + "/token"
+    realm = public_base(request, registry.settings) + "/token"
     parts = [f'realm="{realm}"', f'service="{registry.settings.service}"']
     if scopes:
         parts.append(f'scope="{" ".join(scopes)}"')
