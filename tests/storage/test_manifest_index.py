@@ -134,15 +134,15 @@ def test_a_body_kept_outside_the_index_reads_back_as_missing(storage, repo):
 
 
 def test_a_push_is_stamped_on_the_tag_each_time_and_on_the_manifest_once(storage, repo):
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "a", no_references())
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), "b", no_references(True))
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), ("a",), no_references(a=None))
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), ("b",), no_references(True, b=None))
     assert storage.manifests.get_manifest(repo, ONE.digest).pushed_at == 100
     assert storage.manifests.get_tag(repo, "a").pushed_at == 100
     assert storage.manifests.get_tag(repo, "b").pushed_at == 200
 
 
 def test_a_pull_is_stamped_only_over_an_older_stamp_and_only_where_it_still_points(storage, repo):
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "v1", no_references())
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), ("v1",), no_references(v1=None))
     assert storage.manifests.get_tag(repo, "v1").last_pulled is None
     storage.manifests.record_pull(repo, "v1", ONE.digest, now=1000, older_than=1000)
     storage.manifests.record_pull(repo, "v1", ONE.digest, now=1500, older_than=900)  # 1000 is not older
