@@ -109,14 +109,14 @@ def pull(cache, ref: str, out, *extra: str) -> float:
 
 
 def requests_of(upstream):
-    return upstream.requests() if isinstance(upstream, Distribution) else uvicorn_requests(upstream.log)
+    return upstream.requests() if isinstance(upstream, Distribution) else uvicorn_requests(upstream.output())
 
 
 def test_upstreams_are_listed_without_their_passwords(cache, hub):
     listed = json.loads(dockyard("upstream", "list", "--json", "--registry", cache.url))
     assert [(u["name"], u["credentials"], u["docker_hub_mirror"]) for u in listed] == [
         ("dist", False, False), ("hub", True, True), ("private", True, False)]
-    text = json.dumps(listed) + cache.log.read_text()
+    text = json.dumps(listed) + cache.output()
     assert "upstream-pw-4242" not in text and hub.puller[1] not in text
 
 
@@ -215,7 +215,7 @@ def test_a_tag_is_revalidated_after_its_ttl_and_an_outage_serves_it_stale(images
     try:
         pull(cache, "dist/team/app:v1", tmp_path / "stale")
         assert layout_manifest(tmp_path / "stale", "t")["digest"] == images["app"]["digest"]
-        assert "serving cached dist/team/app:v1" in cache.log.read_text()
+        assert "serving cached dist/team/app:v1" in cache.output()
         missing = httpx.get(f"{cache.url}/v2/dist/team/never/manifests/v1")
         assert missing.status_code == 503 and missing.json()["errors"][0]["code"] == "UNKNOWN"
     finally:
@@ -252,13 +252,13 @@ def dockerd(cache, tmp_path_factory):
 
 
 def test_docker_with_registry_mirrors_pulls_docker_hub_names_through_the_cache(images, cache, hub, dockerd):
-    before = len(uvicorn_requests(cache.log))
+    before = len(uvicorn_requests(cache.output()))
     result = subprocess.run(["docker", "pull", "app:multi"], env=dockerd, capture_output=True, text=True,
                             timeout=300)
     print(result.stdout)
     assert result.returncode == 0, result.stderr
     assert f"Digest: {images['multi']['digest']}" in result.stdout
-    asked = [p for _, p, _ in uvicorn_requests(cache.log)[before:]]
+    asked = [p for _, p, _ in uvicorn_requests(cache.output())[before:]]
     assert "/v2/library/app/manifests/multi" in asked  # docker asked the mirror, by Docker Hub's name
     inspect = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", "app:multi"],
                              env=dockerd, capture_output=True, text=True)

@@ -14,12 +14,11 @@ import secrets
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 from dockyard.resources import BOOTSTRAP_KEY_ID, Env
 from tests.support import cfn
 from tests.support.iam_moto import ACCOUNT, IamMoto
-from tests.support.processes import free_port, stop_process, wait_for_registry
+from tests.support.processes import Output, free_port, stop_process, wait_for_registry
 from tests.support.stack_template import REGION, ROOT
 
 REGISTRY_HANDLER = "dockyard.handler.handler"
@@ -112,7 +111,7 @@ class RegistryProcess:
     def __init__(self, deployment: Deployment, keys: tuple[str, str]):
         self.port = free_port()
         self.url, self.host = f"http://127.0.0.1:{self.port}", f"127.0.0.1:{self.port}"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dockyard-iam-{self.port}.log"
+        self.log = Output()
         env = {**os.environ, **deployment.environment(), Env.ENDPOINT_URL: deployment.moto.endpoint,
                "AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1], "AWS_DEFAULT_REGION": REGION,
                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda_src")])}
@@ -121,14 +120,14 @@ class RegistryProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "dockyard.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            stdout=self.log.file, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
             wait_for_registry(self.process, self.url, "the registry under the function's policy")
         except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
+            raise RuntimeError(f"{exc}:\n{self.log.text()}") from None
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.text()
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -46,6 +46,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Output:
+    """A child process's output in an anonymous file (no name in the temp directory, gone when closed),
+    opened for appending, so that reading it never moves where the child writes."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile("a+b")
+
+    def text(self) -> str:
+        self.file.flush()
+        self.file.seek(0)
+        return self.file.read().decode(errors="replace")
+
+
 class Server:
     """`dockyard serve` in a child process, on a free loopback port."""
 
@@ -53,19 +66,16 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        # An anonymous file (no name in the temp directory, gone when closed) holds the server's output.
-        self.log = tempfile.TemporaryFile()
+        self.log = Output()
         command = [sys.executable, "-m", "dockyard.cli", "serve", "--port", str(self.port),
                    "--log-level", "warning", *args]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(command, stdout=self.log.file, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
         self._wait()
 
     def output(self) -> str:
         """Everything the server printed so far."""
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+        return self.log.text()
 
     def _wait(self) -> None:
         try:

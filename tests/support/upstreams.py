@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 
-from tests.support.processes import free_port, stop_process, wait_for_registry
+from tests.support.processes import Output, free_port, stop_process, wait_for_registry
 
 CONFIG = """version: 0.1
 log:
@@ -47,14 +46,14 @@ class Distribution:
             auth = HTPASSWD.format(path=workdir / "htpasswd")
         config = workdir / "config.yml"
         config.write_text(CONFIG.format(root=workdir / "data", port=self.port, auth=auth))
-        self.log = Path(tempfile.gettempdir()) / f"distribution-{self.port}.log"
+        self.log = Output()
         self.process = None
         self.config = config
         self.start()
 
     def start(self) -> None:
         self.process = subprocess.Popen(["docker-registry", "serve", str(self.config)],
-                                        stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+                                        stdout=self.log.file, stderr=subprocess.STDOUT)
         wait_for_registry(self.process, self.url, "docker-registry")
 
     def stop(self) -> None:
@@ -62,12 +61,12 @@ class Distribution:
 
     def requests(self) -> list[tuple[str, str, int]]:
         """(method, path, status) of every request so far."""
-        return [(m, p, int(s)) for m, p, s in _REQUEST.findall(self.log.read_text(errors="replace"))]
+        return [(m, p, int(s)) for m, p, s in _REQUEST.findall(self.log.text())]
 
 
-def uvicorn_requests(log: Path) -> list[tuple[str, str, int]]:
+def uvicorn_requests(log: str) -> list[tuple[str, str, int]]:
     """(method, path, status) from a `dockyard serve --log-level info` access log."""
-    return [(m, p, int(s)) for m, p, s in _REQUEST.findall(log.read_text(errors="replace"))]
+    return [(m, p, int(s)) for m, p, s in _REQUEST.findall(log)]
 
 
 def blob_gets(requests, repo: str | None = None) -> list[str]:
