@@ -52,6 +52,20 @@ def test_an_immutable_tag_is_not_moved_and_the_error_names_the_rule(client):
     assert put(client, "prod/app", "2.0", second).status_code == 201  # a new tag: created
 
 
+def test_tag_parameters_of_a_push_by_digest_cannot_move_an_immutable_tag(client):
+    rule(client, "prod/*", "latest")
+    first, second = image(client, "prod/app", "one"), image(client, "prod/app", "two")
+    assert put(client, "prod/app", "1.0", first).status_code == 201
+    refused = client.put(f"/v2/prod/app/manifests/{sha256(second)}", params=[("tag", "latest"), ("tag", "1.0")],
+                         content=second, headers={"Content-Type": OCI_MANIFEST})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["detail"]["tag"] == "1.0"
+    assert client.get("/v2/prod/app/manifests/1.0").headers["docker-content-digest"] == sha256(first)
+    assert client.get("/v2/prod/app/manifests/latest").status_code == 404  # nothing of the refused push
+    moved = client.put(f"/v2/prod/app/manifests/{sha256(second)}", params=[("tag", "latest"), ("tag", "2.0")],
+                       content=second, headers={"Content-Type": OCI_MANIFEST})
+    assert moved.status_code == 201 and moved.headers["oci-tag"] == "latest, 2.0"
+
+
 def test_an_immutable_tag_is_not_deleted_alone_nor_with_its_manifest(client):
     rule(client, "prod/*")
     digest, _ = push_image(client, "prod/app", "1.0")
