@@ -16,7 +16,8 @@ same objects, the same redirects; garbage collection and retention treat it like
   what was never cached fails (503, or 429).
 
 AWS calls: a cached tag within its TTL costs what any tag costs (1 read); a revalidation adds 1 UpdateItem.
-A first manifest pull: 1 BatchGetItem and 1 TransactWriteItems. A first blob pull: the claim (1 PutItem),
+A first manifest pull: 1 BatchGetItem and 1 TransactWriteItems. A first blob pull: the claim (1 PutItem), a
+read of the blob record (a fetch that ended just before the claim has recorded it),
 the upload (1 PutObject, or a multipart upload), the commit's reads and transaction, the release
 (1 DeleteItem).
 """
@@ -177,9 +178,13 @@ class PullThrough:
             now = int(time.time())
             if self.claims.claim_fetch(digest, token, now + self.settings.fetch_deadline + 30, now):
                 try:
-                    return self._stream(route, digest, deadline)
+                    # A fetch that ended between our reads and this claim recorded the blob before it let
+                    # go of its claim: read once more, so that it is not fetched twice.
+                    if self.blobs.get_blob(digest) is None:
+                        return self._stream(route, digest, deadline)
                 finally:
                     self.claims.release_fetch(digest, token)
+                continue  # the reads above find it now
             if time.monotonic() + pause > deadline:
                 raise RegistryError(Err.UPSTREAM_UNAVAILABLE, f"blob {digest} is still being fetched; retry")
             time.sleep(pause)  # another request is fetching it
