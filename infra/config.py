@@ -31,6 +31,7 @@ class StackOptions:
     front_door: str = "cloudfront"
     audit_reads: bool = False
     access_logs: bool = False
+    edge_downloads: bool = False
 
     def check_region(self, region: str) -> None:
         """Refuse a stack that would need a Function URL where Lambda has none (an agnostic stack: unknown)."""
@@ -76,6 +77,7 @@ class StackOptions:
             front_door=front_door,
             audit_reads=flag(Context.AUDIT_READS, False),
             access_logs=flag(Context.ACCESS_LOGS, False),
+            edge_downloads=flag(Context.EDGE_DOWNLOADS, False),
         )
         if options.domain_name and not options.certificate_arn:
             raise ValueError(f"{Context.DOMAIN_NAME} needs {Context.CERTIFICATE_ARN}")

@@ -83,3 +83,37 @@ def suppress_findings(stack) -> None:
                                "dockyard:auditReads=true. CloudFront standard logs would need an ACL-enabled "
                                "bucket, which this stack does not create."),
         ])
+    if stack.edge is not None:
+        _suppress_edge(stack.edge)
+
+
+def _suppress_edge(edge) -> None:
+    """Edge downloads (dockyard:edgeDownloads=true): the key maker, its secret and the distribution."""
+    NagSuppressions.add_resource_suppressions(edge.key_maker, [NagPackSuppression(
+        id="AwsSolutions-L1",
+        reason="The key maker runs the registry's own bundle, locked and built for CPython 3.13 on arm64 "
+               "(lambda_src/requirements.lock); a newer runtime means re-locking for it, a deliberate change.",
+    )])
+    NagSuppressions.add_resource_suppressions(edge.key_secret, [NagPackSuppression(
+        id="AwsSolutions-SMG4",
+        reason="Not rotated by a rotation Lambda: CloudFront trusts the public key through the key group, which "
+               "only a stack update changes, so a rotation could not switch keys without breaking the signed "
+               "URLs in flight. The key is made inside the key maker (lambda_src/dockyard/edge_keys.py) and "
+               "read only by the registry function; it signs download URLs only, each for one blob.",
+    )])
+    NagSuppressions.add_resource_suppressions(edge.distribution, [
+        NagPackSuppression(id="AwsSolutions-CFR1", reason="A private registry serves its own users wherever they "
+                           "are; every download needs a URL signed for an authenticated pull, not a place."),
+        NagPackSuppression(id="AwsSolutions-CFR2", reason="Every request needs a URL the registry signed for "
+                           "one blob, checked by CloudFront before its cache; a WAF web ACL can be attached by the "
+                           "operator if wanted."),
+        NagPackSuppression(id="AwsSolutions-CFR3", reason="Each download starts with a blob GET to the registry "
+                           "function, which signs the URL for an authenticated caller only (its audit log records "
+                           "denials); with dockyard:s3AccessLogs=true the edge's cache misses are in S3's access "
+                           "logs. CloudFront standard logs would need an ACL-enabled bucket, which this stack "
+                           "does not create."),
+        NagPackSuppression(id="AwsSolutions-CFR4", reason="The distribution uses its default *.cloudfront.net "
+                           "certificate, for which CloudFront fixes the viewer security policy; its viewers are "
+                           "container clients (docker, containerd, podman, skopeo: Go's crypto/tls), which refuse "
+                           "anything below TLS 1.2 themselves."),
+    ])

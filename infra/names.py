@@ -25,6 +25,16 @@ class Ids:
     SIGNING_SECRET = "SigningKeys"
     ADMIN_SECRET = "BootstrapAdmin"
     ORIGIN_SECRET = "OriginSecret"
+    EDGE = "Edge"
+    EDGE_KEY_SECRET = "SigningKey"
+    EDGE_KEY_MAKER = "KeyMaker"
+    EDGE_KEY_MAKER_ROLE = "KeyMakerRole"
+    EDGE_KEY_MAKER_LOGS = "KeyMakerLogs"
+    EDGE_KEY = "Key"
+    EDGE_PUBLIC_KEY = "PublicKey"
+    EDGE_KEY_GROUP = "KeyGroup"
+    EDGE_ORIGIN_ACCESS = "OriginAccess"
+    EDGE_DISTRIBUTION = "Distribution"
 
 
 class Outputs:
@@ -35,6 +45,7 @@ class Outputs:
     FUNCTION_NAME = "FunctionName"
     ADMIN_SECRET_ARN = "AdminSecretArn"
     SIGNING_SECRET_ARN = "SigningSecretArn"
+    EDGE_DOMAIN_NAME = "EdgeDomainName"
 
 
 class Context:
@@ -54,3 +65,4 @@ class Context:
     FRONT_DOOR = "dockyard:frontDoor"                  # cloudfront (default with a domain) | apigateway
     AUDIT_READS = "dockyard:auditReads"                # false | true: an audit line per manifest GET (a pull)
     ACCESS_LOGS = "dockyard:s3AccessLogs"              # false | true: S3 server access logs of the blob bucket
+    EDGE_DOWNLOADS = "dockyard:edgeDownloads"          # false | true: blob downloads from CloudFront signed URLs

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import StackOptions
 from infra.constructs.auth_secrets import AuthSecrets
+from infra.constructs.edge import EdgeDownloads
 from infra.constructs.front_door import FrontDoor
 from infra.constructs.registry_function import RegistryFunction
 from infra.constructs.storage import Storage
@@ -27,6 +28,8 @@ class DockyardStack(Stack):
         self.secrets = AuthSecrets(self, Ids.AUTH, options)
         self.registry = RegistryFunction(self, Ids.API, self.storage, self.secrets, options)
         self.front_door = FrontDoor(self, Ids.FRONT_DOOR, self.registry, options) if options.domain_name else None
+        self.edge = EdgeDownloads(self, Ids.EDGE, self.storage, self.registry, options) \
+            if options.edge_downloads else None
 
         if options.domain_name:
             url, host = f"https://{options.domain_name}", options.domain_name
@@ -42,4 +45,7 @@ class DockyardStack(Stack):
                   description="The first admin key: aws secretsmanager get-secret-value --secret-id <this>")
         CfnOutput(self, Outputs.SIGNING_SECRET_ARN, value=self.secrets.signing.secret_arn,
                   description="Token signing keys: dockyard signing-key rotate --secret-id <this>")
+        if self.edge is not None:
+            CfnOutput(self, Outputs.EDGE_DOMAIN_NAME, value=self.edge.distribution.distribution_domain_name,
+                      description="The CloudFront distribution that serves blob downloads (signed URLs only)")
         suppress_findings(self)

@@ -75,6 +75,12 @@ class Settings:
     backend_timeout: float | None = None
     # Seconds a request body may stall (no byte arriving) before the request fails with 408.
     body_timeout: float = 60.0
+    # Edge downloads: blob GETs answer with CloudFront signed URLs of `edge_url` (the distribution in front
+    # of the blob prefix), signed by public key `edge_key_id`, whose private key is Secrets Manager secret
+    # `edge_key_secret`. None: presigned S3 URLs.
+    edge_url: str | None = None
+    edge_key_id: str | None = None
+    edge_key_secret: str | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -89,6 +95,9 @@ class Settings:
             raise ValueError("backend_timeout must be in (0, 600] seconds and body_timeout in (0, 3600]")
         if self.auth and not self.signing_secret:
             raise ValueError("auth needs a signing secret (Secrets Manager id)")
+        edge = (self.edge_url, self.edge_key_id, self.edge_key_secret)
+        if any(edge) and not all(edge):
+            raise ValueError("edge downloads need a URL, a key id and the key's secret, all three")
 
     @property
     def secret_prefix(self) -> str:
@@ -135,6 +144,9 @@ class Settings:
             ("audit_reads", Env.AUDIT_READS, _flag),
             ("backend_timeout", Env.BACKEND_TIMEOUT, float),
             ("body_timeout", Env.BODY_TIMEOUT, float),
+            ("edge_url", Env.EDGE_URL, str),
+            ("edge_key_id", Env.EDGE_KEY_ID, str),
+            ("edge_key_secret", Env.EDGE_KEY_SECRET, str),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -161,7 +173,8 @@ class Settings:
         env[Env.DELETE] = "on" if self.delete_enabled else "off"
         env[Env.AUDIT_READS] = "on" if self.audit_reads else "off"
         for var, value in ((Env.SIGNING_SECRET, self.signing_secret), (Env.BOOTSTRAP_SECRET, self.bootstrap_secret),
-                           (Env.PUBLIC_URL, self.public_url)):
+                           (Env.PUBLIC_URL, self.public_url), (Env.EDGE_URL, self.edge_url),
+                           (Env.EDGE_KEY_ID, self.edge_key_id), (Env.EDGE_KEY_SECRET, self.edge_key_secret)):
             if value:
                 env[var] = value
         env[Env.SERVICE], env[Env.TOKEN_TTL] = self.service, str(self.token_ttl)

@@ -10,6 +10,7 @@ from dockyard.config import Settings
 from dockyard.registry import Registry, assemble
 from dockyard.storage.aws import LazyClient, lazy_clients, secrets_client
 from dockyard.storage.backend import aws_storage
+from dockyard.storage.edge import EdgeDownloads, read_key
 from dockyard.storage.interfaces import AccessStore
 
 
@@ -17,8 +18,17 @@ def build_registry(settings: Settings, s3=None, dynamodb=None) -> Registry:
     if s3 is None or dynamodb is None:
         s3, dynamodb = lazy_clients(settings)
     secrets = LazyClient(lambda: secrets_client(settings))
-    storage = aws_storage(s3, dynamodb, settings.bucket, settings.table, secrets, settings.secret_prefix)
+    storage = aws_storage(s3, dynamodb, settings.bucket, settings.table, secrets, settings.secret_prefix,
+                          build_edge(settings))
     return assemble(settings, storage, build_auth(settings, storage.access))
+
+
+def build_edge(settings: Settings) -> EdgeDownloads | None:
+    """CloudFront signed blob URLs, when configured; the key is read on the first blob GET, once."""
+    if not settings.edge_url:
+        return None
+    return EdgeDownloads(settings.edge_url, settings.edge_key_id,
+                         lambda: read_key(secrets_client(settings), settings.edge_key_secret))
 
 
 def build_auth(settings: Settings, access: AccessStore) -> Auth:

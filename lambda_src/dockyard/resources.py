@@ -42,6 +42,10 @@ class Env:
     AUDIT_READS = "DOCKYARD_AUDIT_READS"
     BACKEND_TIMEOUT = "DOCKYARD_BACKEND_TIMEOUT"
     BODY_TIMEOUT = "DOCKYARD_BODY_TIMEOUT"
+    # Edge downloads: blob GETs redirect to CloudFront signed URLs of this https origin, signed by this key.
+    EDGE_URL = "DOCKYARD_EDGE_URL"
+    EDGE_KEY_ID = "DOCKYARD_EDGE_KEY_ID"
+    EDGE_KEY_SECRET = "DOCKYARD_EDGE_KEY_SECRET"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"

@@ -123,7 +123,10 @@ def test_outputs(template):
     {**DOMAIN, "dockyard:frontDoor": "apigateway", "dockyard:functionUrlAuth": "AWS_IAM"},
     {"dockyard:reservedConcurrency": "none"},
     {"dockyard:s3AccessLogs": "true", "dockyard:auditReads": "true", "dockyard:kms": "true"},
-], ids=["default", "kms-destroy", "cloudfront", "apigateway", "apigateway-iam", "no-reservation", "read-audit"])
+    {"dockyard:edgeDownloads": "true"},
+    {"dockyard:edgeDownloads": "true", "dockyard:kms": "true", "dockyard:s3AccessLogs": "true", **DOMAIN},
+], ids=["default", "kms-destroy", "cloudfront", "apigateway", "apigateway-iam", "no-reservation", "read-audit",
+        "edge", "edge-kms-domain"])
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_finding(context):
     stack = build(context)
     annotations = Annotations.from_stack(stack)

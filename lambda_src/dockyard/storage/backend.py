@@ -14,10 +14,11 @@ from dockyard.storage.interfaces import Storage
 from dockyard.storage.s3 import S3Objects
 
 
-def aws_storage(s3, dynamodb, bucket: str, table: str, secrets=None, secret_prefix: str = "") -> Storage:
+def aws_storage(s3, dynamodb, bucket: str, table: str, secrets=None, secret_prefix: str = "", edge=None) -> Storage:
     """Every aggregate over these clients (made lazily: nothing is called here); `secrets` is the Secrets
-    Manager client that keeps upstream credentials under `secret_prefix`."""
+    Manager client that keeps upstream credentials under `secret_prefix`; with `edge` (`EdgeDownloads`),
+    blob downloads are CloudFront signed URLs."""
     shared = Table(dynamodb, table)
-    return Storage(objects=S3Objects(s3, bucket), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
+    return Storage(objects=S3Objects(s3, bucket, edge), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
                    uploads=DynamoUploads(shared), access=DynamoAccess(shared), upstreams=DynamoUpstreams(shared),
                    credentials=SecretsManagerCredentials(secrets, secret_prefix), governance=DynamoGovernance(shared))

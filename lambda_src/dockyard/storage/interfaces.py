@@ -48,7 +48,8 @@ class ByteReader(Protocol):
     """Reading stored bytes."""
 
     def presign_get(self, location: str, ttl: int) -> str:
-        """A URL a client GETs the object from for `ttl` seconds; computed locally, no call is made."""
+        """A URL a client GETs the object from for `ttl` seconds (presigned S3, or with edge downloads a
+        CloudFront signed URL); computed locally, no call is made (but the edge key's first read)."""
 
     def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
         """The object's bytes, streamed in pieces of about `chunk` bytes."""

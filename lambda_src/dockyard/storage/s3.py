@@ -23,13 +23,16 @@ MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 class S3Objects:
-    def __init__(self, client, bucket: str):
+    def __init__(self, client, bucket: str, edge=None):
         self.client = client
         self.bucket = bucket
+        self.edge = edge  # `EdgeDownloads`: blob GETs go to CloudFront signed URLs instead
 
     # --- objects ------------------------------------------------------------------------------------
 
     def presign_get(self, location: str, ttl: int) -> str:
+        if self.edge is not None:
+            return self.edge.url(location, ttl)
         return presigned_get(self.client, self.bucket, location, ttl)
 
     def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
