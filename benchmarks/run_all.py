@@ -47,6 +47,8 @@ def main() -> None:
         ["direct_push.py", "--size-mib", "256" if quick else "1024"],
         ["resumable_hash.py", "--sizes-mib", "64", "256", "--repeat", "1" if quick else "3"],
         ["asset_size.py"],
+        ["edge_signing.py", "--urls", "500" if quick else "2000"],
+        ["edge_cost.py"],
     ]
     sections = [f"# Dockyard benchmarks\n\nRun {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
                 f"`./dev bench{' --quick' if quick else ''}`; every section below names its command.\n", BUDGETS]

@@ -41,8 +41,10 @@ def handler(event, context) -> None:
             data = {"PublicKey": ensure_key(secrets_client(Settings.from_env()),
                                             event["ResourceProperties"]["SecretId"])}
     except Exception as exc:  # the answer must go back, or CloudFormation waits for an hour
-        status, reason = "FAILED", f"{type(exc).__name__}: the edge signing key could not be made (see the log)"
-        log.error("edge signing key failed: %s", type(exc).__name__)
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")  # AWS's error code, if it is one
+        what = f"{type(exc).__name__}{f' ({code})' if code else ''}"
+        status, reason = "FAILED", f"{what}: the edge signing key could not be made"
+        log.error("edge signing key failed: %s", what)
     respond(event, status, data, reason, getattr(context, "log_stream_name", ""))
 
 

@@ -76,3 +76,55 @@ def test_tag_page_costs_one_query(client, calls):
     calls.clear()
     assert client.get("/v2/team/app/tags/list", params={"n": 2}).status_code == 200
     assert dict(calls) == {("dynamodb", "Query"): 1}
+
+
+EDGE_URL, EDGE_KEY_ID = "https://d111111abcdef8.cloudfront.net", "K2JCJMDEHXQW5F"
+
+
+@pytest.fixture
+def edge(settings, calls):
+    """A registry with edge downloads on (its key in moto's Secrets Manager, its reads counted), and the
+    public key."""
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from dockyard.app import create_app
+    from dockyard.factory import build_registry
+    from dockyard.storage.aws import new_clients, secrets_client
+    from dockyard.storage.edge import generate_key
+
+    private, public = generate_key()
+    secrets = secrets_client(settings)
+    secret = secrets.create_secret(Name=f"{settings.bucket}-edge", SecretString=private)["ARN"]
+    edged = dataclasses.replace(settings, edge_url=EDGE_URL, edge_key_id=EDGE_KEY_ID, edge_key_secret=secret)
+    s3, dynamodb = new_clients(settings.region, settings.endpoint_url)
+    calls.attach(s3)
+    calls.attach(dynamodb)
+
+    def count(model, **_):
+        calls.update([("secretsmanager", model.name)])
+
+    secrets.meta.events.register("before-call.*.*", count)  # the shared client: unregistered below
+    registry = build_registry(edged, s3, dynamodb)
+    with TestClient(create_app(edged, registry), base_url="http://registry.test") as client:
+        yield client, registry, public
+    secrets.meta.events.unregister("before-call.*.*", count)
+
+
+def test_an_edge_blob_get_costs_one_read_and_the_signing_key_once_per_instance(edge, calls):
+    from tests.support.edge import verify_signed_url
+
+    client, registry, public = edge
+    digests = [push_blob(client, "team/app", data) for data in (b"layer one", b"layer two")]
+    for number, digest in enumerate(digests):
+        registry.blobs.links.clear()  # a cold link cache: the link is read
+        calls.clear()
+        response = client.get(f"/v2/team/app/blobs/{digest}", follow_redirects=False)
+        assert response.status_code == 307
+        assert verify_signed_url(response.headers["location"], public, EDGE_KEY_ID).startswith("/sha256/")
+        key_read = {("secretsmanager", "GetSecretValue"): 1} if number == 0 else {}
+        assert dict(calls) == {("dynamodb", "GetItem"): 1, **key_read}
+    calls.clear()
+    assert client.get(f"/v2/team/app/blobs/{digests[1]}", follow_redirects=False).status_code == 307
+    assert dict(calls) == {}  # a warm instance: no call at all

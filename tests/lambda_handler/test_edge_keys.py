@@ -6,37 +6,21 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from dockyard.edge_keys import handler
 from dockyard.resources import Env
 from dockyard.storage.edge import load_key, public_pem
+from tests.support.edge import CloudFormationStandIn
 
 
 @pytest.fixture
 def cloudformation():
-    """Records the answers PUT to the response URL."""
-    answers = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self):
-            answers.append((self.headers.get("Content-Type"), json.loads(self.rfile.read(
-                int(self.headers["Content-Length"])))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/response?X-Amz-Signature=x", answers
-    server.shutdown()
+    stand_in = CloudFormationStandIn()
+    yield stand_in.url, stand_in.answers
+    stand_in.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ class Physical:
     region: str
     partition: str = "aws"
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # Fn::GetAtt other than Arn
 
     def bind(self, template: dict, resource_type: str, name: str, arn: str | None = None) -> str:
         """Give every resource of `resource_type` (there must be one) its real name; returns its logical id."""
@@ -32,6 +33,9 @@ class Physical:
 
     def bind_id(self, logical: str, ref: str, arn: str) -> None:
         self.resources[logical] = (ref, arn)
+
+    def bind_attribute(self, logical: str, attribute: str, value: str) -> None:
+        self.attributes[(logical, attribute)] = value
 
     def arn(self, resource_type: str, name: str) -> str:
         p, r, a = self.partition, self.region, self.account
@@ -58,7 +62,9 @@ class Physical:
         if name == "Fn::GetAtt":
             logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             if attribute != "Arn":
-                raise ValueError(f"Fn::GetAtt {logical}.{attribute} is not resolved by this harness")
+                if (logical, attribute) not in self.attributes:
+                    raise ValueError(f"Fn::GetAtt {logical}.{attribute} is not resolved by this harness")
+                return self.attributes[(logical, attribute)]
             return self._known(logical)[1]
         if name == "Fn::Join":
             separator, parts = arg
@@ -90,6 +96,11 @@ class Physical:
         if logical not in self.resources:
             raise KeyError(f"{logical} has no physical identity in this test; bind it first")
         return self.resources[logical]
+
+
+def of_type(template: dict, resource_type: str) -> list[str]:
+    """The logical ids of every resource of a type."""
+    return [k for k, r in template["Resources"].items() if r["Type"] == resource_type]
 
 
 def functions(template: dict) -> dict[str, dict]:

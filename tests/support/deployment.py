@@ -54,18 +54,35 @@ class Deployment:
         self.physical = cfn.Physical(account=ACCOUNT, region=REGION)
         self.physical.bind(template, "AWS::S3::Bucket", self.name)
         self.physical.bind(template, "AWS::DynamoDB::GlobalTable", self.name)
-        self.physical.bind(template, "AWS::Logs::LogGroup", f"/aws/lambda/{self.name}")
+        log_groups = {k: f"/aws/lambda/{self.name}-{k}" for k in cfn.of_type(template, "AWS::Logs::LogGroup")}
+        for logical, log_group in log_groups.items():
+            self.physical.bind_id(logical, log_group, self.physical.arn("AWS::Logs::LogGroup", log_group))
         # Which secret is which: the function's environment names them (`{"Ref": <secret>}`).
         variables = cfn.function_environment(cfn.function_by_handler(template, REGISTRY_HANDLER)[1])
         signing_arn = self.secrets.describe_secret(SecretId=signing)["ARN"]
         for variable, arn in ((Env.SIGNING_SECRET, signing_arn), (Env.BOOTSTRAP_SECRET, bootstrap)):
             self.physical.bind_id(variables[variable]["Ref"], arn, arn)
         self.own_arns = {self.physical.arn("AWS::DynamoDB::GlobalTable", self.name), signing_arn, bootstrap,
-                         self.physical.arn("AWS::Logs::LogGroup", f"/aws/lambda/{self.name}")}
+                         *(self.physical.arn("AWS::Logs::LogGroup", log_group) for log_group in log_groups.values())}
+        if Env.EDGE_KEY_SECRET in variables:
+            self._bind_edge(template, variables)
         # Upstream credentials: the secrets the function makes under the prefix its environment names.
         prefix = {k: v for k, v in variables.items()}.get(Env.UPSTREAM_SECRET_PREFIX)
         if prefix:
             self.own_arns.add(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{prefix}*")
+
+    def _bind_edge(self, template: dict, variables: dict) -> None:
+        """Edge downloads: the key's secret (a placeholder, as the stack makes it), the public key's id and
+        the distribution's domain."""
+        self.edge_secret = self.secrets.create_secret(Name=f"{self.name}-edge-key",
+                                                      SecretString="a placeholder")["ARN"]
+        self.physical.bind_id(variables[Env.EDGE_KEY_SECRET]["Ref"], self.edge_secret, self.edge_secret)
+        self.own_arns.add(self.edge_secret)
+        self.edge_key_id = "K" + uuid.uuid4().hex[:13].upper()
+        [public_key] = cfn.of_type(template, "AWS::CloudFront::PublicKey")
+        self.physical.bind_id(public_key, self.edge_key_id, f"arn:aws:cloudfront::{ACCOUNT}:public-key/x")
+        [distribution] = cfn.of_type(template, "AWS::CloudFront::Distribution")
+        self.physical.bind_attribute(distribution, "DomainName", "d111111abcdef8.cloudfront.net")
 
     # --- what a function is and may do ----------------------------------------------------------------------
 

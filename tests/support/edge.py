@@ -12,6 +12,7 @@ and `~` for `+`, `=` and `/`), is RSA PKCS #1 v1.5 with SHA-1 over the canned po
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import threading
@@ -114,6 +115,34 @@ class EdgeStandIn:
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(text)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class CloudFormationStandIn:
+    """The presigned response URL of a custom resource, on 127.0.0.1: `answers` holds (Content-Type, the
+    JSON answer) of every PUT."""
+
+    def __init__(self):
+        self.answers: list[tuple[str | None, dict]] = []
+        answers = self.answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                answers.append((self.headers.get("Content-Type"), json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response?X-Amz-Signature=x"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()

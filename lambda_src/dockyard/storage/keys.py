@@ -13,7 +13,9 @@ S3, one bucket:
     Every blob object is immutable once linked, and shared by every repository it is linked into. Objects
     written before their digest was verified carry the `unverified` tag until it is (just before they are
     linked, never after). The lifecycle rules (`dockyard.resources.LIFECYCLE_RULES`) abort incomplete
-    multipart uploads and expire `uploads/` leftovers and unverified objects.
+    multipart uploads and expire `uploads/` leftovers and unverified objects. With edge downloads,
+    CloudFront serves `blobs/` as its origin path: a blob's URL path there is its key without `blobs/`
+    (`dockyard.storage.edge`), and no other key has one.
 
 DynamoDB, one table, string keys `pk` and `sk`. `expires_at` is the table's TTL attribute: DynamoDB deletes
 an item some time after that moment, so only upload sessions carry it. Attributes marked `?` may be absent;
