@@ -39,6 +39,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import edge_cost
 from common import FAKE_ENV, ROOT, MotoServer, environment
 
 PRICES = {  # us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-demand, S3 Standard, Logs)
@@ -411,6 +412,8 @@ def report(pulls, init: float) -> None:
     print(f"\nRead auditing (`dockyard:auditReads=true`) adds one line of {audit['log_bytes']} bytes per pull (its "
           f"manifest GET): ${audit['log_bytes'] / 1e9 * PRICES['logs_gb'] * 1e6:.2f} per million pulls.")
     print("\nBudget: $5.00 per million docker first pulls at the default memory.")
+    # Egress, and the requests of the downloads themselves, from S3 or from CloudFront (edge downloads).
+    print("\n" + edge_cost.report().replace("# ", "## ", 1))
 
 
 if __name__ == "__main__":
