@@ -56,7 +56,7 @@ def test_skopeo_pulls_every_blob_from_the_edge_byte_for_byte(edge, tmp_path):
     served = {path for path, status in stand_in.requests if status in (200, 206)}
     assert len(served) == len(layers) + 1, stand_in.requests  # the config and every layer, from the edge
     assert all(path.startswith("/sha256/") for path in served)  # blob keys without the origin path
-    assert private.splitlines()[1] not in server.log.read_text()
+    assert private.splitlines()[1] not in server.log.text()
 
 
 def test_the_edge_refuses_urls_the_registry_did_not_sign(edge, tmp_path):
@@ -75,3 +75,54 @@ def test_the_edge_refuses_urls_the_registry_did_not_sign(edge, tmp_path):
     for forged in (location.replace("/sha256/", "/uploads/"), location.replace("Expires=", "Expires=1"),
                    location.split("&Key-Pair-Id")[0] + "&Key-Pair-Id=KOTHER", location.split("?")[0]):
         assert httpx.get(forged, timeout=30).status_code == 403, forged
+
+
+def test_a_stalled_secrets_manager_gives_503_in_seconds_and_the_next_get_signs(tmp_path):
+    """The key is read on the first blob GET: a host whose link cache already knows the blob (after a HEAD)
+    needs nothing but the key, so a stalled backend (SIGSTOP) is a stalled Secrets Manager read."""
+    import os
+    import signal
+    import time
+
+    import boto3
+
+    from dockyard.config import Settings
+    from dockyard.local.backend import EmbeddedMoto
+    from dockyard.storage.aws import ensure_bucket
+    from tests.support.edge import verify_signed_url
+
+    backend = EmbeddedMoto()
+    endpoint = backend.start()
+    server = None
+    try:
+        name = f"edge-fault-{uuid.uuid4().hex[:8]}"
+        session = boto3.session.Session(region_name="us-east-1")
+        ensure_bucket(session.client("s3", endpoint_url=endpoint), Settings(bucket=name, endpoint_url=endpoint))
+        private, public = generate_key()
+        secret = session.client("secretsmanager", endpoint_url=endpoint).create_secret(
+            Name=f"{name}-key", SecretString=private)["ARN"]
+        server = Server("--endpoint-url", endpoint, "--bucket", name, "--table", name, env={
+            Env.BACKEND_TIMEOUT: "3", Env.EDGE_URL: "https://d111111abcdef8.cloudfront.net",
+            Env.EDGE_KEY_ID: KEY_ID, Env.EDGE_KEY_SECRET: secret})
+        blob = random_layer(1000)[0]
+        url = f"{server.url}/v2/team/stall/blobs/{sha256(blob)}"
+        assert httpx.post(f"{server.url}/v2/team/stall/blobs/uploads/", params={"digest": sha256(blob)},
+                          content=blob).status_code == 201
+        assert httpx.head(url).status_code == 200  # the link is known now; the key is not read yet
+        os.kill(backend.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        stalled = httpx.get(url, timeout=60)
+        seconds = time.monotonic() - started
+        assert stalled.status_code == 503 and stalled.headers["Retry-After"], stalled.text
+        assert seconds < 20
+        print(f"edge key unreadable (Secrets Manager stalled): 503 after {seconds:.1f} s")
+        os.kill(backend.process.pid, signal.SIGCONT)
+        signed = httpx.get(url, timeout=30)
+        assert signed.status_code == 307
+        assert verify_signed_url(signed.headers["location"], public, KEY_ID).startswith("/sha256/")
+    finally:
+        if backend.process.poll() is None:
+            os.kill(backend.process.pid, signal.SIGCONT)
+        if server is not None:
+            server.stop()
+        backend.stop()

@@ -118,3 +118,30 @@ def test_the_key_is_read_once_and_a_failed_read_is_tried_again(keys):
     for _ in range(3):
         verify_signed_url(downloads.url(LOCATION, 60), keys[1], KEY_ID)
     assert downloads.ready and len(reads) == 2
+
+
+def test_on_the_event_loop_the_key_is_never_read_but_a_loaded_key_signs(keys):
+    """`dockyard.blocking`: a blob GET tries its work on the event loop first; the key's first read must
+    move it to a worker thread (WouldBlock) before it takes the lock a stalled read may hold."""
+    import asyncio
+
+    from dockyard.blocking import WouldBlock, without_blocking
+
+    reads = []
+    downloads = EdgeDownloads(BASE, KEY_ID, lambda: reads.append(1) or keys[0])
+
+    def on_loop():
+        from dockyard.blocking import _ON_EVENT_LOOP
+
+        marker = _ON_EVENT_LOOP.set(True)
+        try:
+            return downloads.url(LOCATION, 60)
+        finally:
+            _ON_EVENT_LOOP.reset(marker)
+
+    with pytest.raises(WouldBlock):
+        on_loop()
+    assert reads == [] and not downloads.ready
+    url = asyncio.run(without_blocking(downloads.url, LOCATION, 60))  # moved to a worker thread: read there
+    verify_signed_url(url, keys[1], KEY_ID)
+    assert reads == [1] and on_loop() == url  # loaded: signed on the loop, no read

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from dockyard.blocking import forbid_on_event_loop
 from dockyard.resources import BLOB_PREFIX
 
 KEY_BITS = 2048  # CloudFront takes RSA 2048 public keys
@@ -93,7 +94,8 @@ class EdgeSigner:
 
 class EdgeDownloads:
     """The signer of a host, made on first use from the key `read_key()` returns (one Secrets Manager
-    read per instance). A failed read is not remembered: the next blob GET tries again."""
+    read per instance, never on the event loop). A failed read is not remembered: the next blob GET tries
+    again. Once the key is read, a URL needs no call: an async route makes it on the event loop."""
 
     def __init__(self, base_url: str, key_id: str, read_key: Callable[[], str]):
         self._base, self._key_id, self._read = base_url, key_id, read_key
@@ -108,6 +110,7 @@ class EdgeDownloads:
     def url(self, location: str, ttl: int) -> str:
         signer = self._signer
         if signer is None:
+            forbid_on_event_loop()  # the key's read blocks: a worker thread makes it (`dockyard.blocking`)
             with self._lock:
                 if self._signer is None:
                     self._signer = EdgeSigner(self._base, self._key_id, self._read())
