@@ -68,16 +68,14 @@ def main() -> None:
                 case(k)
             timings[name].append((time.perf_counter() - started) / len(keys) * 1e6)
 
-    reference = statistics.median(timings["S3, botocore"])
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    references = [name for name in ("S3, botocore", "S3, storage/presign.py") if name in medians]
     print("# Blob download URL signing\n")
-    print(f"{environment()}; load average {os.getloadavg()[0]:.1f}; {args.urls} URLs x {args.rounds} rounds, "
-          "interleaved; medians of the rounds\n")
-    print("| URL | µs per URL | vs botocore's S3 presign |")
-    print("| --- | --- | --- |")
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(f"| {name} | {median:.1f} | {median / reference:.2f}x |")
-
+    print(f"{environment()}; {args.urls} URLs x {args.rounds} rounds, interleaved; medians of the rounds\n")
+    print("| URL | µs per URL | " + " | ".join(f"vs {name}" for name in references) + " |")
+    print("| --- | --- |" + " --- |" * len(references))
+    for name, median in medians.items():
+        print(f"| {name} | {median:.1f} | " + " | ".join(f"{median / medians[r]:.2f}x" for r in references) + " |")
 
 if __name__ == "__main__":
     main()
