@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import logging
 import math
 import statistics
@@ -58,6 +59,7 @@ PLATFORM_LINES = ("START RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21 Version
                   "REPORT RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21\tDuration: 3.41 ms\tBilled Duration: 4 ms"
                   "\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\t")
 EVENT_OVERHEAD = 26
+SCENARIOS = (("unseen", "an instance that has not seen the image"), ("warm", "a warm instance that has seen it"))
 # Billed time of an invocation = the handler's CPU time, measured, plus its AWS calls at an assumed in-region
 # latency each (this machine is shared, so its wall clock would count other processes' work).
 LATENCY = {"dynamodb": 0.003, "secretsmanager": 0.015, "s3": 0.010}
@@ -169,17 +171,6 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
     for log in (audit_logger(), logging.getLogger("dockyard")):
         log.addHandler(LineCounter(meter))
     audit_logger().handlers[0].setLevel(logging.WARNING)  # keep the report readable; lines are still counted
-    registry = build_registry(settings, s3, dynamodb)
-    key, secret = registry.access.create_key("bench", ["*=pull,push"])
-    handler = make_handler(create_app(settings, registry))
-    creds = f"{key['id']}:{secret}"
-
-    work = Path(tempfile.mkdtemp(prefix="dockyard-cost-"))
-    layout = Layout(work / "image")
-    desc, manifest = layout.image([random_layer(2000 + i, f"layer{i}") for i in range(LAYERS)])
-    layout.tag(desc, "v1")
-    push(handler, layout, manifest, creds)
-
     records: list[dict] = []
     cpu: list[float] = []
 
@@ -204,7 +195,20 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
         meter.log_bytes = meter.log_lines = 0
         records.clear()
 
+    # The emulator speaks plain HTTP, where a Function URL's own domain is https: the realm is configured.
     server = function_url.FunctionUrlServer(timed, on_invoke=record)
+    settings = dataclasses.replace(settings, public_url=f"http://{server.host}")
+    registry = build_registry(settings, s3, dynamodb)
+    key, secret = registry.access.create_key("bench", ["*=pull,push"])
+    handler = make_handler(create_app(settings, registry))
+    creds = f"{key['id']}:{secret}"
+
+    work = Path(tempfile.mkdtemp(prefix="dockyard-cost-"))
+    layout = Layout(work / "image")
+    desc, manifest = layout.image([random_layer(2000 + i, f"layer{i}") for i in range(LAYERS)])
+    layout.tag(desc, "v1")
+    push(handler, layout, manifest, creds)
+
     pulls: dict[str, dict[str, list[list[dict]]] | str] = {}
     try:
         clients = [("skopeo", _skopeo_pull)] + ([("docker", _docker_pull)] if docker else [])
@@ -225,8 +229,6 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     # Read auditing (dockyard:auditReads): what the pull record adds, from a real manifest GET.
-    import dataclasses
-
     reads = dataclasses.replace(settings, audit_reads=True)
     audited = make_handler(create_app(reads, build_registry(reads, s3, dynamodb)))
     meter.log_bytes = meter.log_lines = 0
@@ -374,16 +376,16 @@ def report(pulls, init: float) -> None:
         if isinstance(scenarios, str):
             print(f"**{client}**: not measured ({scenarios})\n")
             continue
-        run = _typical(scenarios["unseen"])
-        print(f"## The requests a {client} pull makes (an instance that has not seen the blobs; medians of "
-              f"{len(scenarios['unseen'])} pulls)\n")
-        print("| # | request | status | AWS calls | read units | handler CPU | billed (model) | wall here |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for i, r in enumerate(run, 1):
-            calls = ", ".join(f"{n} {op}" for (_, op), n in sorted(r["calls"].items())) or "0"
-            print(f"| {i} | `{r['request']}` | {r['status']} | {calls} | {r['units']:g} | {r['cpu'] * 1000:.1f} ms | "
-                  f"{math.ceil(r['seconds'] * 1000)} ms | {r['wall'] * 1000:.1f} ms |")
-        print()
+        for scenario, label in SCENARIOS:
+            run = _typical(scenarios[scenario])
+            print(f"## The requests a {client} pull makes ({label}; medians of {len(scenarios[scenario])} pulls)\n")
+            print("| # | request | status | AWS calls | read units | handler CPU | billed (model) | wall here |")
+            print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for i, r in enumerate(run, 1):
+                calls = ", ".join(f"{n} {op}" for (_, op), n in sorted(r["calls"].items())) or "0"
+                print(f"| {i} | `{r['request']}` | {r['status']} | {calls} | {r['units']:g} | "
+                      f"{r['cpu'] * 1000:.1f} ms | {math.ceil(r['seconds'] * 1000)} ms | {r['wall'] * 1000:.1f} ms |")
+            print()
     print("## Cost per million pulls, excluding egress\n")
     print("Prices: us-east-1 list prices as of 2025-12: Lambda arm64 $0.20 per million requests and $0.0000133334 "
           "per GB-second (billed per ms, INIT included), DynamoDB on-demand $0.125 per million read units (per "
@@ -400,12 +402,11 @@ def report(pulls, init: float) -> None:
     for client, scenarios in pulls.items():
         if isinstance(scenarios, str):
             continue
-        for scenario, label in (("unseen", "first pull, instance has not seen the blobs"),
-                                ("warm", "first pull, warm instance")):
+        for scenario, label in SCENARIOS:
             run = _typical(scenarios[scenario])
             model = costs(run, init, COLD_START_RATES[0], platform_logs=False)
             worst = costs(run, init, COLD_START_RATES[1], platform_logs=True)
-            print(f"| {client}, {label} | {model['invocations']} | {model['billed_ms']} ms | {model['units']:g} | "
+            print(f"| {client}, first pull, {label} | {model['invocations']} | {model['billed_ms']} ms | {model['units']:g} | "
                   f"{model['s3_gets']} | ${model['requests']:.2f} | ${model['compute']:.2f} | ${model['init']:.2f} | "
                   f"${model['reads']:.2f} | ${model['s3']:.2f} | ${model['logs']:.2f} | **${model['total']:.2f}** | "
                   f"${worst['total']:.2f} (logs ${worst['logs']:.2f}) |")

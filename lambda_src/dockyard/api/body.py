@@ -1,4 +1,5 @@
-"""A blocking reader over a request body, for plain `def` routes (which run in a worker thread)."""
+"""A reader over a request body: blocking for plain `def` routes (which run in a worker thread), or awaited
+(`read_async`) in async ones."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ class RequestBody:
         self._timeout = settings().body_timeout if settings else Settings.body_timeout
 
     def read(self, size: int) -> bytes:
-        if size <= 0 or (self._ended and not self._buffer):
-            return b""
-        return anyio.from_thread.run(self._read, size)
+        return b"" if self._nothing(size) else anyio.from_thread.run(self.read_async, size)
 
-    async def _read(self, size: int) -> bytes:
+    def _nothing(self, size: int) -> bool:
+        return size <= 0 or (self._ended and not self._buffer)
+
+    async def read_async(self, size: int) -> bytes:
+        if self._nothing(size):
+            return b""
         try:
             while len(self._buffer) < size and not self._ended:
                 try:

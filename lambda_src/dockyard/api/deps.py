@@ -51,11 +51,11 @@ def read_json(request: Request, limit: int = 64 * 1024) -> dict:
     return data
 
 
-def read_form(request: Request, limit: int = 64 * 1024) -> dict[str, list[str]]:
-    """An `application/x-www-form-urlencoded` body (the OAuth2 token request)."""
+async def read_form(request: Request, limit: int = 64 * 1024) -> dict[str, list[str]]:
+    """An `application/x-www-form-urlencoded` body (the OAuth2 token request), read on the event loop."""
     from dockyard.api.body import RequestBody
 
-    raw = RequestBody(request).read(limit + 1)
+    raw = await RequestBody(request).read_async(limit + 1)
     if len(raw) > limit:
         raise RegistryError(Err.INVALID_PARAMETER, "the form is too large")
     return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=False)

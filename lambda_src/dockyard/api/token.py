@@ -32,19 +32,20 @@ async def get_token(request: Request, registry: RegistryDep) -> JSONResponse:
 
 
 @router.post("/token")
-def post_token(request: Request, registry: RegistryDep) -> JSONResponse:
+async def post_token(request: Request, registry: RegistryDep) -> JSONResponse:
     _enabled(registry)
-    form = {key: values[-1] for key, values in read_form(request).items()}
+    form = {key: values[-1] for key, values in (await read_form(request)).items()}
     grant = form.get("grant_type")
     scopes = form.get("scope", "").split(" ")
     offline = form.get("access_type") == "offline"
     if grant == "password":
         key = credentials(form.get("username", ""), form.get("password", ""))
-        answer = registry.auth.issue_token(key, None, [" ".join(scopes)], offline)
+        answer = await offload(request, registry.auth.issue_token, key, None, [" ".join(scopes)], offline)
     elif grant == "refresh_token":
         if not form.get("refresh_token"):
             raise RegistryError(Err.UNAUTHORIZED, "refresh_token is required")
-        answer = registry.auth.issue_token(None, form["refresh_token"], [" ".join(scopes)], True)
+        answer = await offload(request, registry.auth.issue_token, None, form["refresh_token"], [" ".join(scopes)],
+                               True)
     else:
         raise RegistryError(Err.INVALID_PARAMETER, "grant_type must be password or refresh_token")
     answer["scope"] = " ".join(scopes)

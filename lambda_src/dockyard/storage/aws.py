@@ -15,7 +15,7 @@ import logging
 import threading
 from functools import lru_cache
 
-from dockyard.blocking import forbid_on_event_loop
+from dockyard.blocking import BOTOCORE_EVENT, forbid_on_event_loop
 from dockyard.config import Settings, default_read_timeout
 from dockyard.resources import LIFECYCLE_RULES, Table
 
@@ -83,7 +83,7 @@ def _config(read_timeout: float, **extra):
 
 def _bounded(client):
     """No call from the event loop (see `dockyard.blocking`); registered first, so nothing is sent."""
-    client.meta.events.register_first("before-call.*.*", forbid_on_event_loop)
+    client.meta.events.register_first(BOTOCORE_EVENT, forbid_on_event_loop)
     return client
 
 
