@@ -32,6 +32,8 @@ class StackOptions:
     audit_reads: bool = False
     access_logs: bool = False
     edge_downloads: bool = False
+    gc_schedule: str = "rate(1 day)"
+    gc_grace: int = 86400
 
     def check_region(self, region: str) -> None:
         """Refuse a stack that would need a Function URL where Lambda has none (an agnostic stack: unknown)."""
@@ -62,6 +64,12 @@ class StackOptions:
         if concurrency != "none" and not (concurrency.isdigit() and int(concurrency) > 0):
             raise ValueError(f"{Context.RESERVED_CONCURRENCY} must be a positive number, or none (the account's "
                              f"unreserved pool), not {concurrency!r}")
+        gc_schedule = str(get(Context.GC_SCHEDULE, "rate(1 day)")).strip()
+        if gc_schedule != "off" and not (gc_schedule.startswith(("rate(", "cron(")) and gc_schedule.endswith(")")):
+            raise ValueError(f"{Context.GC_SCHEDULE} must be rate(...), cron(...) or off, not {gc_schedule!r}")
+        gc_grace = int(get(Context.GC_GRACE, 86400))
+        if gc_grace < 0:
+            raise ValueError(f"{Context.GC_GRACE} must be 0 or more seconds")
         options = cls(
             retain=removal == "retain",
             kms=flag(Context.KMS, False),
@@ -78,6 +86,8 @@ class StackOptions:
             audit_reads=flag(Context.AUDIT_READS, False),
             access_logs=flag(Context.ACCESS_LOGS, False),
             edge_downloads=flag(Context.EDGE_DOWNLOADS, False),
+            gc_schedule=gc_schedule,
+            gc_grace=gc_grace,
         )
         if options.domain_name and not options.certificate_arn:
             raise ValueError(f"{Context.DOMAIN_NAME} needs {Context.CERTIFICATE_ARN}")

@@ -6,7 +6,7 @@ import re
 
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 
-from dockyard.resources import BLOB_PREFIX, MANIFEST_PREFIX, UPLOAD_PREFIX
+from dockyard.resources import BLOB_PREFIX, UPLOAD_PREFIX
 
 
 def suppress_findings(stack) -> None:
@@ -18,12 +18,17 @@ def suppress_findings(stack) -> None:
                "lambda_src/requirements.lock); tests/infra/test_synth.py checks that the runtime and the bundled "
                "compiled wheels agree. A newer runtime means re-locking for it, a deliberate change.",
     )])
+    gc_arn = stack.resolve(stack.maintenance.function.function_arn)["Fn::GetAtt"][0]
     NagSuppressions.add_resource_suppressions(registry.role, [NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="`dockyard gc` starts a run in the GC function: the wildcard covers that one function's versions "
+               "and aliases, as Lambda grants invoke rights.",
+        applies_to=[f"Resource::<{gc_arn}.Arn>:*"],
+    ), NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="Object keys are content digests and upload ids that exist only at run time; access is limited "
                "to the registry's own prefixes of its own bucket, the key layout of dockyard.storage.keys.",
-        applies_to=[f"Resource::<{bucket_arn}.Arn>/{prefix}*" for prefix in (BLOB_PREFIX, MANIFEST_PREFIX,
-                                                                              UPLOAD_PREFIX)],
+        applies_to=[f"Resource::<{bucket_arn}.Arn>/{prefix}*" for prefix in (BLOB_PREFIX, UPLOAD_PREFIX)],
     ), NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
@@ -37,6 +42,28 @@ def suppress_findings(stack) -> None:
                                          + re.escape(registry.upstream_secret_prefix).replace("/", r"\/")
                                          + r"\*$/g")],
     )], apply_to_children=True)
+    maintenance = stack.maintenance
+    NagSuppressions.add_resource_suppressions(maintenance.function, [NagPackSuppression(
+        id="AwsSolutions-L1", reason="The same pinned Python 3.13 runtime and bundle as the registry function.")])
+    NagSuppressions.add_resource_suppressions(maintenance.role, [NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="Garbage collection deletes blob objects and upload leftovers whose keys exist only at run time; "
+               "it is limited to those two prefixes of the registry's own bucket.",
+        applies_to=[f"Resource::<{bucket_arn}.Arn>/{prefix}*" for prefix in (BLOB_PREFIX, UPLOAD_PREFIX)],
+    ), NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
+               "customer managed key; the statement names that one key, no other.",
+        applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+    )], apply_to_children=True)
+    if maintenance.scheduler_role is not None:
+        gc_arn = stack.resolve(maintenance.function.function_arn)["Fn::GetAtt"][0]
+        NagSuppressions.add_resource_suppressions(maintenance.scheduler_role, [NagPackSuppression(
+            id="AwsSolutions-IAM5",
+            reason="The schedule may invoke the GC function only: the wildcard covers that one function's "
+                   "versions and aliases, as Lambda grants invoke rights.",
+            applies_to=[f"Resource::<{gc_arn}.Arn>:*"],
+        )], apply_to_children=True)
     if storage.access_logs is None:
         NagSuppressions.add_resource_suppressions(storage.bucket, [NagPackSuppression(
             id="AwsSolutions-S1",

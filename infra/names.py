@@ -35,6 +35,11 @@ class Ids:
     EDGE_KEY_GROUP = "KeyGroup"
     EDGE_ORIGIN_ACCESS = "OriginAccess"
     EDGE_DISTRIBUTION = "Distribution"
+    MAINTENANCE = "Maintenance"
+    GC_FUNCTION = "GarbageCollector"
+    GC_ROLE = "GarbageCollectorRole"
+    GC_LOG_GROUP = "GarbageCollectorLogs"
+    GC_SCHEDULE = "GarbageCollection"
 
 
 class Outputs:
@@ -46,6 +51,7 @@ class Outputs:
     ADMIN_SECRET_ARN = "AdminSecretArn"
     SIGNING_SECRET_ARN = "SigningSecretArn"
     EDGE_DOMAIN_NAME = "EdgeDomainName"
+    GC_FUNCTION_NAME = "GcFunctionName"
 
 
 class Context:
@@ -66,3 +72,5 @@ class Context:
     AUDIT_READS = "dockyard:auditReads"                # false | true: an audit line per manifest GET (a pull)
     ACCESS_LOGS = "dockyard:s3AccessLogs"              # false | true: S3 server access logs of the blob bucket
     EDGE_DOWNLOADS = "dockyard:edgeDownloads"          # false | true: blob downloads from CloudFront signed URLs
+    GC_SCHEDULE = "dockyard:gcSchedule"                # rate(1 day) (default) | cron(...) | off
+    GC_GRACE = "dockyard:gcGraceSeconds"               # 86400: what became garbage this recently stays

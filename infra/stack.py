@@ -9,6 +9,7 @@ from infra.config import StackOptions
 from infra.constructs.auth_secrets import AuthSecrets
 from infra.constructs.edge import EdgeDownloads
 from infra.constructs.front_door import FrontDoor
+from infra.constructs.maintenance import Maintenance
 from infra.constructs.registry_function import RegistryFunction
 from infra.constructs.storage import Storage
 from infra.names import Ids, Outputs
@@ -26,7 +27,9 @@ class DockyardStack(Stack):
         self.options = options
         self.storage = Storage(self, Ids.STORAGE, options)
         self.secrets = AuthSecrets(self, Ids.AUTH, options)
-        self.registry = RegistryFunction(self, Ids.API, self.storage, self.secrets, options)
+        self.maintenance = Maintenance(self, Ids.MAINTENANCE, self.storage, options)
+        self.registry = RegistryFunction(self, Ids.API, self.storage, self.secrets, options,
+                                         self.maintenance.function)
         self.front_door = FrontDoor(self, Ids.FRONT_DOOR, self.registry, options) if options.domain_name else None
         self.edge = EdgeDownloads(self, Ids.EDGE, self.storage, self.registry, options) \
             if options.edge_downloads else None
@@ -43,6 +46,8 @@ class DockyardStack(Stack):
         CfnOutput(self, Outputs.FUNCTION_NAME, value=self.registry.function.function_name)
         CfnOutput(self, Outputs.ADMIN_SECRET_ARN, value=self.secrets.bootstrap_admin.secret_arn,
                   description="The first admin key: aws secretsmanager get-secret-value --secret-id <this>")
+        CfnOutput(self, Outputs.GC_FUNCTION_NAME, value=self.maintenance.function.function_name,
+                  description="Garbage collection (daily, and on `dockyard gc`); its logs hold the audit lines")
         CfnOutput(self, Outputs.SIGNING_SECRET_ARN, value=self.secrets.signing.secret_arn,
                   description="Token signing keys: dockyard signing-key rotate --secret-id <this>")
         if self.edge is not None:

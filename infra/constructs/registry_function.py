@@ -9,7 +9,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from dockyard.resources import BLOB_PREFIX, DEFAULT_SERVICE, LAMBDA_MAX_BODY, MANIFEST_PREFIX, UPLOAD_PREFIX
+from dockyard.resources import BLOB_PREFIX, DEFAULT_SERVICE, LAMBDA_MAX_BODY, UPLOAD_PREFIX
 from infra.bundling import registry_code
 from infra.config import StackOptions
 from infra.constructs.auth_secrets import AuthSecrets
@@ -34,7 +34,7 @@ VERIFY_MAX = (int(TIMEOUT.to_seconds()) - 60) * VERIFY_RATE
 
 class RegistryFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, storage: Storage, secrets: AuthSecrets,
-                 options: StackOptions):
+                 options: StackOptions, gc_function: lambda_.IFunction):
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if options.retain else RemovalPolicy.DESTROY
         self.log_group_retention = _retention(options.log_retention_days)
@@ -43,6 +43,7 @@ class RegistryFunction(Construct):
         self.role = iam.Role(self, Ids.ROLE, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                              description="Dockyard registry function: this bucket and this table only")
         self._grant(storage)
+        gc_function.grant_invoke(self.role)  # `dockyard gc` starts a run there: the registry deletes no blob
         secrets.signing.grant_read(self.role)
         secrets.bootstrap_admin.grant_read(self.role)
         self.upstream_secret_prefix = f"dockyard/{Stack.of(self).stack_name}/upstreams/"
@@ -90,6 +91,8 @@ class RegistryFunction(Construct):
                 Env.VERIFY_MAX: str(VERIFY_MAX),
                 Env.AUDIT_READS: "on" if options.audit_reads else "off",
                 **({Env.ORIGIN_SECRET: self.origin_secret.secret_arn} if self.origin_secret else {}),
+                Env.GC_FUNCTION: gc_function.function_name,
+                Env.GC_GRACE: str(options.gc_grace),
                 **({Env.PUBLIC_URL: f"https://{options.domain_name}"} if options.domain_name else {}),
             },
             description="Dockyard OCI registry",
@@ -113,14 +116,19 @@ class RegistryFunction(Construct):
         ))
 
     def _grant(self, storage: Storage) -> None:
-        """Exactly what the registry calls, on exactly this bucket (by prefix) and this table."""
+        """Exactly what the registry calls, on exactly this bucket (by prefix) and this table. It writes blob
+        objects but never deletes one (garbage collection does, with its own role): bytes an upload does not
+        link are handed to GC; only an upload's own tails, under their prefix, are the registry's to delete."""
         bucket, table = storage.bucket, storage.table
-        objects = [bucket.arn_for_objects(f"{prefix}*") for prefix in (BLOB_PREFIX, MANIFEST_PREFIX, UPLOAD_PREFIX)]
         self.role.add_to_policy(iam.PolicyStatement(
-            sid="RegistryObjects",
-            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                     "s3:ListMultipartUploadParts", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
-            resources=objects,
+            sid="RegistryBlobs",
+            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                     "s3:PutObjectTagging"],
+            resources=[bucket.arn_for_objects(f"{BLOB_PREFIX}*")],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="UploadTails", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resources=[bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
         ))
         # Unconditioned: without s3:ListBucket, S3 answers 403 instead of 404 for a missing key, and a grant
         # conditioned on s3:prefix does not cover HeadObject or GetObject (they carry no prefix). The blob

@@ -69,4 +69,9 @@ class Storage(Construct):
             encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key) if self.key
             else dynamodb.TableEncryptionV2.aws_managed_key(),
             removal_policy=removal,
+            global_secondary_indexes=[dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name=Table.GC_INDEX,
+                partition_key=dynamodb.Attribute(name=Table.GC_SHARD, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=Table.GC_AT, type=dynamodb.AttributeType.NUMBER),
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY)],
         )

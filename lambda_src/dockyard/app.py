@@ -7,7 +7,7 @@ import threading
 
 from fastapi import FastAPI
 
-from dockyard.api import admin, base, blobs, direct, governance, listings, manifests, token, uploads
+from dockyard.api import admin, base, blobs, direct, governance, listings, maintenance, manifests, token, uploads
 from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     # Routes are matched in order, so the requests of a pull come first. Fixed paths go before the
     # `{name:path}` routes; those of blobs, manifests, uploads and listings never match each other's paths
     # (`{digest}` holds no slash), whatever their order.
-    for module in (base, token, blobs, manifests, uploads, listings, direct, admin, governance):
+    for module in (base, token, blobs, manifests, uploads, listings, direct, admin, governance, maintenance):
         app.include_router(module.router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited

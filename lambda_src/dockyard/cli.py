@@ -9,6 +9,9 @@
     dockyard upstream add NAME URL [--username U --password-stdin] [--docker-hub-mirror]
     dockyard upstream list | remove NAME
     dockyard immutability set GLOB [--mutable-tags PATTERN]... | list | delete GLOB
+    dockyard gc [--dry-run] [--json] [--grace DURATION]                (see dockyard.client.maintenance)
+    dockyard retention set GLOB [--keep-last N] [--expire-after D] ... | list | delete GLOB | preview
+    dockyard manifests REPOSITORY
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
     dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET] [--json]  (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """
@@ -22,7 +25,7 @@ import os
 import sys
 
 from dockyard import resources
-from dockyard.client import governance
+from dockyard.client import governance, maintenance
 from dockyard.config import Settings
 from dockyard.resources import Env
 
@@ -57,6 +60,9 @@ def _serve_parser(sub) -> None:
     serve.add_argument("--lambda-limits", action="store_true",
                        help="refuse request bodies that would not fit a Lambda Function URL (413), as deployed")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--gc-every", default=None, metavar="DURATION",
+                       help="run garbage collection (retention rules included) on this schedule, e.g. 24h "
+                            "(default: only when asked, `dockyard gc`)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -103,6 +109,7 @@ def _admin_parsers(sub) -> None:
     client_options(remove)
 
     governance.add_parsers(sub, client_options)
+    maintenance.add_parsers(sub, client_options)
 
     push = sub.add_parser("push", help="push an image with its layers sent straight to S3 (any size)")
     push.add_argument("source", help="oci:PATH[:TAG] (an OCI image layout) or docker-archive:PATH (docker save)")
@@ -220,6 +227,10 @@ def serve(args) -> int:
         where = f"embedded moto at {settings.endpoint_url}" if embedded else settings.endpoint_url or "AWS"
         print(f"Dockyard registry on http://{args.host}:{args.port}  (bucket {settings.bucket}, "
               f"table {settings.table}, backend: {where})", file=sys.stderr, flush=True)
+        if args.gc_every:
+            from dockyard.maintenance.schedule import every
+
+            every(maintenance.duration(args.gc_every), settings)
         uvicorn.run("dockyard.app:create_app", factory=True, host=args.host, port=args.port, http=PROTOCOL,
                     workers=args.workers, log_level=args.log_level, timeout_keep_alive=30)
     finally:
@@ -382,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = {"serve": serve, "keys": keys, "anonymous": anonymous, "signing-key": signing_key, "push": push,
                 "upstream": upstream, "gateway": gateway}
-    if args.command in governance.COMMANDS:
-        return governance.COMMANDS[args.command](args, _call)
+    for module in (governance, maintenance):
+        if args.command in module.COMMANDS:
+            return module.COMMANDS[args.command](args, _call)
     return commands[args.command](args)
 
 

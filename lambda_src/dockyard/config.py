@@ -81,6 +81,12 @@ class Settings:
     edge_url: str | None = None
     edge_key_id: str | None = None
     edge_key_secret: str | None = None
+    # Garbage collection leaves what became garbage less than this long ago (seconds): a push between its
+    # layers and its manifest, a presigned URL handed out, a warm instance's cached link stay good.
+    gc_grace: int = 24 * 3600
+    # The function that carries GC runs on (a deployed stack; the only one that may delete blob bytes);
+    # None: runs go on in a thread of this process.
+    gc_function: str | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -147,6 +153,8 @@ class Settings:
             ("edge_url", Env.EDGE_URL, str),
             ("edge_key_id", Env.EDGE_KEY_ID, str),
             ("edge_key_secret", Env.EDGE_KEY_SECRET, str),
+            ("gc_grace", Env.GC_GRACE, int),
+            ("gc_function", Env.GC_FUNCTION, str),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -186,6 +194,9 @@ class Settings:
         env[Env.BODY_TIMEOUT] = str(self.body_timeout)
         if self.backend_timeout:
             env[Env.BACKEND_TIMEOUT] = str(self.backend_timeout)
+        env[Env.GC_GRACE] = str(self.gc_grace)
+        if self.gc_function:
+            env[Env.GC_FUNCTION] = self.gc_function
         return env
 
 

@@ -40,6 +40,9 @@ class Err(Enum):
     INSUFFICIENT_SCOPE = ("DENIED", 401, "requested access to the resource is denied")
     RANGE_NOT_SATISFIABLE = ("BLOB_UPLOAD_INVALID", 416, "chunk does not start at the current upload offset")
     UPLOAD_BUSY = ("BLOB_UPLOAD_INVALID", 409, "another request is writing to this upload")
+    # A DELETE that would leave a tag that resolves but no longer pulls (see dockyard.maintenance).
+    REFERENCED = ("DENIED", 409, "the content is still referenced by a manifest of the repository")
+    GC_BUSY = ("DENIED", 409, "a garbage collection run is in progress")
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest exceeds the size limit")
     TOO_MANY_TAGS = ("UNSUPPORTED", 414, "too many tag parameters in one push")
     TAG_LIMIT = ("DENIED", 403, "the manifest has as many tags as it can hold")

@@ -46,6 +46,8 @@ class Env:
     EDGE_URL = "DOCKYARD_EDGE_URL"
     EDGE_KEY_ID = "DOCKYARD_EDGE_KEY_ID"
     EDGE_KEY_SECRET = "DOCKYARD_EDGE_KEY_SECRET"
+    GC_GRACE = "DOCKYARD_GC_GRACE"
+    GC_FUNCTION = "DOCKYARD_GC_FUNCTION"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"
@@ -75,11 +77,10 @@ LAMBDA_MAX_BODY = (LAMBDA_PAYLOAD_LIMIT - LAMBDA_EVENT_OVERHEAD) // 4 * 3  # 4,6
 ORIGIN_HEADER = "X-Dockyard-Origin"
 
 # The AWS services the function calls: the bundle keeps only their botocore models.
-AWS_SERVICES = ("s3", "dynamodb", "secretsmanager")
+AWS_SERVICES = ("s3", "dynamodb", "secretsmanager", "lambda")
 
 # S3 prefixes (the layout itself is documented in dockyard.storage.keys).
 BLOB_PREFIX = "blobs/"
-MANIFEST_PREFIX = "manifests/"
 UPLOAD_PREFIX = "uploads/"
 # Leftovers of uploads (incomplete multipart uploads, tails, objects never verified) expire after this long.
 UPLOAD_LEFTOVER_DAYS = 2
@@ -116,12 +117,18 @@ LIFECYCLE_RULES = (
 
 
 class Table:
-    """The single DynamoDB table: a string partition key, a string sort key and a TTL attribute."""
+    """The single DynamoDB table: a string partition key, a string sort key and a TTL attribute, and one
+    sparse index, the garbage collector's queue: the items that carry `gc_at` (see `dockyard.maintenance`),
+    spread over `GC_SHARDS` values of `gc_shard`, by time."""
 
     PARTITION_KEY = "pk"
     SORT_KEY = "sk"
     TTL_ATTRIBUTE = "expires_at"
     BILLING_MODE = "PAY_PER_REQUEST"
+    GC_INDEX = "gc-queue"
+    GC_SHARD = "gc_shard"
+    GC_AT = "gc_at"
+    GC_SHARDS = 16
 
     @classmethod
     def create_table_kwargs(cls, name: str) -> dict:
@@ -135,6 +142,14 @@ class Table:
             "AttributeDefinitions": [
                 {"AttributeName": cls.PARTITION_KEY, "AttributeType": "S"},
                 {"AttributeName": cls.SORT_KEY, "AttributeType": "S"},
+                {"AttributeName": cls.GC_SHARD, "AttributeType": "S"},
+                {"AttributeName": cls.GC_AT, "AttributeType": "N"},
             ],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": cls.GC_INDEX,
+                "KeySchema": [{"AttributeName": cls.GC_SHARD, "KeyType": "HASH"},
+                              {"AttributeName": cls.GC_AT, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
             "BillingMode": cls.BILLING_MODE,
         }

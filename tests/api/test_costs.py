@@ -3,6 +3,7 @@
 import pytest
 
 from dockyard.domain import mediatypes as mt
+from tests.support.oci import sha256
 from tests.support.registry import image_manifest, push_blob, push_image
 
 
@@ -128,3 +129,63 @@ def test_an_edge_blob_get_costs_one_read_and_the_signing_key_once_per_instance(e
     calls.clear()
     assert client.get(f"/v2/team/app/blobs/{digests[1]}", follow_redirects=False).status_code == 307
     assert dict(calls) == {}  # a warm instance: no call at all
+
+
+@pytest.fixture
+def transaction_items(registry):
+    """The number of items of each TransactWriteItems call (each costs two write units per KB)."""
+    sizes: list[int] = []
+    client = registry.storage.blobs.table.client
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems",
+                                lambda params, **_: sizes.append(len(params["TransactItems"])))
+    return sizes
+
+
+def test_pushing_a_new_blob_writes_its_link_and_record_in_one_transaction(client, calls, transaction_items):
+    push_blob(client, "team/app", b"a first blob")  # a warm instance (it read its pull-through settings)
+    calls.clear()
+    transaction_items.clear()
+    push_blob(client, "team/app", b"new blob")
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("s3", "PutObject"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [2]  # the link, and the record counting it
+
+
+def test_pushing_a_blob_the_registry_has_counts_one_more_link_on_its_record(client, calls, transaction_items):
+    push_blob(client, "team/app", b"known blob")
+    calls.clear()
+    transaction_items.clear()
+    push_blob(client, "team/other", b"known blob")
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("s3", "HeadObject"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [2]
+    calls.clear()
+    transaction_items.clear()
+    response = client.post("/v2/team/third/blobs/uploads/", params={"mount": sha256(b"known blob"), "from": "team/app"})
+    assert response.status_code == 201
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [2]
+
+
+def test_a_new_manifest_counts_itself_on_each_of_its_blobs_in_its_transaction(client, calls, transaction_items):
+    config, layers = b"{}", [bytes([i]) * 10 for i in range(5)]
+    for blob in [config, *layers]:
+        push_blob(client, "team/app", blob)
+    body = image_manifest(config, layers)
+    transaction_items.clear()
+    assert client.put("/v2/team/app/manifests/v1", content=body, headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
+    assert client.put("/v2/team/app/manifests/v2", content=body, headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
+    # New: the manifest, its tag, the catalog entry and its 6 links; known already: the manifest and the tag.
+    assert transaction_items == [9, 2]
+
+
+def test_deleting_content_costs_one_read_and_one_transaction(client, calls, transaction_items):
+    digest, _ = push_image(client, "team/app", "v1", layers=[b"a" * 100, b"b" * 100])
+    calls.clear()
+    transaction_items.clear()
+    assert client.delete(f"/v2/team/app/manifests/{digest}").status_code == 202
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [5]  # the manifest, its tag, its 3 links
+    calls.clear()
+    transaction_items.clear()
+    assert client.delete(f"/v2/team/app/blobs/{sha256(b'a' * 100)}").status_code == 202
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [2]  # the link, and its record

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from dockyard.domain.digest import Digest
+
 from dockyard.domain import mediatypes as mt
 from dockyard.domain.manifest import MAX_MANIFEST_SIZE
 from dockyard.registry.manifests import INLINE_BODY_LIMIT
@@ -147,15 +149,17 @@ def test_oversized_manifest_is_413(client):
     assert_manifest(client, "v1", good)
 
 
-def test_large_manifest_body_is_kept_in_s3_and_served_exactly(client, registry, settings, calls):
+def test_large_manifest_body_is_kept_as_a_blob_of_its_repository_and_served_exactly(client, registry, settings,
+                                                                                   calls):
     pad = "x" * (INLINE_BODY_LIMIT + 1000)
     digest, body = push_image(client, NAME, "big", annotations={"pad": pad})
     s3 = registry.storage.objects.client
-    [stored] = s3.list_objects_v2(Bucket=settings.bucket, Prefix="manifests/")["Contents"]
-    assert s3.get_object(Bucket=settings.bucket, Key=stored["Key"])["Body"].read() == body
+    location = registry.storage.blobs.get_link(NAME, Digest.parse(digest)).location
+    assert s3.get_object(Bucket=settings.bucket, Key=location)["Body"].read() == body
     items = registry.storage.blobs.table.client.scan(TableName=settings.table)["Items"]
     assert not any("body" in item for item in items)  # neither the manifest item nor the tag's holds it
-    assert sum("body_in_s3" in item for item in items) == 2
+    assert [item["body_location"]["S"] for item in items if "body_location" in item] == [location] * 2
+    assert client.delete(f"/v2/{NAME}/blobs/{digest}").status_code == 409  # the manifest needs it
     for reference in ("big", digest):
         calls.clear()
         assert_manifest(client, reference, body)

@@ -21,36 +21,11 @@ import sys
 import httpx
 import pytest
 
-from dockyard.resources import BOOTSTRAP_KEY_ID
 from tests.support.auth import basic, bearer
 from tests.support.oci import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Layout, descriptor, random_layer, sha256
 from tests.support.processes import skopeo, verify_layout
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def admin(deployment) -> dict:
-    return basic(BOOTSTRAP_KEY_ID, deployment.admin_secret)
-
-
-@pytest.fixture(scope="module")
-def http(registry):
-    with httpx.Client(base_url=registry.url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def pusher(http, admin) -> tuple[str, str]:
-    """A key created through the admin API with the bootstrap admin key (read from Secrets Manager)."""
-    response = http.post("/dockyard/v1/keys", json={"name": "ci", "allow": ["*=pull,push,delete"]}, headers=admin)
-    assert response.status_code == 201, response.text
-    return response.json()["id"], response.json()["secret"]
-
-
-@pytest.fixture(scope="module")
-def auth(pusher) -> dict:
-    return basic(*pusher)
 
 
 def push_monolithic(http, auth, name: str, data: bytes) -> str:

@@ -15,6 +15,12 @@ def resource(template, kind) -> tuple[str, dict]:
     return next(iter(found.items()))
 
 
+def function(template, handler: str = "dockyard.handler.handler") -> tuple[str, dict]:
+    [found] = [(k, r) for k, r in template.find_resources("AWS::Lambda::Function").items()
+               if r["Properties"]["Handler"] == handler]
+    return found
+
+
 def test_bucket_is_private_encrypted_and_cleans_up_uploads(template):
     template.has_resource("AWS::S3::Bucket", {
         "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
@@ -48,8 +54,8 @@ def test_table_has_the_schema_the_local_server_creates(template):
 
 
 def test_function_runs_the_app_on_arm64_with_the_shared_env_names(template):
-    _, function = resource(template, "AWS::Lambda::Function")
-    props = function["Properties"]
+    _, registry = function(template)
+    props = registry["Properties"]
     assert props["Runtime"] in ("python3.12", "python3.13")
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "dockyard.handler.handler"
@@ -62,7 +68,7 @@ def test_function_runs_the_app_on_arm64_with_the_shared_env_names(template):
 
 def test_function_url_is_the_front_door_and_the_registry_does_auth(template):
     template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
-    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template)[1]["Properties"]["Environment"]["Variables"]
     assert env[Env.AUTH] == "on"
     secrets = template.find_resources("AWS::SecretsManager::Secret")
     assert len(secrets) == 2
@@ -76,7 +82,7 @@ def test_function_url_is_the_front_door_and_the_registry_does_auth(template):
 
 
 def test_upstream_credentials_are_secrets_under_the_functions_own_prefix_only(template):
-    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template)[1]["Properties"]["Environment"]["Variables"]
     prefix = env[Env.UPSTREAM_SECRET_PREFIX]
     assert prefix == "dockyard/Dockyard/upstreams/"
     [statement] = [s for s in _statements(template) if s.get("Sid") == "UpstreamCredentials"]
@@ -86,27 +92,30 @@ def test_upstream_credentials_are_secrets_under_the_functions_own_prefix_only(te
     assert int(env[Env.FETCH_MAX_BYTES]) == int(env[Env.FETCH_DEADLINE]) * 20 * 1000 * 1000
 
 
-def _statements(template) -> list[dict]:
-    _, policy = resource(template, "AWS::IAM::Policy")
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+def _statements(template, handler: str = "dockyard.handler.handler") -> list[dict]:
+    """The statements of the function's role."""
+    from tests.support.cfn import role_of, role_statements
+
+    return role_statements(template.to_json(), role_of(function(template, handler)[1]))
 
 
 def test_iam_is_scoped_to_this_bucket_and_this_table(template):
     bucket_id, _ = resource(template, "AWS::S3::Bucket")
     table_id, _ = resource(template, "AWS::DynamoDB::GlobalTable")
-    for statement in _statements(template):
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        rendered = json.dumps(resources)
-        assert "*\"" not in rendered.replace("/*\"", "") and rendered != '["*"]', statement
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        if any(a.startswith("s3:") for a in actions):
-            assert bucket_id in rendered
-        if any(a.startswith("dynamodb:") for a in actions):
-            assert table_id in rendered and "index" not in rendered
-            assert not {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:*"} & set(actions)
+    for handler in ("dockyard.handler.handler", "dockyard.maintenance.function.handler"):
+        for statement in _statements(template, handler):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            rendered = json.dumps(resources)
+            assert "*\"" not in rendered.replace("/*\"", "").replace(':*"', '"') and rendered != '["*"]', statement
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("s3:") for a in actions):
+                assert bucket_id in rendered
+            if any(a.startswith("dynamodb:") for a in actions):
+                assert table_id in rendered and ("index" not in rendered or "/index/gc-queue" in rendered)
+                assert not {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:*"} & set(actions)
     assert not template.find_resources("AWS::IAM::ManagedPolicy")
-    _, role = resource(template, "AWS::IAM::Role")
-    assert "ManagedPolicyArns" not in role["Properties"]
+    for role in template.find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
 
 
 def test_outputs(template):
@@ -184,7 +193,8 @@ def test_custom_domain_with_api_gateway():
 @pytest.mark.parametrize("context", [{"dockyard:removalPolicy": "maybe"}, {"dockyard:functionUrlAuth": "open"},
                                      {"dockyard:domainName": "r.example.com"},
                                      {"dockyard:logRetentionDays": "31"}, {"dockyard:reservedConcurrency": "0"},
-                                     {"dockyard:reservedConcurrency": "-5"}])
+                                     {"dockyard:reservedConcurrency": "-5"}, {"dockyard:gcSchedule": "daily"},
+                                     {"dockyard:gcGraceSeconds": "-1"}])
 def test_bad_context_is_refused(context):
     with pytest.raises(ValueError):
         build(context)
@@ -222,16 +232,16 @@ def test_lifecycle_rules_are_the_ones_the_local_server_gives_its_buckets(templat
 def test_concurrency_is_capped_by_default(template):
     template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 50})
     unreserved = Template.from_stack(build({"dockyard:reservedConcurrency": "none"}))
-    _, function = resource(unreserved, "AWS::Lambda::Function")
-    assert "ReservedConcurrentExecutions" not in function["Properties"]
+    _, registry = function(unreserved)
+    assert "ReservedConcurrentExecutions" not in registry["Properties"]
 
 
 def test_blobs_sent_in_parts_are_bounded_by_what_one_invocation_can_verify(template):
     from infra.constructs.registry_function import TIMEOUT, VERIFY_MAX
 
-    _, function = resource(template, "AWS::Lambda::Function")
-    assert function["Properties"]["Timeout"] == TIMEOUT.to_seconds()
-    assert function["Properties"]["Environment"]["Variables"][Env.VERIFY_MAX] == str(VERIFY_MAX)
+    _, registry = function(template)
+    assert registry["Properties"]["Timeout"] == TIMEOUT.to_seconds()
+    assert registry["Properties"]["Environment"]["Variables"][Env.VERIFY_MAX] == str(VERIFY_MAX)
     assert VERIFY_MAX < (TIMEOUT.to_seconds() - 30) * 50_000_000
 
 
@@ -245,7 +255,7 @@ def test_behind_cloudfront_the_url_requires_a_secret_origin_header():
     secret_id = next(k for k, r in template.find_resources("AWS::SecretsManager::Secret").items()
                      if "origin header" in r["Properties"]["Description"])
     assert "{{resolve:secretsmanager:" in rendered and secret_id in rendered  # a reference, never the value
-    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template)[1]["Properties"]["Environment"]["Variables"]
     assert env[Env.ORIGIN_SECRET] == {"Ref": secret_id}
     assert any(r["Resource"] == {"Ref": secret_id} for r in _statements(template)
                if "secretsmanager:GetSecretValue" in r["Action"])
@@ -255,7 +265,7 @@ def test_behind_cloudfront_the_url_requires_a_secret_origin_header():
 def test_behind_api_gateway_there_is_no_function_url():
     template = Template.from_stack(build({**DOMAIN, "dockyard:frontDoor": "apigateway"}))
     template.resource_count_is("AWS::Lambda::Url", 0)
-    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template)[1]["Properties"]["Environment"]["Variables"]
     assert Env.ORIGIN_SECRET not in env
     template.resource_count_is("AWS::SecretsManager::Secret", 2)
 
@@ -286,11 +296,11 @@ def test_lambda_writes_no_platform_lines_but_keeps_the_apps_own(template):
 
 
 def test_reads_are_auditable_behind_options(template):
-    env = resource(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template)[1]["Properties"]["Environment"]["Variables"]
     assert env[Env.AUDIT_READS] == "off"
     assert len(template.find_resources("AWS::S3::Bucket")) == 1
     audited = Template.from_stack(build({"dockyard:s3AccessLogs": "true", "dockyard:auditReads": "true"}))
-    env = resource(audited, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(audited)[1]["Properties"]["Environment"]["Variables"]
     assert env[Env.AUDIT_READS] == "on"
     buckets = audited.find_resources("AWS::S3::Bucket")
     [(blobs_id, blobs)] = [(k, b) for k, b in buckets.items() if "LoggingConfiguration" in b["Properties"]]
@@ -314,3 +324,40 @@ def test_every_nag_suppression_reason_is_true_of_this_code():
         assert option in vars(Context).values(), option
     for path in set(re.findall(r"(?:tests|lambda_src)/[\w/.]+\.\w+", source)):
         assert (root / path).exists(), path
+
+
+def _deletes_blobs(statements: list[dict]) -> bool:
+    return any("s3:DeleteObject" in s["Action"] and "/blobs/*" in json.dumps(s["Resource"]) for s in statements)
+
+
+def test_only_the_gc_function_may_delete_blob_objects(template):
+    assert _deletes_blobs(_statements(template, "dockyard.maintenance.function.handler"))
+    registry = _statements(template)
+    assert not _deletes_blobs(registry)
+    assert not any("s3:DeleteObjectTagging" in s["Action"] for s in registry)
+    [invoke] = [s for s in registry if "lambda:InvokeFunction" in s["Action"]]
+    gc_id, _ = function(template, "dockyard.maintenance.function.handler")
+    assert gc_id in json.dumps(invoke["Resource"])
+
+
+def test_gc_runs_daily_by_default_in_a_function_of_its_own(template):
+    gc_id, gc = function(template, "dockyard.maintenance.function.handler")
+    assert gc["Properties"]["Timeout"] == 900
+    env = gc["Properties"]["Environment"]["Variables"]
+    assert env[Env.GC_GRACE] == "86400" and Env.AUTH not in env
+    assert function(template)[1]["Properties"]["Environment"]["Variables"][Env.GC_FUNCTION] == {"Ref": gc_id}
+    template.has_resource_properties("AWS::Scheduler::Schedule", {
+        "ScheduleExpression": "rate(1 day)", "State": "ENABLED",
+        "Target": Match.object_like({"Arn": {"Fn::GetAtt": [gc_id, "Arn"]}, "Input": '{"scheduled":true}'})})
+    _, table = resource(template, "AWS::DynamoDB::GlobalTable")
+    [index] = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index == {**Table.create_table_kwargs("x")["GlobalSecondaryIndexes"][0]}
+
+
+def test_the_gc_schedule_and_grace_are_context_options():
+    template = Template.from_stack(build({"dockyard:gcSchedule": "cron(0 3 * * ? *)",
+                                          "dockyard:gcGraceSeconds": "3600"}))
+    template.has_resource_properties("AWS::Scheduler::Schedule", {"ScheduleExpression": "cron(0 3 * * ? *)"})
+    assert function(template, "dockyard.maintenance.function.handler")[1]["Properties"]["Environment"][
+        "Variables"][Env.GC_GRACE] == "3600"
+    assert not Template.from_stack(build({"dockyard:gcSchedule": "off"})).find_resources("AWS::Scheduler::Schedule")

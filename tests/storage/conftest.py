@@ -58,7 +58,7 @@ class StorageSeeder:
         record = manifest_record(body, subject, artifact_type, annotations)
         manifests = self.storage.manifests
         tags = (tag,) if tag else ()
-        manifests.put_manifest(repo, record, tags, manifests.check_references(repo, [], [], tags))
+        manifests.put_manifest(repo, record, tags, manifests.check_references(repo, [], [], tags, record.digest))
         return record.digest
 
 
@@ -68,9 +68,10 @@ def manifest_record(body: bytes, subject=None, artifact_type=None, annotations=N
                           subject=subject, artifact_type=artifact_type, annotations=annotations or {})
 
 
-def no_references(listed: bool = False, **tags: Digest | None) -> References:
-    """References of a manifest that needs nothing, whose tags point where `tags` says (None: nowhere)."""
-    return References([], tags, listed)
+def no_references(listed: bool = False, exists: bool = False, **tags: Digest | None) -> References:
+    """References of a manifest that needs nothing, whose tags point where `tags` says (None: nowhere), and
+    that is stored already (`exists`) or not."""
+    return References([], tags, listed, exists)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dockyard.domain.digest import Digest
-from dockyard.storage.types import BlobRecorded, BlobRef, ChunkedSession, ConditionFailed, Lease
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ChunkedSession, ConditionFailed, Lease
 
 D = Digest.of(b"blob")
 REF = BlobRef(4, "blobs/sha256/aa/first")
@@ -21,10 +21,15 @@ def test_a_link_with_its_record_is_seen_in_its_repository_only(storage, repo):
     assert storage.blobs.get_link(repo + "-other", D) is None
 
 
-def test_a_mount_links_without_recording(storage, repo):
-    storage.blobs.link_blob(repo, D, REF)
-    assert storage.blobs.get_link(repo, D) == REF
-    assert storage.blobs.get_blob(D) is None
+def test_a_mount_links_only_a_recorded_blob_where_its_record_is(storage, repo):
+    with pytest.raises(BlobDoomed):
+        storage.blobs.link_blob(repo, D, REF)
+    assert storage.blobs.get_link(repo, D) is None
+    storage.blobs.link_blob(repo, D, REF, record=True)
+    with pytest.raises(BlobDoomed):
+        storage.blobs.link_blob(repo + "-b", D, BlobRef(4, "blobs/sha256/aa/moved"))
+    assert storage.blobs.link_blob(repo + "-b", D, REF) == REF
+    assert storage.blobs.get_link(repo + "-b", D) == REF
 
 
 def test_linking_again_is_idempotent(storage, repo):

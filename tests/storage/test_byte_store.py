@@ -15,12 +15,13 @@ from dockyard.storage.s3_limits import MIN_PART_SIZE
 PART = os.urandom(MIN_PART_SIZE)
 
 
-def test_a_blob_is_written_at_its_address_and_stated(storage):
+def test_a_blob_is_written_at_a_fresh_location_each_time_and_stated(storage):
     data = b"verified bytes"
     location = storage.objects.put_blob(Digest.of(data), data)
-    assert location == storage.objects.put_blob(Digest.of(data), data)  # content-addressed: idempotent
+    again = storage.objects.put_blob(Digest.of(data), data)
+    assert location != again  # never a key a record may point at (or may have pointed at, then doomed)
     assert storage.objects.stat(location).size == len(data)
-    assert b"".join(storage.objects.iter_blob(location)) == data
+    assert b"".join(storage.objects.iter_blob(location)) == data == storage.objects.read_blob(again)
     storage.objects.delete_blob(location)
     storage.objects.delete_blob(location)
     assert storage.objects.stat(location) is None

@@ -29,7 +29,7 @@ def test_references_name_what_is_missing_across_batches(storage, repo):
 
     present = [Digest.of(str(n).encode()) for n in range(120)]
     for digest in present[:60]:
-        storage.blobs.link_blob(repo, digest, BlobRef(1, "x"))
+        storage.blobs.link_blob(repo, digest, BlobRef(1, f"x/{digest.encoded}"), record=True)
     storage.manifests.put_manifest(repo, ONE, (), no_references())
     refs = storage.manifests.check_references(repo, present, [ONE.digest, TWO.digest])
     assert sorted(refs.missing) == sorted(present[60:] + [TWO.digest])
@@ -85,9 +85,11 @@ def test_one_stale_tag_of_many_fails_the_whole_write(storage, repo):
 def test_putting_the_same_manifest_again_changes_nothing_but_its_tags(storage, repo):
     storage.manifests.put_manifest(repo, ONE, ("a",), no_references(a=None))
     before = storage.manifests.manifest_tags(repo, ONE.digest)
-    storage.manifests.put_manifest(repo, ONE, ("a",), no_references(True, a=ONE.digest))
+    storage.manifests.put_manifest(repo, ONE, ("a",), no_references(True, exists=True, a=ONE.digest))
     assert storage.manifests.manifest_tags(repo, ONE.digest) == before
-    storage.manifests.put_manifest(repo, ONE, ("b",), no_references(True, b=None))
+    with pytest.raises(ConditionFailed):  # read as new, but stored meanwhile: nothing is counted twice
+        storage.manifests.put_manifest(repo, ONE, ("b",), no_references(True, b=None))
+    storage.manifests.put_manifest(repo, ONE, ("b",), no_references(True, exists=True, b=None))
     after = storage.manifests.manifest_tags(repo, ONE.digest)
     assert after.tags == ["a", "b"] and after.version > before.version
 
@@ -108,7 +110,7 @@ def test_a_manifest_is_deleted_with_its_tags_and_referrer_entry(storage, repo):
 def test_a_deletion_whose_tags_changed_meanwhile_writes_nothing(storage, repo):
     storage.manifests.put_manifest(repo, ONE, ("v1",), no_references(v1=None))
     state = storage.manifests.manifest_tags(repo, ONE.digest)
-    storage.manifests.put_manifest(repo, ONE, ("v2",), no_references(True, v2=None))  # tagged again meanwhile
+    storage.manifests.put_manifest(repo, ONE, ("v2",), no_references(True, exists=True, v2=None))  # tagged again meanwhile
     with pytest.raises(ConditionFailed):
         storage.manifests.delete_manifest(repo, ONE.digest, state)
     assert storage.manifests.get_tag(repo, "v1").digest == ONE.digest
@@ -124,18 +126,19 @@ def test_deleting_a_tag_keeps_its_manifest(storage, repo):
     assert storage.manifests.manifest_tags(repo, ONE.digest).tags == []
 
 
-def test_a_body_kept_outside_the_index_reads_back_as_missing(storage, repo):
-    large = replace(ONE, body=None, body_in_s3=True)
+def test_a_body_kept_as_a_blob_reads_back_as_its_location(storage, repo):
+    large = replace(ONE, body=None, body_location="blobs/elsewhere")
     storage.manifests.put_manifest(repo, large, ("big",), no_references(big=None))
     record = storage.manifests.get_tag(repo, "big")
-    assert (record.body, record.body_in_s3) == (None, True)
-    storage.manifests.put_manifest(repo, ONE, ("small",), no_references(True, small=None))  # the same digest, inline now
+    assert (record.body, record.body_location) == (None, "blobs/elsewhere")
+    storage.manifests.put_manifest(repo, ONE, ("small",), no_references(True, exists=True, small=None))  # inline
     assert storage.manifests.get_manifest(repo, ONE.digest).body == ONE.body
+    assert storage.manifests.get_manifest(repo, ONE.digest).body_location is None
 
 
 def test_a_push_is_stamped_on_the_tag_each_time_and_on_the_manifest_once(storage, repo):
     storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), ("a",), no_references(a=None))
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), ("b",), no_references(True, b=None))
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), ("b",), no_references(True, exists=True, b=None))
     assert storage.manifests.get_manifest(repo, ONE.digest).pushed_at == 100
     assert storage.manifests.get_tag(repo, "a").pushed_at == 100
     assert storage.manifests.get_tag(repo, "b").pushed_at == 200
@@ -154,3 +157,14 @@ def test_a_pull_is_stamped_only_over_an_older_stamp_and_only_where_it_still_poin
     storage.manifests.record_pull(repo, "gone", ONE.digest, now=3000, older_than=3000)  # no such tag
     assert storage.manifests.get_tag(repo, "v1").last_pulled == 1000
     assert storage.manifests.get_tag(repo, "gone") is None
+
+
+def test_a_tag_is_deleted_only_as_the_push_it_was_read_as(storage, repo):
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "v1", no_references())
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), "v1", no_references(True, ONE.digest, True))
+    with pytest.raises(ConditionFailed):  # pushed again since it was read
+        storage.manifests.delete_tag(repo, "v1", expected=ONE.digest, pushed_at=100)
+    with pytest.raises(ConditionFailed):  # moved since
+        storage.manifests.delete_tag(repo, "v1", expected=TWO.digest)
+    assert storage.manifests.delete_tag(repo, "v1", expected=ONE.digest, pushed_at=200) is True
+    assert storage.manifests.get_tag(repo, "v1") is None

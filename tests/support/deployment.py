@@ -15,13 +15,14 @@ import subprocess
 import sys
 import uuid
 
-from dockyard.resources import BOOTSTRAP_KEY_ID, Env
+from dockyard.resources import BOOTSTRAP_KEY_ID, Env, Table
 from tests.support import cfn
 from tests.support.iam_moto import ACCOUNT, IamMoto
 from tests.support.processes import Output, free_port, stop_process, wait_for_registry
 from tests.support.stack_template import REGION, ROOT
 
 REGISTRY_HANDLER = "dockyard.handler.handler"
+GC_HANDLER = "dockyard.maintenance.function.handler"
 # Services whose resources moto does not match (it authorizes their actions against `*` only).
 ACTION_ONLY = ("dynamodb:", "secretsmanager:", "logs:", "kms:")
 # Operations that IAM authorizes by the actions they contain, but moto by their own name (which is no IAM
@@ -57,12 +58,16 @@ class Deployment:
         log_groups = {k: f"/aws/lambda/{self.name}-{k}" for k in cfn.of_type(template, "AWS::Logs::LogGroup")}
         for logical, log_group in log_groups.items():
             self.physical.bind_id(logical, log_group, self.physical.arn("AWS::Logs::LogGroup", log_group))
+        for logical in cfn.of_type(template, "AWS::Lambda::Function"):  # the functions, by their logical ids
+            name = f"{self.name}-{logical}"[:64]
+            self.physical.bind_id(logical, name, self.physical.arn("AWS::Lambda::Function", name))
         # Which secret is which: the function's environment names them (`{"Ref": <secret>}`).
         variables = cfn.function_environment(cfn.function_by_handler(template, REGISTRY_HANDLER)[1])
         signing_arn = self.secrets.describe_secret(SecretId=signing)["ARN"]
         for variable, arn in ((Env.SIGNING_SECRET, signing_arn), (Env.BOOTSTRAP_SECRET, bootstrap)):
             self.physical.bind_id(variables[variable]["Ref"], arn, arn)
-        self.own_arns = {self.physical.arn("AWS::DynamoDB::GlobalTable", self.name), signing_arn, bootstrap,
+        table_arn = self.physical.arn("AWS::DynamoDB::GlobalTable", self.name)
+        self.own_arns = {table_arn, f"{table_arn}/index/{Table.GC_INDEX}", signing_arn, bootstrap,
                          *(self.physical.arn("AWS::Logs::LogGroup", log_group) for log_group in log_groups.values())}
         if Env.EDGE_KEY_SECRET in variables:
             self._bind_edge(template, variables)
@@ -120,6 +125,26 @@ class Deployment:
 
     def serve(self, keys: tuple[str, str]) -> RegistryProcess:
         return RegistryProcess(self, keys)
+
+    def invoke(self, handler: str, keys: tuple[str, str], event: dict) -> dict:
+        """Run a function's handler once, in a process of its own, with its environment and signed with `keys`
+        (as Lambda would: a context with the function's full timeout left); returns what it returned."""
+        _, function = cfn.function_by_handler(self.template, handler)
+        module, name = handler.rsplit(".", 1)
+        script = (f"import json, sys\nfrom {module} import {name} as handler\n"
+                  "class Context:\n    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:gc'\n"
+                  f"    def get_remaining_time_in_millis(self): return {function['Properties']['Timeout'] * 1000}\n"
+                  "print(json.dumps(handler(json.loads(sys.argv[1]), Context())))\n")
+        env = {**os.environ, **self.environment(handler), Env.ENDPOINT_URL: self.moto.endpoint,
+               "AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1], "AWS_DEFAULT_REGION": REGION,
+               "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda_src")])}
+        for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CA_BUNDLE"):
+            env.pop(variable, None)
+        result = subprocess.run([sys.executable, "-c", script, json.dumps(event)], capture_output=True, text=True,
+                                env=env, cwd=ROOT, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"{handler} failed:\n{result.stderr[-3000:]}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 class RegistryProcess:

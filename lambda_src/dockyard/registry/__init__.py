@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from dockyard.auth.admin import AccessAdmin
 from dockyard.auth.service import Auth
 from dockyard.config import Settings
+from dockyard.maintenance.runs import Runner
+from dockyard.maintenance.service import Maintenance
 from dockyard.registry.blobs import Blobs
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
@@ -33,6 +35,7 @@ class Registry:
     access: AccessAdmin
     upstreams: Upstreams
     immutability: Immutability
+    maintenance: Maintenance
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
@@ -44,15 +47,26 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     immutability = Immutability(storage.governance)
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
+    manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, cache)
     return Registry(
         settings=settings,
         storage=storage,
-        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache),
+        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache, manifests.referencing),
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
-        manifests=Manifests(storage.manifests, storage.objects, settings, immutability, cache),
+        manifests=manifests,
         auth=auth,
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
         immutability=immutability,
+        maintenance=Maintenance(storage, settings, Runner(storage, manifests.uses, links.drop), launcher(settings)),
     )
+
+
+def launcher(settings: Settings):
+    """Where started GC runs go on: the GC function when the stack has one, else a thread here (None)."""
+    if not settings.gc_function:
+        return None
+    from dockyard.maintenance.function import invoker
+
+    return invoker(settings)

@@ -52,6 +52,7 @@ class Assembly:
         self.wrote_tail = False
         self._pending: Future | None = None
         self.location: str | None = None  # set once a multipart upload is assembled
+        self.written: str | None = None  # where a small blob was written whole, once verified
 
     @staticmethod
     def _resume_hash(session: ChunkedSession) -> ResumableSha256 | None:
@@ -162,25 +163,24 @@ class Assembly:
         """An assembled multipart upload is marked unverified; a small blob is written only once verified."""
         return self.location is not None
 
+    @property
+    def stored(self) -> str | None:
+        return self.location or self.written
+
     def mismatch(self, claimed: Digest) -> str | None:
         actual = self.digest(claimed.algorithm)
         return None if actual == claimed else f"digest of the uploaded content is {actual}"
 
-    def keep(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
-        if existing is not None:
-            if self.location is not None:
-                self.store.delete_blob(self.location)
-            return existing
-        if self.location is None:
-            return BlobRef(self.offset, self.store.put_blob(digest, bytes(self.buffer)))
-        return BlobRef(self.offset, self.location)
+    def keep(self, digest: Digest) -> BlobRef:
+        if self.location is None and self.written is None:
+            self.written = self.store.put_blob(digest, bytes(self.buffer))
+        return BlobRef(self.offset, self.stored)
 
     def discard(self) -> None:
-        """Delete everything this upload wrote (it will not be linked)."""
+        """Release the multipart upload and tails of bytes that will not be linked (the object, if one was
+        assembled or written, is the commit's to give up)."""
         self.drain()
-        if self.multipart_id or self.has_tails:
-            if self.location is not None:
-                self.store.delete_blob(self.location)
-            elif self.multipart_id:
-                self.store.abort_multipart(self.target, self.multipart_id)
+        if self.multipart_id and self.location is None:
+            self.store.abort_multipart(self.target, self.multipart_id)
+        if self.has_tails:
             self.store.delete_tails(self.session.id)

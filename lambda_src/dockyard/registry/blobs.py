@@ -11,7 +11,7 @@ from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
 from dockyard.registry.pullthrough import PullThrough, Remote
 from dockyard.storage.interfaces import BlobIndex, ByteReader
-from dockyard.storage.types import BlobRef
+from dockyard.storage.types import BlobRef, StillReferenced
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class BlobInfo:
 
 class Blobs:
     def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache,
-                 cache: PullThrough | None = None):
+                 cache: PullThrough | None = None, referencing=lambda repo, digest: None):
+        """`referencing(repo, digest)` names a manifest of `repo` that references blob `digest` (or None)."""
         self.index, self.store, self.commit, self.settings, self.links = index, store, commit, settings, links
-        self.cache = cache
+        self.cache, self.referencing = cache, referencing
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
         """HEAD: at most one DynamoDB read (none when this instance knows the link), no S3 call."""
@@ -62,16 +63,26 @@ class Blobs:
         digest may not reveal a blob: with access control off, or for an admin)."""
         parsed = Digest.parse(digest)
         ref = self.index.get_link(source, parsed) if source is not None else self.index.get_blob(parsed)
-        if ref is None:
+        if ref is None or ref.doomed:
             return None
-        if source != repo:
-            self.commit.mount(repo, parsed, ref)
+        if source != repo and self.commit.mount(repo, parsed, ref) is None:
+            return None  # being collected: the client uploads it
         return BlobInfo(parsed, ref.size)
 
     def unlink(self, repo: str, digest: str) -> None:
-        """DELETE: the blob leaves this repository; its bytes stay in S3 for garbage collection."""
+        """DELETE: the blob leaves this repository (garbage collection deletes its bytes once no repository
+        links it). Refused while a manifest of the repository references it: that would leave a tag that
+        resolves but does not pull."""
         if not self.settings.delete_enabled:
             raise RegistryError(Err.UNSUPPORTED, "deletion is disabled on this registry")
         parsed = Digest.parse(digest)
-        if not self.commit.unlink(repo, parsed):
+        try:
+            unlinked = self.commit.unlink(repo, parsed)
+        except StillReferenced as refused:
+            detail = {"digest": str(parsed), "references": refused.count}
+            by = self.referencing(repo, parsed)
+            if by is not None:
+                detail["referenced_by"] = str(by)
+            raise RegistryError(Err.REFERENCED, detail) from None
+        if not unlinked:
             raise RegistryError(Err.BLOB_UNKNOWN, f"blob {parsed} is not in repository {repo}")

@@ -1,9 +1,13 @@
 """Verify, then link: how every upload path turns stored bytes into a blob a repository can see.
 
 An upload keeps its bytes first (a `Candidate`), unlinked. Only once they match the claimed digest are
-they linked, in one transaction that also records the blob (unless the registry holds it already) and
-closes the upload session. The `unverified` mark comes off first, and this instance's link cache learns the
-link.
+they linked, in one transaction that also counts the link on the blob's record (or records the blob, unless
+the registry holds a live copy already) and closes the upload session. The `unverified` mark comes off
+first, and this instance's link cache learns the link.
+
+The serving path never deletes blob bytes: bytes it does not link (a duplicate of the registry's copy, a
+mismatch) are handed to garbage collection (`BlobIndex.drop_bytes`), and only after the link to the
+registry's copy committed, so that a copy collected meanwhile makes the upload keep its own instead.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache
 from dockyard.storage.interfaces import BlobIndex, ByteStore
-from dockyard.storage.types import BlobRecorded, BlobRef, ConditionFailed, Lease
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease
+
+# Attempts at linking while the blob's record changes underneath (recorded by a concurrent upload, or
+# collected); each attempt reads the record again.
+ATTEMPTS = 5
 
 
 class Mismatch(RegistryError):
-    """The bytes are not the claimed blob (the candidate was discarded)."""
+    """The bytes are not the claimed blob (the candidate was given up)."""
 
     def __init__(self, detail: str):
         super().__init__(Err.DIGEST_INVALID, detail)
@@ -31,14 +39,39 @@ class Candidate(Protocol):
     def tagged(self) -> bool:
         """Whether the bytes carry the `unverified` mark, which lifecycle rules expire."""
 
+    @property
+    def stored(self) -> str | None:
+        """Where the bytes are stored (None: nowhere yet, they are only in memory)."""
+
     def mismatch(self, claimed: Digest) -> str | None:
         """Why the bytes are not the blob `claimed` (None: they are)."""
 
-    def keep(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
-        """The verified bytes where they will stay, or `existing` (then ours are dropped)."""
+    def keep(self, digest: Digest) -> BlobRef:
+        """The verified bytes where they will stay (written there now if they were only in memory)."""
 
     def discard(self) -> None:
-        """Delete the bytes: they will not be linked."""
+        """Release what the bytes hold besides their object (a multipart upload, tails): they will not be linked."""
+
+
+class InMemory:
+    """Bytes a request holds whole (a manifest body kept as a blob), as a commit's candidate."""
+
+    tagged = False
+
+    def __init__(self, store: ByteStore, data: bytes):
+        self.store, self.data, self.stored = store, data, None
+
+    def mismatch(self, claimed: Digest) -> str | None:
+        actual = Digest.of(self.data, claimed.algorithm)
+        return None if actual == claimed else f"digest of the content is {actual}"
+
+    def keep(self, digest: Digest) -> BlobRef:
+        if self.stored is None:
+            self.stored = self.store.put_blob(digest, self.data)
+        return BlobRef(len(self.data), self.stored)
+
+    def discard(self) -> None:
+        pass
 
 
 class Commit:
@@ -50,52 +83,72 @@ class Commit:
         closing the session `closing` holds."""
         reason = candidate.mismatch(claimed)
         if reason is not None:
-            candidate.discard()
+            self.abandon(candidate, claimed)
             raise Mismatch(reason)
         return self._link(repo, claimed, candidate, closing)
 
+    def abandon(self, candidate: Candidate, digest: Digest | None = None) -> None:
+        """Give the candidate's bytes up: garbage collection deletes them."""
+        candidate.discard()
+        if candidate.stored is not None:
+            self.blobs.drop_bytes(digest, candidate.stored)
+
     def _link(self, repo: str, digest: Digest, candidate: Candidate, closing: Lease | None) -> BlobRef:
-        """Keep verified bytes (or reuse the registry's copy of the same blob, unless its object is gone)
-        and link them. If the write fails, our bytes are deleted only when no record points at them: a
-        transaction that committed but whose answer was lost must not leave a link to a deleted object.
+        """Link the registry's live copy of the blob if it has one (then ours is given up), else record ours.
+        If the write fails, our bytes are given up only when no record points at them: a transaction that
+        committed but whose answer was lost must not leave a link to a collected object.
 
-        The `unverified` mark comes off before the link, never after: a crash between the two then leaves
-        verified bytes that nothing links (a leak), never a linked blob that a lifecycle rule expires."""
-        existing = self.blobs.get_blob(digest)
-        stale = existing if existing is not None and self.objects.stat(existing.location) is None else None
-        ref = candidate.keep(digest, None if stale else existing)
-        ours = existing is None or stale is not None  # these bytes become the registry's copy
-        if ours and candidate.tagged:
-            self.objects.mark_verified(ref.location)
-        try:
+        The `unverified` mark comes off our bytes before they are recorded, never after: a crash between the
+        two then leaves verified bytes that nothing links (a leak), never a linked blob that a lifecycle rule
+        expires."""
+        for _ in range(ATTEMPTS):
+            existing = self.blobs.get_blob(digest)
+            usable = existing is not None and not existing.doomed and self.objects.stat(existing.location) is not None
+            stale = existing.location if existing is not None and not existing.doomed and not usable else None
+            ref = existing if usable else candidate.keep(digest)
+            if not usable and candidate.tagged:
+                self.objects.mark_verified(ref.location)
             try:
-                self.blobs.link_blob(repo, digest, ref, record=ours, replaces=stale.location if stale else None,
-                                     closing=closing)
-            except BlobRecorded:
-                # A concurrent upload of the same blob recorded its copy first: use it, drop ours.
-                ref, ours = candidate.keep(digest, self.blobs.get_blob(digest)), False
-                self.blobs.link_blob(repo, digest, ref, closing=closing)
-        except BaseException as exc:
-            linked = self.blobs.get_link(repo, digest)
-            if linked is None or linked.location != ref.location:
-                self._failed(digest, ref, candidate, exc)
-        self.links.put(repo, digest, ref)
-        return ref
+                linked = self.blobs.link_blob(repo, digest, BlobRef(ref.size, ref.location), record=not usable,
+                                              replaces=stale, closing=closing)
+            except (BlobRecorded, BlobDoomed):
+                continue  # recorded by a concurrent upload, or being collected: read the record again
+            except BaseException as exc:
+                self._failed(repo, digest, ref, candidate, exc)
+                linked = ref
+            if candidate.stored is not None and candidate.stored != linked.location:
+                self.blobs.drop_bytes(digest, candidate.stored)  # the registry's copy is linked: ours goes
+            self.links.put(repo, digest, linked)
+            return linked
+        raise RegistryError(Err.TOOMANYREQUESTS, f"blob {digest} is changing too fast; retry")
 
-    def _failed(self, digest: Digest, ref: BlobRef, candidate: Candidate, exc: BaseException):
+    def _failed(self, repo: str, digest: Digest, ref: BlobRef, candidate: Candidate, exc: BaseException) -> None:
+        """Returns if the link committed after all; else gives our bytes up (unless recorded) and raises."""
         if isinstance(exc, ConditionFailed):
-            # The session was cancelled, or taken over after our lease ran out: its bytes are not ours to
-            # delete any more (the new holder may link them; a cancel deletes them itself).
+            # The session was cancelled, or taken over after our lease ran out: its bytes are not ours to give
+            # up any more (the new holder may link them; a cancel gives them up itself).
             raise RegistryError(Err.BLOB_UPLOAD_UNKNOWN, "the upload was cancelled or taken over") from None
+        linked = self.blobs.get_link(repo, digest)
+        if linked is not None and linked.location == ref.location:
+            return
         recorded = self.blobs.get_blob(digest)
-        if recorded is None or recorded.location != ref.location:
-            candidate.discard()
+        if candidate.stored is not None and (recorded is None or recorded.location != candidate.stored):
+            self.abandon(candidate, digest)
         raise exc
 
-    def mount(self, repo: str, digest: Digest, ref: BlobRef) -> None:
-        """Link a blob the registry holds already into `repo` (no bytes move)."""
-        self.blobs.link_blob(repo, digest, ref)
-        self.links.put(repo, digest, ref)
+    def mount(self, repo: str, digest: Digest, ref: BlobRef) -> BlobRef | None:
+        """Link a blob the registry holds already into `repo` (no bytes move); None if it is being collected."""
+        for _ in range(2):
+            try:
+                linked = self.blobs.link_blob(repo, digest, ref)
+            except BlobDoomed:
+                ref = self.blobs.get_blob(digest)  # the record moved (or went): link it where it is now
+                if ref is None or ref.doomed:
+                    return None
+                continue
+            self.links.put(repo, digest, linked)
+            return linked
+        return None
 
     def unlink(self, repo: str, digest: Digest) -> bool:
         """Take a blob's link out of `repo` and out of this instance's cache; False if it was not linked."""

@@ -62,14 +62,15 @@ class DirectObject:
             self.keep_lease()
         return hasher.hexdigest()
 
-    def keep(self, digest: Digest, existing: BlobRef | None) -> BlobRef:
-        if existing is not None:
-            self.store.delete_blob(self.session.location)
-            return existing
+    @property
+    def stored(self) -> str:
+        return self.session.location
+
+    def keep(self, digest: Digest) -> BlobRef:
         return BlobRef(self.session.size, self.session.location)
 
     def discard(self) -> None:
-        _discard(self.store, self.session)
+        _release(self.store, self.session)
 
 
 class DirectUploads:
@@ -101,13 +102,12 @@ class DirectUploads:
             return {"status": "exists"}
         if may_mount:
             recorded = self.blobs.get_blob(claimed)
-            if recorded is not None and recorded.size == size and self.store.stat(recorded.location) is not None:
-                self.commit.mount(repo, claimed, recorded)
+            if recorded is not None and not recorded.doomed and recorded.size == size and \
+                    self.store.stat(recorded.location) is not None and self.commit.mount(repo, claimed, recorded):
                 return {"status": "mounted"}
         session = self._session(repo, claimed, size, multipart, part_size)
         if not self.sessions.create_direct(session, int(time.time())):
-            if session.multipart_id:
-                _discard(self.store, session)
+            _release(self.store, session)  # nothing was sent to it yet
             session = self._resumed(repo, claimed, size)
         return self._plan(session)
 
@@ -148,13 +148,13 @@ class DirectUploads:
 
     def abort(self, repo: str, upload_id: str) -> None:
         """Cancel: take the session's lease, delete the session (so that no completion can link its bytes
-        any more), then the bytes."""
+        any more), then give the bytes up."""
         with self.leases.take(DirectSession, repo, upload_id) as held:
             try:
                 self.sessions.delete_session(upload_id, held.lease)
             except ConditionFailed:
                 raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
-        _discard(self.store, held.session)
+        self.commit.abandon(DirectObject(self.store, held.session, ObjectStat(0)), held.session.digest)
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -211,11 +211,10 @@ class DirectUploads:
                                       [landed[n].etag for n in range(1, _part_count(session) + 1)])
 
 
-def _discard(store: ByteStore, session: DirectSession) -> None:
-    """Delete a direct session's bytes: its multipart upload, and the object."""
+def _release(store: ByteStore, session: DirectSession) -> None:
+    """Drop a direct session's multipart upload, if it has one (its object, if any, is given up apart)."""
     if session.multipart_id:
         store.abort_multipart(session.location, session.multipart_id)
-    store.delete_blob(session.location)
 
 
 def _integer(value) -> bool:

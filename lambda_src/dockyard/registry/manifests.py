@@ -17,8 +17,10 @@ from dockyard.domain.names import is_tag, parse_reference, validate_name, valida
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.registry.immutability import Immutability, refusal
+from dockyard.registry.commit import Commit, InMemory
 from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
-from dockyard.storage.types import ConditionFailed, ItemTooLarge, ManifestRecord, Page
+from dockyard.storage.types import (ConditionFailed, ItemTooLarge, ManifestRecord, ManifestTags, Page, StillReferenced,
+                                    Uses)
 
 log = logging.getLogger("dockyard")
 
@@ -32,15 +34,18 @@ MAX_REFERRERS_PAGE = 500
 RETRIES = 10
 # Tags removed together with their manifest in one transaction (DynamoDB allows 100 items).
 MAX_TAGS_PER_DELETE = 90
+# A refused DELETE names a manifest that references the content, found among this many of the repository's.
+REFERENCING_SEARCH = 1000
 # A pull stamps the tag or manifest it read with its time only when the stamp there is older than this: at
 # most one write per item per hour, whatever the pull rate (retention's "not pulled for D days" needs no more).
 PULL_STAMP_INTERVAL = 3600
 
 
 class Manifests:
-    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, immutability: Immutability,
-                 cache=None):
-        self.index, self.store, self.settings, self.immutability = index, store, settings, immutability
+    def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, commit: Commit,
+                 immutability: Immutability, cache=None):
+        self.index, self.store, self.settings, self.commit = index, store, settings, commit
+        self.immutability = immutability
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
 
     def get(self, repo: str, reference: str, with_body: bool = True) -> ManifestRecord:
@@ -54,7 +59,7 @@ class Manifests:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
         self._stamp_pull(repo, ref, record)
         if with_body and record.body is None:
-            return replace(record, body=self.store.get_manifest_body(record.digest))
+            return replace(record, body=self.store.read_blob(record.body_location))
         return record
 
     def _stamp_pull(self, repo: str, ref: Digest | str, record: ManifestRecord) -> None:
@@ -80,35 +85,71 @@ class Manifests:
         if manifest.subject and len(json.dumps(manifest.annotations)) > MAX_REFERRER_ANNOTATIONS:
             raise RegistryError(Err.MANIFEST_INVALID, "a referrer's annotations are limited to "
                                                       f"{MAX_REFERRER_ANNOTATIONS} bytes of JSON")
-        # Each tag item holds a copy of an inline body: many tags push a mid-sized body out to S3.
-        record = record_of(manifest, body, copies=1 + len(tagged))
-        stored = False
+        record = record_of(manifest, body)
+        # Each tag item holds a copy of an inline body: many tags push a mid-sized body out (a blob).
+        out = manifest.size > INLINE_BODY_LIMIT or manifest.size * (1 + len(tagged)) > MAX_INLINE_BODY_BYTES
+        stored, kept = record, False
         for attempt in range(RETRIES):
-            refs = self.index.check_references(repo, manifest.blobs, manifest.children, tagged)
-            if refs.missing:
-                raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in refs.missing[:50]]})
+            blobs = [*manifest.blobs, *([manifest.digest] if out else [])]
+            refs = self.index.check_references(repo, blobs, manifest.children, tagged, manifest.digest)
+            missing = [d for d in refs.missing if d != manifest.digest]
+            if missing:
+                raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in missing[:50]]})
             moved = {tag: refs.tags[tag] for tag in tagged if refs.tags[tag] not in (None, manifest.digest)}
             if moved:
                 self.immutability.guard(repo, moved, "moved")  # the write is conditioned on where they point
-            if record.body_in_s3 and not stored:
-                self.store.put_manifest_body(manifest.digest, body)
-                stored = True
+            if refs.exists:  # stored already: its body stays where it is, and its references stay counted
+                stored = replace(record, body=None, body_location=refs.body_location) if refs.body_location \
+                    else record
+            elif out and (not kept or manifest.digest in refs.missing):
+                # The body is a blob of the repository (linked again if it was collected meanwhile).
+                stored, kept = kept_body(self.commit, self.store, repo, record, out=True), True
+                continue
+            uses = Uses(manifest.blobs, manifest.children, body=stored.body_location is not None)
             try:
-                self.index.put_manifest(repo, record, tagged, refs)
+                self.index.put_manifest(repo, stored, tagged, refs, uses)
                 return manifest, tagged
             except ConditionFailed:
-                _pause(attempt)  # a tag moved (or its old manifest went) meanwhile: read again
+                _pause(attempt)  # a tag moved, a reference or the manifest came or went: read again
             except ItemTooLarge:
                 # The manifest's item also holds the set of its tags: with very many, move the body out.
-                if record.body_in_s3:
+                if out or refs.exists:
                     raise RegistryError(Err.TAG_LIMIT, f"manifest {manifest.digest} has as many tags as it can "
                                                        "hold; delete some first") from None
-                record = replace(record, body=None, body_in_s3=True)
+                out = True
         raise RegistryError(Err.TOOMANYREQUESTS, f"tags {', '.join(tagged)} are changing too fast; retry")
 
+    def uses(self, digest: Digest, media_type: str, body: bytes | None, body_location: str | None,
+             lazy: bool = False) -> Uses:
+        """What a stored manifest references, as its push counted it (a pull-through cache's `lazy` manifest
+        counted its blobs only)."""
+        stored = body if body is not None else self.store.read_blob(body_location)
+        manifest = parse_manifest(stored, media_type, digest.algorithm)
+        return Uses(manifest.blobs, () if lazy else manifest.children, body=body is None)
+
+    def referencing(self, repo: str, digest: Digest, children: bool = False) -> Digest | None:
+        """A manifest of `repo` that references blob `digest` (or, with `children`, lists manifest `digest`),
+        among the first `REFERENCING_SEARCH` of the repository (None if none is found there)."""
+        last, seen = None, 0
+        while seen < REFERENCING_SEARCH:
+            page = self.index.list_manifests(repo, 100, last)
+            for info in page.items:
+                if info.body is None and info.body_location is None:
+                    continue
+                uses = self.uses(info.digest, info.media_type, info.body, info.body_location)
+                if digest in (uses.children if children else uses.blobs) or (
+                        not children and uses.body and info.digest == digest):
+                    return info.digest
+            seen += len(page.items)
+            if page.last is None:
+                return None
+            last = page.last
+        return None
+
     def delete(self, repo: str, reference: str) -> None:
-        """DELETE by digest: the manifest, every tag pointing to it and its referrer entry, atomically.
-        DELETE by tag: that tag only. Concurrent pushes never leave a tag pointing at nothing."""
+        """DELETE by digest: the manifest, every tag pointing to it and its referrer entry, atomically
+        (refused while an index of the repository lists it). DELETE by tag: that tag only. Concurrent pushes
+        never leave a tag pointing at nothing."""
         self._deletion_enabled()
         ref = parse_reference(reference)
         for attempt in range(RETRIES):
@@ -126,8 +167,13 @@ class Manifests:
                     for tag in state.tags[:MAX_TAGS_PER_DELETE]:
                         self.index.delete_tag(repo, tag)
                     continue
-                self.index.delete_manifest(repo, ref, state)
+                self.index.delete_manifest(repo, ref, state, self._state_uses(ref, state))
                 return
+            except StillReferenced as refused:
+                detail = {"digest": str(ref), "indexes": refused.count}
+                if (by := self.referencing(repo, ref, children=True)) is not None:
+                    detail["listed_by"] = str(by)
+                raise RegistryError(Err.REFERENCED, detail) from None
             except ConditionFailed:
                 _pause(attempt)  # a tag moved meanwhile: read again
         raise RegistryError(Err.TOOMANYREQUESTS, f"{reference} is changing too fast; retry")
@@ -137,6 +183,9 @@ class Manifests:
         found = self.immutability.protecting(repo, [tag])
         if found is not None and (record := self.index.get_tag(repo, tag)) is not None:
             raise refusal(repo, tag, found[1], record.digest, "deleted")
+
+    def _state_uses(self, digest: Digest, state: ManifestTags) -> Uses:
+        return self.uses(digest, state.media_type, state.body, state.body_location, state.lazy)
 
     def referrers(self, repo: str, digest: str, artifact_type: str | None, n: int | None,
                   last: str | None) -> tuple[dict, str | None]:
@@ -187,13 +236,10 @@ def _within_bytes(page: Page) -> Page:
     return Page(names, cut) if cut else page
 
 
-def record_of(manifest: Manifest, body: bytes, copies: int = 2) -> ManifestRecord:
-    """The record a validated manifest is stored as: a body too large to keep inline goes to S3, as does
-    one that `copies` items (the manifest's and its tags') would copy past what one write holds."""
-    in_s3 = manifest.size > INLINE_BODY_LIMIT or manifest.size * copies > MAX_INLINE_BODY_BYTES
+def record_of(manifest: Manifest, body: bytes) -> ManifestRecord:
+    """The record of a validated manifest, its body with it (`kept_body` says where a large one stays)."""
     return ManifestRecord(
-        digest=manifest.digest, media_type=manifest.media_type, size=manifest.size,
-        body=None if in_s3 else body, body_in_s3=in_s3,
+        digest=manifest.digest, media_type=manifest.media_type, size=manifest.size, body=body,
         subject=manifest.subject.digest if manifest.subject else None,
         artifact_type=manifest.artifact_type, annotations=manifest.annotations, pushed_at=int(time.time()),
     )
@@ -210,6 +256,24 @@ def _tags(ref: str | Digest, tags: Sequence[str]) -> tuple[str, ...]:
     if len(tagged) > MAX_TAGS_PER_PUT:
         raise RegistryError(Err.TOO_MANY_TAGS, f"{len(tagged)} tags; one push may name {MAX_TAGS_PER_PUT}")
     return tagged
+
+
+def kept_body(commit: Commit, store: ByteStore, repo: str, record: ManifestRecord, out: bool = False) -> ManifestRecord:
+    """The record as it is stored: a body above the inline limit (or any, with `out`) is kept as a blob of the
+    repository (linked again if it was collected meanwhile), and the record says where."""
+    if (record.size <= INLINE_BODY_LIMIT and not out) or record.body is None:
+        return record
+    ref = commit.commit(repo, record.digest, InMemory(store, record.body), None)
+    return replace(record, body=None, body_location=ref.location)
+
+
+def _descriptor(referrer: Descriptor) -> dict:
+    descriptor = {"mediaType": referrer.media_type, "digest": str(referrer.digest), "size": referrer.size}
+    if referrer.artifact_type:
+        descriptor["artifactType"] = referrer.artifact_type
+    if referrer.annotations:
+        descriptor["annotations"] = referrer.annotations
+    return descriptor
 
 
 def _pause(attempt: int) -> None:

@@ -35,9 +35,11 @@ from dockyard.errors import Err, RegistryError
 from dockyard.registry.assembly import Assembly
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit, Mismatch
+from dockyard.registry.manifests import kept_body
 from dockyard.registry.upstreams import Route, Upstreams
 from dockyard.storage.interfaces import BlobIndex, ByteStore, ManifestIndex, UpstreamStore
-from dockyard.storage.types import BlobRef, ChunkedSession, ConditionFailed, ManifestRecord
+from dockyard.domain.manifest import parse_manifest
+from dockyard.storage.types import BlobRef, ChunkedSession, ConditionFailed, ManifestRecord, Uses
 from dockyard.upstream.client import Unavailable, UpstreamError
 
 log = logging.getLogger("dockyard.cache")
@@ -109,14 +111,17 @@ class PullThrough:
         return cached
 
     def _store(self, repo: str, record: ManifestRecord, tag: str | None, now: int) -> None:
-        """Write a fetched manifest as any pushed one is written (its blobs come when they are pulled)."""
-        if record.body_in_s3:
-            self.objects.put_manifest_body(record.digest, record.body)
-        stored, tags = replace(record, checked_at=now if tag else None), (tag,) if tag else ()
+        """Write a fetched manifest as any pushed one is written. Its blobs come when they are pulled, so it
+        is counted on them lazily: on placeholder links where they are not fetched yet (garbage collection
+        keeps what a cached manifest references, fetched or not); an index is not counted on its children."""
+        stored = replace(kept_body(self.commit, self.objects, repo, record), checked_at=now if tag else None)
+        blobs = parse_manifest(record.body, record.media_type, record.digest.algorithm).blobs
+        uses = Uses(blobs, body=stored.body_location is not None)
+        tags = (tag,) if tag else ()
         for attempt in range(RETRIES):
-            refs = self.manifests.check_references(repo, [], [], tags)
+            refs = self.manifests.check_references(repo, [], [], tags, record.digest)
             try:
-                self.manifests.put_manifest(repo, stored, tags, refs)
+                self.manifests.put_manifest(repo, stored, tags, refs, uses, lazy=True)
                 return
             except ConditionFailed:
                 time.sleep(0.01 * (attempt + 1))  # the tag moved meanwhile (a concurrent first pull): again
@@ -125,7 +130,7 @@ class PullThrough:
     def _read(self, repo: str, ref: str | Digest) -> ManifestRecord | None:
         record = self.manifests.get_manifest(repo, ref) if isinstance(ref, Digest) else self.manifests.get_tag(repo, ref)
         if record is not None and record.body is None:
-            record = replace(record, body=self.objects.get_manifest_body(record.digest))
+            record = replace(record, body=self.objects.read_blob(record.body_location))
         return record
 
     def _route(self, repo: str, found) -> Route | None:
@@ -170,11 +175,12 @@ class PullThrough:
                 return linked  # the request that fetched it linked it
             first = False
             existing = self.blobs.get_blob(digest)
-            if existing is not None:
+            if existing is not None and not existing.doomed:
                 if source.get_link(route.remote, digest) is None:
                     return None
-                self.commit.mount(route.local, digest, existing)
-                return existing
+                linked = self.commit.mount(route.local, digest, existing)
+                if linked is not None:
+                    return linked  # else it is being collected: fetched again below
             now = int(time.time())
             if self.claims.claim_fetch(digest, token, now + self.settings.fetch_deadline + 30, now):
                 try:
@@ -215,7 +221,7 @@ class PullThrough:
                 raise RegistryError(Err.UPSTREAM_INVALID, f"the upstream's blob {digest} does not match its "
                                                           "digest") from None
             except BaseException:
-                assembly.discard()
+                self.commit.abandon(assembly)
                 raise
         finally:
             response.release_conn()

@@ -99,7 +99,7 @@ class Uploads:
             assembly.write(body)
             assembly.seal()
         except BaseException:
-            assembly.discard()
+            self.commit.abandon(assembly)
             raise
         return self._complete(repo, assembly, claimed, None)
 

@@ -121,6 +121,21 @@ def _secrets_client(region: str, endpoint_url: str | None, read_timeout: float):
         "secretsmanager", endpoint_url=endpoint_url, config=_config(read_timeout)))
 
 
+@lru_cache(maxsize=4)
+def _lambda_client(region: str, endpoint_url: str | None):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session(region_name=region).client(
+        "lambda", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def lambda_client(settings: Settings):
+    """The Lambda client (starting GC runs in the GC function); created on first use only."""
+    with _lock:
+        return _lambda_client(settings.region, settings.endpoint_url)
+
+
 def secrets_client(settings: Settings):
     """The Secrets Manager client (token signing keys); created on first use only, when auth is on."""
     forbid_on_event_loop()

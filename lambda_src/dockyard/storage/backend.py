@@ -5,6 +5,8 @@ from __future__ import annotations
 from dockyard.storage.dynamo.access import DynamoAccess
 from dockyard.storage.dynamo.blobs import DynamoBlobs
 from dockyard.storage.dynamo.governance import DynamoGovernance
+from dockyard.storage.dynamo.collector import DynamoCollector
+from dockyard.storage.dynamo.maintenance import DynamoMaintenance
 from dockyard.storage.dynamo.manifests import DynamoManifests
 from dockyard.storage.dynamo.table import Table
 from dockyard.storage.dynamo.uploads import DynamoUploads
@@ -21,4 +23,5 @@ def aws_storage(s3, dynamodb, bucket: str, table: str, secrets=None, secret_pref
     shared = Table(dynamodb, table)
     return Storage(objects=S3Objects(s3, bucket, edge), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
                    uploads=DynamoUploads(shared), access=DynamoAccess(shared), upstreams=DynamoUpstreams(shared),
-                   credentials=SecretsManagerCredentials(secrets, secret_prefix), governance=DynamoGovernance(shared))
+                   credentials=SecretsManagerCredentials(secrets, secret_prefix), governance=DynamoGovernance(shared),
+                   collector=DynamoCollector(shared), maintenance=DynamoMaintenance(shared))

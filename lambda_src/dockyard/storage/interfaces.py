@@ -20,6 +20,11 @@ from dockyard.domain.digest import Digest
 from dockyard.storage.s3_limits import MIB
 from dockyard.storage.types import (
     AccessKeyRecord,
+    Batched,
+    GcRun,
+    LinkState,
+    RecordState,
+    RetentionRule,
     BlobRef,
     ChunkedSession,
     DirectSession,
@@ -33,6 +38,7 @@ from dockyard.storage.types import (
     References,
     Session,
     UpstreamRecord,
+    Uses,
 )
 
 S = TypeVar("S", bound=Session)
@@ -54,8 +60,8 @@ class ByteReader(Protocol):
     def iter_blob(self, location: str, chunk: int = MIB) -> Iterator[bytes]:
         """The object's bytes, streamed in pieces of about `chunk` bytes."""
 
-    def get_manifest_body(self, digest: Digest) -> bytes:
-        """A manifest body kept outside the metadata store (too large for an item)."""
+    def read_blob(self, location: str) -> bytes:
+        """A small object's bytes, whole (a manifest body kept as a blob)."""
 
 
 class ByteStore(ByteReader, Protocol):
@@ -65,17 +71,15 @@ class ByteStore(ByteReader, Protocol):
         """Size and verified SHA-256 of an object; None if it is not there (one HEAD)."""
 
     def put_blob(self, digest: Digest, data: bytes) -> str:
-        """Write verified bytes at their content address; returns the location."""
+        """Write verified bytes at a fresh location (never one used before); returns it."""
 
     def delete_blob(self, location: str) -> None:
-        """Delete an object (no error if it is gone already)."""
+        """Delete an object (no error if it is gone already). Only garbage collection does."""
 
     def mark_verified(self, location: str) -> None:
-        """Take the `unverified` mark off verified bytes about to be linked, so that no lifecycle rule
-        expires them."""
+        """Take the `unverified` mark off verified bytes about to be linked (it becomes `verified`: the
+        registry may tag objects but not delete tags), so that no lifecycle rule expires them."""
 
-    def put_manifest_body(self, digest: Digest, body: bytes) -> None:
-        """Keep a manifest body too large for the metadata store."""
 
     def assembly_location(self, upload_id: str) -> str:
         """Where a chunked upload's multipart object is assembled (and stays, once verified)."""
@@ -125,19 +129,26 @@ class BlobLinks(Protocol):
 
 
 class BlobIndex(BlobLinks, Protocol):
-    """Blob records (one per blob, whatever repositories link it) and per-repository links."""
+    """Blob records (one per blob, whatever repositories link it) and per-repository links. A record counts
+    its links, a link the manifests that reference it (see `dockyard.maintenance`)."""
 
     def get_blob(self, digest: Digest) -> BlobRef | None:
-        """The blob's global record, read consistently, or None."""
+        """The blob's global record, read consistently (`doomed` if it is being collected), or None."""
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, *, record: bool = False,
-                  replaces: str | None = None, closing: Lease | None = None) -> None:
-        """Link a blob into `repo`, atomically with: recording it (`record`; `BlobRecorded` if another
-        location than ours or `replaces` was recorded first) and deleting the upload session `closing`
-        holds (`ConditionFailed` if that lease was lost). Nothing is written on failure."""
+                  replaces: str | None = None, closing: Lease | None = None) -> BlobRef:
+        """Link a blob into `repo`, counted on its record, atomically with: recording it (`record`: a first
+        record, or one that is doomed, or one at `replaces`; `BlobRecorded` if another live location was
+        recorded first) and deleting the upload session `closing` holds (`ConditionFailed` if that lease was
+        lost). Without `record`, the record must live at `ref.location` (else `BlobDoomed`). Returns the link
+        as it is: ours, or the one that was there already. Nothing is written on failure."""
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
-        """Remove a blob's link from `repo` (not its bytes); False if it was not linked."""
+        """Remove a blob's link from `repo` (not its bytes); False if it was not linked, `StillReferenced`
+        while a manifest of `repo` references it."""
+
+    def drop_bytes(self, digest: Digest, location: str) -> None:
+        """Give up bytes an upload stored but did not link: garbage collection deletes them."""
 
 
 class ManifestReads(Protocol):
@@ -169,24 +180,31 @@ class ManifestIndex(ManifestReads, Protocol):
     """Writing manifests, tags, referrer entries and the catalog."""
 
     def check_references(self, repo: str, blobs: list[Digest], manifests: list[Digest],
-                         tags: tuple[str, ...] = ()) -> References:
-        """Which of these are missing from `repo`, where each of `tags` points, and whether `repo` is
-        listed."""
+                         tags: tuple[str, ...] = (), digest: Digest | None = None) -> References:
+        """Which of these are missing from `repo`, where each of `tags` points, whether `repo` is listed, and
+        whether manifest `digest` is stored already."""
 
-    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References) -> None:
+    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References,
+                     uses: Uses = Uses(), lazy: bool = False) -> None:
         """Store a manifest, move each of `tags` (at most `MAX_TAGS_PER_PUT`) to it from where `refs.tags`
-        says it points, add its referrer entry (and the catalog entry of a new repository) atomically;
-        `ConditionFailed` if a tag moved meanwhile."""
+        says it points, add its referrer entry (and the catalog entry of a new repository) atomically; a new
+        manifest (`refs.exists` false) is counted on everything it `uses`, each of which must exist (a `lazy`
+        one, a pull-through cache's, on its blobs only, placeholders where they are not fetched yet).
+        `ConditionFailed` if anything read in `refs` changed meanwhile."""
 
     def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
-        """The tags pointing to a manifest and their version, read consistently; None if no such manifest."""
+        """The tags pointing to a manifest and their version, how many indexes list it and its body, read
+        consistently; None if no such manifest."""
 
-    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags) -> None:
-        """Delete a manifest, its tags and its referrer entry atomically, if its tags are still `state`
-        (else `ConditionFailed`)."""
+    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags, uses: Uses = Uses(),
+                        subject_absent: bool = False) -> None:
+        """Delete a manifest, its tags and its referrer entry atomically, uncounting it from what it `uses`, if
+        its tags are still `state` (else `ConditionFailed`) and no index lists it (else `StillReferenced`);
+        with `subject_absent`, only while its subject is not stored."""
 
-    def delete_tag(self, repo: str, tag: str) -> bool:
-        """Delete a tag, not its manifest; False if there was none, `ConditionFailed` on a race."""
+    def delete_tag(self, repo: str, tag: str, expected: Digest | None = None, pushed_at: int | None = None) -> bool:
+        """Delete a tag, not its manifest; False if there was none, `ConditionFailed` on a race (or when it
+        no longer points to `expected`, pushed at `pushed_at`)."""
 
     def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
         """Record that a cached tag was confirmed upstream at `at`, if it still points to `digest`
@@ -195,6 +213,12 @@ class ManifestIndex(ManifestReads, Protocol):
     def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
         """Stamp `now` as the last pull of a tag or manifest (by digest) that still points to `digest`, only if
         the stamp it has is before `older_than` (one conditional write; nothing when it is newer)."""
+
+    def list_manifests(self, repo: str, limit: int, last: str | None) -> Page:
+        """Up to `limit` manifests (`ManifestInfo`, with their bodies) after digest `last`, in digest order."""
+
+    def list_tag_infos(self, repo: str, limit: int, last: str | None) -> Page:
+        """Up to `limit` tags (`TagInfo`) after `last`, in byte order."""
 
 
 class UploadSessions(Protocol):
@@ -298,6 +322,93 @@ class GovernanceStore(Protocol):
         """Remove the rule with this glob; False if there was none."""
 
 
+class Collector(Protocol):
+    """The garbage collector's queue and its conditional steps (see `dockyard.maintenance`). Each step
+    re-checks what it read, so it does nothing when the item changed meanwhile."""
+
+    def shards(self) -> list[str]:
+        """The queue's shards."""
+
+    def queue(self, shard: str, older_than: int, limit: int, start: dict | None = None) -> tuple[list, dict | None]:
+        """Up to `limit` entries (`QueueEntry`) of a shard queued at `older_than` or before, oldest first, and
+        where to continue (None: no more)."""
+
+    def link_state(self, repo: str, digest: Digest) -> LinkState | None:
+        """A link, its reference count and its queue time, read consistently."""
+
+    def collect_link(self, repo: str, digest: Digest, since: int, now: int) -> bool:
+        """Remove a link that no manifest references and that is queued since `since`, counting it out of its
+        record (which is queued from `now`); False if it is referenced or changed."""
+
+    def keep_link(self, repo: str, digest: Digest, since: int) -> None:
+        """Take a referenced link out of the queue, unless it was queued again since `since`."""
+
+    def record_state(self, digest: Digest) -> RecordState | None:
+        """A blob record, its link count, its queue time and doom, read consistently."""
+
+    def doom(self, digest: Digest, since: int) -> str | None:
+        """Doom an unlinked record queued since `since` (no link can be made to it any more); its stamp, or
+        None if it is linked or changed."""
+
+    def forget_record(self, digest: Digest, stamp: str) -> bool:
+        """Delete a record doomed with `stamp` (its bytes are gone); False if an upload rescued it."""
+
+    def keep_record(self, digest: Digest, since: int) -> None:
+        """Take a linked record out of the queue, unless it was queued again since `since`."""
+
+    def drop_digest(self, location: str) -> tuple[bool, Digest | None]:
+        """Whether bytes at `location` were given up, and the digest they were meant to be."""
+
+    def forget_drop(self, location: str) -> None:
+        """Forget given-up bytes (they are deleted, or recorded after all)."""
+
+    def expire_session(self, upload_id: str, now: int) -> ChunkedSession | DirectSession | None:
+        """Delete a session expired at `now` that no request holds; the session, or None if it lives."""
+
+    def batched(self, repo: str, handle: str) -> Batched | None:
+        """A manifest's batched references entry."""
+
+    def undo_pending(self, entry: Batched, uses: Uses) -> bool:
+        """Uncount a stale pending entry's references and drop it, unless a push moves it on meanwhile."""
+
+    def pay_unref(self, entry: Batched, uses: Uses) -> None:
+        """Uncount the rest of a deleted manifest's references, and drop its entry."""
+
+
+class MaintenanceStore(Protocol):
+    """Retention rules, GC runs and their reports, and the lease of the one run that may delete."""
+
+    def put_rule(self, rule: RetentionRule) -> None:
+        """Store a rule (replacing the one with the same pattern)."""
+
+    def list_rules(self) -> list[RetentionRule]:
+        """Every rule, by pattern."""
+
+    def delete_rule(self, pattern: str) -> bool:
+        """Delete a rule; False if there was none."""
+
+    def save_run(self, run: GcRun) -> None:
+        """Store a run's state."""
+
+    def get_run(self, run_id: str) -> GcRun | None:
+        """A run, read consistently."""
+
+    def list_runs(self, limit: int) -> list[GcRun]:
+        """The latest runs, newest first."""
+
+    def add_report(self, run: GcRun, part: int, entries: list[dict]) -> None:
+        """Store one part of a run's report."""
+
+    def report(self, run_id: str, part: int) -> list[dict] | None:
+        """One part of a run's report."""
+
+    def take_lock(self, run_id: str, until: int, now: int) -> str | None:
+        """Hold the deleting run's lease until `until` if it is free or ours; else the id of its holder."""
+
+    def release_lock(self, run_id: str) -> None:
+        """Give the lease back, if we hold it."""
+
+
 @dataclass(frozen=True)
 class Storage:
     """One implementation of every aggregate, as the registry is built from them."""
@@ -310,3 +421,5 @@ class Storage:
     upstreams: UpstreamStore
     credentials: CredentialStore
     governance: GovernanceStore
+    collector: Collector
+    maintenance: MaintenanceStore

@@ -19,6 +19,7 @@ from dockyard.storage.s3_limits import MIB
 from dockyard.storage.types import ObjectStat, Part
 
 UNVERIFIED = f"{UNVERIFIED_TAG[0]}={UNVERIFIED_TAG[1]}"
+VERIFIED = {"TagSet": [{"Key": UNVERIFIED_TAG[0], "Value": "verified"}]}
 MISSING = ("404", "NoSuchKey", "NotFound")
 
 
@@ -62,13 +63,12 @@ class S3Objects:
         self.client.delete_object(Bucket=self.bucket, Key=location)
 
     def mark_verified(self, location: str) -> None:
-        self.client.delete_object_tagging(Bucket=self.bucket, Key=location)
+        # Retagged rather than untagged: the serving role may not delete anything under blobs/, and S3 (and
+        # moto) authorize DeleteObjectTagging close to DeleteObject.
+        self.client.put_object_tagging(Bucket=self.bucket, Key=location, Tagging=VERIFIED)
 
-    def put_manifest_body(self, digest: Digest, body: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=keys.manifest_body_key(digest), Body=body)
-
-    def get_manifest_body(self, digest: Digest) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=keys.manifest_body_key(digest))["Body"].read()
+    def read_blob(self, location: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=location)["Body"].read()
 
     # --- uploads ------------------------------------------------------------------------------------
 

@@ -36,12 +36,94 @@ class BlobRecorded(StorageError):
     """The same blob was recorded, at another location, by a concurrent upload."""
 
 
+class BlobDoomed(StorageError):
+    """The blob's record is being collected (or is gone): nothing can be linked to it any more."""
+
+
+class StillReferenced(StorageError):
+    """The item is still referenced: a link by `count` manifests, a manifest by `count` indexes."""
+
+    def __init__(self, count: int):
+        super().__init__(f"referenced {count} times")
+        self.count = count
+
+
 @dataclass(frozen=True)
 class BlobRef:
-    """Where a blob's bytes are: their size and their location (an opaque key built by storage)."""
+    """Where a blob's bytes are: their size and their location (an opaque key built by storage). A record
+    read with `get_blob` also says whether it is `doomed` (being collected: not to be linked)."""
 
     size: int
     location: str
+    doomed: bool = False
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What a manifest references in its repository: blobs (config, layers), child manifests (an index's),
+    and, when `body` is set, its own body kept as a blob (linked under the manifest's digest)."""
+
+    blobs: tuple[Digest, ...] = ()
+    children: tuple[Digest, ...] = ()
+    body: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.blobs) + len(self.children) + self.body
+
+    def ordered(self, digest: Digest, coming_in: bool) -> list[tuple[bool, Digest]]:
+        """(is a blob, digest) per reference of manifest `digest`, in the order batches count them: the body
+        first coming in and last going out, so that it can be read for as long as a batch entry needs it."""
+        body = [(True, digest)] if self.body else []
+        rest = [(True, d) for d in self.blobs] + [(False, d) for d in self.children]
+        return body + rest if coming_in else rest + body
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """A stored manifest as maintenance and the admin API see it (no tag item read)."""
+
+    digest: Digest
+    media_type: str
+    size: int
+    tags: list[str]
+    version: int
+    parents: int
+    subject: Digest | None
+    artifact_type: str | None
+    pushed_at: int
+    untagged_at: int | None
+    last_pulled: int | None
+    body: bytes | None
+    body_location: str | None
+    lazy: bool = False
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag as maintenance and the admin API see it."""
+
+    tag: str
+    digest: Digest
+    pushed_at: int
+    last_pulled: int | None
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A manifest's references counted in batches (see `ManifestIndex`): `done` of `total`, for the manifest
+    `digest` of `repo`, whose body (inline, or a blob at `body_location`) says which they are."""
+
+    repo: str
+    digest: Digest
+    handle: str  # opaque: which batch entry this is
+    done: int
+    total: int
+    media_type: str
+    body: bytes | None
+    body_location: str | None
+    since: int
+    lazy: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,13 +144,13 @@ class Part:
 
 @dataclass(frozen=True)
 class ManifestRecord:
-    """A stored manifest. `body` is None when it lives in the byte store (`body_in_s3`)."""
+    """A stored manifest. `body` is None when it is kept as a blob of its repository, at `body_location`."""
 
     digest: Digest
     media_type: str
     size: int
     body: bytes | None
-    body_in_s3: bool = False
+    body_location: str | None = None
     subject: Digest | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
@@ -87,15 +169,23 @@ class References:
     missing: list[Digest]
     tags: dict[str, Digest | None]  # where each tag to be pushed points now (None: nowhere yet)
     listed: bool  # whether the repository is in the catalog already
+    exists: bool = False  # whether the manifest is stored already (then its references are counted)
+    body_location: str | None = None  # where the stored manifest keeps its body, if not inline
 
 
 @dataclass(frozen=True)
 class ManifestTags:
-    """The tags that point to a stored manifest, the version of that set, and the manifest's subject."""
+    """The tags that point to a stored manifest, the version of that set, the manifest's subject, how many
+    indexes list it, and what its references are read from (its body, inline or at `body_location`)."""
 
     tags: list[str]
     version: int
     subject: Digest | None
+    parents: int = 0
+    media_type: str = ""
+    body: bytes | None = None
+    body_location: str | None = None
+    lazy: bool = False  # a pull-through cache's: counted on its blobs only (see `ManifestIndex.put_manifest`)
 
 
 @dataclass(frozen=True)
@@ -186,3 +276,78 @@ class ImmutabilityRule:
     pattern: str
     mutable_tags: tuple[str, ...] = ()
     created_at: int = 0
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """An item in the garbage collector's queue, since `since`: `kind` says what it is and which fields tell it.
+
+    - `link`: a link (`repo`, `digest`) whose manifests may all be gone;
+    - `record`: a blob record (`digest`) whose links may all be gone;
+    - `drop`: bytes an upload gave up (`location`, `digest` if known);
+    - `session`: an upload session (`upload_id`) that expired;
+    - `pending`, `unref`: a manifest's batched references (`repo`, `digest`, `handle`).
+    """
+
+    kind: str
+    since: int
+    repo: str | None = None
+    digest: Digest | None = None
+    location: str | None = None
+    upload_id: str | None = None
+    handle: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A link as garbage collection sees it: where its bytes are (None: a placeholder, no bytes yet), how
+    many manifests reference it, and since when it is queued (None: it is not)."""
+
+    ref: BlobRef | None
+    refs: int
+    since: int | None
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """A blob record as garbage collection sees it: its bytes, its links, since when it is queued, and the
+    stamp of the collection that doomed it (None: not doomed)."""
+
+    ref: BlobRef
+    links: int
+    since: int | None
+    doomed: str | None
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Which manifests of the repositories matching `pattern` expire (see `dockyard.maintenance.retention`).
+    Durations are in seconds; None: that condition is off."""
+
+    pattern: str
+    keep_last: int | None = None
+    expire_after: int | None = None
+    untagged_after: int | None = None
+    unpulled_after: int | None = None
+    tags: tuple[str, ...] = ()  # the tags the rule applies to (none: every tag)
+    keep_tags: tuple[str, ...] = ()  # tags it never expires
+    created_at: int = 0
+
+
+@dataclass
+class GcRun:
+    """One garbage collection run, as it goes: its phase and where in it (`cursor`), what it counted, and how
+    many parts of its report (the deletions, each with its reason) it wrote."""
+
+    id: str
+    dry_run: bool
+    grace: int
+    started_at: int
+    state: str = "running"  # running | done | failed
+    phase: str = ""
+    cursor: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    parts: int = 0
+    updated_at: int = 0
+    finished_at: int | None = None
+    error: str | None = None

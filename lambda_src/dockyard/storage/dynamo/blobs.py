@@ -2,19 +2,59 @@
 
 A link is the repository's item for the blob; the record is the blob's own item, whatever links it. Both
 carry the blob's size and location, so that a blob GET presigns from the link alone (one read, no S3 call).
+The record counts its links (`links`), in the transaction that creates or removes each link, and a link is
+created only while its record lives (not doomed); a link counts the manifests that reference it (`refs`), and
+is removed only while none does. See `dockyard.maintenance` for why this makes collection race-free.
 """
 
 from __future__ import annotations
 
+import time
+
 from dockyard.domain.digest import Digest
+from dockyard.resources import Table as Schema
 from dockyard.storage import keys
-from dockyard.storage.dynamo.table import PK, Cond, Table, exists, key, n, value
+from dockyard.storage.dynamo.table import PK, Change, Cond, Table, equals, exists, has, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
-from dockyard.storage.types import BlobRecorded, BlobRef, ConditionFailed, Lease
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, StillReferenced
+
+GC_SHARD, GC_AT = Schema.GC_SHARD, Schema.GC_AT
 
 
 def _ref(item: dict | None) -> BlobRef | None:
-    return BlobRef(n(item, "size"), item["location"]["S"]) if item else None
+    """The blob an item says is there; None for no item, or a placeholder link (refs only, no bytes yet)."""
+    return BlobRef(n(item, "size"), item["location"]["S"], "doomed" in item) if item and "location" in item else None
+
+
+def queued(pk: str, sk: str, at: int) -> dict:
+    """The attributes that put an item in the garbage collector's queue (the `gc` index), from `at`."""
+    return {GC_SHARD: value(keys.gc_shard(pk, sk)), GC_AT: value(at)}
+
+
+def unreferenced() -> Cond:
+    return Cond("attribute_not_exists(#refs) OR #refs = :zero", {"#refs": "refs"}, {":zero": value(0)})
+
+
+def link_refs(repo: str, digest: Digest, delta: int, now: int, placeholder: bool = False) -> Change:
+    """Count a manifest in (`delta` 1) or out (-1) of a link: coming in, the link must exist (or, with
+    `placeholder`, is made as a placeholder until its bytes come) and leaves the queue; going out, it enters
+    the queue (its count may now be 0)."""
+    pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
+    change = Change(pk, sk, adds={"refs": delta}, condition=None if placeholder and delta > 0 else exists())
+    if delta > 0:
+        change.removes.add(GC_AT)
+        change.defaults[GC_SHARD] = keys.gc_shard(pk, sk)
+    else:
+        change.sets[GC_AT] = now
+    return change
+
+
+def unlink_ops(table: Table, repo: str, digest: Digest, now: int, condition: Cond) -> list[dict]:
+    """Remove a link on `condition`, and count it out of its record, which enters the queue."""
+    rpk = keys.blob_record_pk(digest)
+    return [table.delete_op(keys.repo_pk(repo), keys.link_sk(digest), has("location") & condition),
+            table.change_op(Change(rpk, keys.BLOB_RECORD_SK, adds={"links": -1}, sets={GC_AT: now},
+                                   condition=exists()))]
 
 
 class DynamoBlobs:
@@ -28,30 +68,67 @@ class DynamoBlobs:
         return _ref(self.table.get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK))
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, *, record: bool = False,
-                  replaces: str | None = None, closing: Lease | None = None) -> None:
-        attrs = {"size": value(ref.size), "location": value(ref.location)}
-        link = {**key(keys.repo_pk(repo), keys.link_sk(digest)), **attrs}
-        ops = [self.table.put_op(link)]
+                  replaces: str | None = None, closing: Lease | None = None) -> BlobRef:
+        now = int(time.time())
+        pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
+        rpk = keys.blob_record_pk(digest)
+        ops = [closing_op(self.table, closing)] if closing is not None else []
+        # A new link, or a placeholder (a cached manifest counted on it) that gets its bytes now.
+        ops.append(self.table.change_op(Change(pk, sk, sets={"size": ref.size, "location": ref.location,
+                                                             GC_SHARD: keys.gc_shard(pk, sk), GC_AT: now},
+                                               condition=has("location", False))))
+        counted = Change(rpk, keys.BLOB_RECORD_SK, adds={"links": 1}, removes={GC_AT})
         if record:
-            first = Cond("attribute_not_exists(#pk) OR #location IN (:location, :replaces)",
-                         {"#pk": PK, "#location": "location"},
-                         {":location": value(ref.location), ":replaces": value(replaces or ref.location)})
-            ops.append(self.table.put_op({**key(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK), **attrs}, first))
-        if closing is not None:
-            ops.append(closing_op(self.table, closing))
-        if len(ops) == 1:
-            self.table.put(link)
-            return
+            # A first record, our own again, one whose bytes were found gone (`replaces`), or a doomed one
+            # (rescued: its collection stops at its last step, and deletes only the old location).
+            counted.sets.update({"size": ref.size, "location": ref.location,
+                                 GC_SHARD: keys.gc_shard(rpk, keys.BLOB_RECORD_SK)})
+            counted.removes.add("doomed")
+            counted.condition = Cond("attribute_not_exists(#pk) OR #location IN (:location, :replaces) OR "
+                                     "attribute_exists(#doomed)", {"#pk": PK, "#location": "location",
+                                                                   "#doomed": "doomed"},
+                                     {":location": value(ref.location), ":replaces": value(replaces or ref.location)})
+        else:
+            counted.condition = exists() & has("doomed", False) & equals("location", ref.location)
+        ops.append(self.table.change_op(counted))
         try:
             self.table.transact(ops)
         except ConditionFailed as failed:
-            if record and 1 in failed.failed:
+            first = 1 if closing is not None else 0
+            if closing is not None and 0 in failed.failed:
+                raise ConditionFailed() from None  # the session was cancelled or taken over
+            if first in failed.failed:  # linked already (by an earlier attempt, or a concurrent push)
+                return self._already_linked(repo, digest, ref, record, replaces, closing)
+            if record:
                 raise BlobRecorded() from None
-            raise
+            raise BlobDoomed() from None
+        return BlobRef(ref.size, ref.location)
+
+    def _already_linked(self, repo: str, digest: Digest, ref: BlobRef, record: bool, replaces: str | None,
+                        closing: Lease | None) -> BlobRef:
+        item = self.table.get(keys.repo_pk(repo), keys.link_sk(digest))
+        if _ref(item) is None:  # unlinked again meanwhile: link anew
+            return self.link_blob(repo, digest, ref, record=record, replaces=replaces, closing=closing)
+        if closing is not None:
+            self.table.delete(keys.upload_pk(closing.upload_id), keys.UPLOAD_SK, equals("lock", closing.token))
+        return _ref(item)
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
-        try:
-            self.table.delete(keys.repo_pk(repo), keys.link_sk(digest), exists())
-        except ConditionFailed:
-            return False
-        return True
+        pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
+        for _ in range(10):
+            item = self.table.get(pk, sk)
+            if _ref(item) is None:
+                return False
+            if n(item, "refs"):
+                raise StillReferenced(n(item, "refs"))
+            try:
+                self.table.transact(unlink_ops(self.table, repo, digest, int(time.time()), unreferenced()))
+            except ConditionFailed:
+                continue  # referenced meanwhile, or gone: read again
+            return True
+        raise ConditionFailed()
+
+    def drop_bytes(self, digest: Digest, location: str) -> None:
+        pk = keys.drop_pk(location)
+        self.table.put({**key(pk, keys.DROP_SK), "digest": value(str(digest)),
+                        **queued(pk, keys.DROP_SK, int(time.time()))})

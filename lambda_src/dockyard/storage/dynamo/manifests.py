@@ -2,7 +2,8 @@
 
 A tag item carries a copy of its manifest's fields, so that a pull by tag costs one read. A manifest item
 keeps the set of its tags and a version that every tag change bumps, so that a deletion removes exactly
-the tags that point to it. Every write that touches more than one item is one transaction.
+the tags that point to it. Every write that touches more than one item is one transaction, and the one that
+creates (or deletes) a manifest counts it in (out of) what it references (`dockyard.storage.dynamo.references`).
 """
 
 from __future__ import annotations
@@ -11,35 +12,52 @@ import json
 import time
 
 from dockyard.domain.digest import Digest
-from dockyard.storage import keys
-from dockyard.storage.dynamo.table import PK, SK, Cond, Table, absent, b, equals, exists, key, n, s, value
-from dockyard.domain.manifest import Descriptor
 from dockyard.domain.pages import Budget
-from dockyard.storage.types import ConditionFailed, ManifestRecord, ManifestTags, Page, References
+from dockyard.storage import keys
+from dockyard.domain.manifest import Descriptor
+from dockyard.storage.dynamo.references import TRANSACTION_LIMIT, Batches, changes, entry_item
+from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, key, n, s, value
+from dockyard.storage.types import (ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page, References,
+                                    StillReferenced, TagInfo, Uses)
+
+
+
+def _values(record: ManifestRecord) -> dict:
+    """The manifest's fields, as its item, its tags' items and (but the body) its referrer entry hold them."""
+    values = {"digest": str(record.digest), "media_type": record.media_type, "size": record.size}
+    if record.body is not None and record.body_location is None:
+        values["body"] = record.body
+    else:
+        values["body_location"] = record.body_location
+    if record.subject:
+        values["subject"] = str(record.subject)
+    if record.artifact_type:
+        values["artifact_type"] = record.artifact_type
+    return values
 
 
 def _attrs(record: ManifestRecord) -> dict:
-    """The manifest's fields, as its item, its tags' items and (but the body) its referrer entry hold them."""
-    attrs = {"digest": value(str(record.digest)), "media_type": value(record.media_type),
-             "size": value(record.size)}
-    if record.body is not None and not record.body_in_s3:
-        attrs["body"] = value(record.body)
-    else:
-        attrs["body_in_s3"] = value(True)
-    if record.subject:
-        attrs["subject"] = value(str(record.subject))
-    if record.artifact_type:
-        attrs["artifact_type"] = value(record.artifact_type)
-    return attrs
+    return {k: value(v) for k, v in _values(record).items()}
 
 
 def _record(item: dict) -> ManifestRecord:
     subject = s(item, "subject")
     return ManifestRecord(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
-                          size=n(item, "size"), body=b(item, "body"), body_in_s3="body_in_s3" in item,
+                          size=n(item, "size"), body=b(item, "body"), body_location=s(item, "body_location"),
                           subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
                           checked_at=n(item, "checked_at") or None, pushed_at=n(item, "pushed_at"),
                           last_pulled=n(item, "last_pulled") or None)
+
+
+def _info(item: dict) -> ManifestInfo:
+    subject = s(item, "subject")
+    return ManifestInfo(digest=Digest.parse(item["digest"]["S"]), media_type=item["media_type"]["S"],
+                        size=n(item, "size"), tags=sorted(item.get("tags", {}).get("SS", [])),
+                        version=n(item, "version"), parents=n(item, "parents"),
+                        subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
+                        pushed_at=n(item, "pushed_at"), untagged_at=n(item, "untagged_at") or None,
+                        last_pulled=n(item, "last_pulled") or None, body=b(item, "body"),
+                        body_location=s(item, "body_location"), lazy="lazy" in item)
 
 
 def _referrer(item: dict) -> Descriptor:
@@ -48,9 +66,14 @@ def _referrer(item: dict) -> Descriptor:
                     annotations=json.loads(s(item, "annotations") or "{}"))
 
 
+def unparented() -> Cond:
+    return Cond("attribute_not_exists(#parents) OR #parents = :zero", {"#parents": "parents"}, {":zero": value(0)})
+
+
 class DynamoManifests:
     def __init__(self, table: Table):
         self.table = table
+        self.batches = Batches(table)
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -87,28 +110,50 @@ class DynamoManifests:
             found.append(referrer)
         return Page(found, None)
 
-    def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = ()) -> References:
+    def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = (),
+                         digest: Digest | None = None) -> References:
         """One BatchGetItem (100 keys per call) for everything a manifest PUT must know before it writes."""
         pk = keys.repo_pk(repo)
         wanted = {(pk, keys.link_sk(d)): d for d in blobs}
         wanted.update({(pk, keys.manifest_sk(d)): d for d in manifests})
         tag_keys = {(pk, keys.tag_sk(tag)): tag for tag in tags}
+        own_key = (pk, keys.manifest_sk(digest)) if digest is not None else None
         catalog_key = (keys.CATALOG_PK, keys.catalog_sk(repo))
         found: set[tuple[str, str]] = set()
         current: dict[str, Digest | None] = dict.fromkeys(tags)
-        for item in self.table.batch_get([*wanted, *tag_keys, catalog_key], ("digest",)):
-            found.add(item_key := (item[PK]["S"], item[SK]["S"]))
+        extra = [k for k in (*tag_keys, own_key) if k is not None and k not in wanted]
+        body_location = None
+        for item in self.table.batch_get([*wanted, *extra, catalog_key], ("digest", "location", "body_location")):
+            item_key = (item[PK]["S"], item[SK]["S"])
+            if item_key[1].startswith("blob#") and "location" not in item:
+                continue  # a placeholder link: no bytes yet
+            found.add(item_key)
             if item_key in tag_keys:
                 current[tag_keys[item_key]] = Digest.parse(item["digest"]["S"])
-        return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found)
+            elif item_key == own_key:
+                body_location = s(item, "body_location")
+        return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found,
+                          own_key in found, body_location)
 
     # --- writes -------------------------------------------------------------------------------------
 
-    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References) -> None:
+    def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References,
+                     uses: Uses = Uses(), lazy: bool = False) -> None:
         pk = keys.repo_pk(repo)
         fields = _attrs(record)
-        moved = [tag for tag in tags if refs.tags[tag] != record.digest]
-        ops = [self._store(pk, record.digest, fields, moved, record.pushed_at)]
+        creating = not refs.exists
+        manifest = Change(pk, keys.manifest_sk(record.digest), sets=_values(record),
+                          defaults={"pushed_at": record.pushed_at}, adds={"version": 0},
+                          removes={"body_location" if "body" in fields else "body"},
+                          condition=absent() if creating else exists())
+        moved = {tag for tag in tags if refs.tags[tag] != record.digest}
+        if moved:
+            manifest.adds.update({"version": 1, "tags": moved})
+        if lazy and creating:
+            manifest.sets["lazy"] = True
+            uses = Uses(uses.blobs, (), uses.body)
+        changed = [manifest]
+        ops = []
         if not refs.listed:
             ops.append(self.table.put_op(key(keys.CATALOG_PK, keys.catalog_sk(repo))))
         left: dict[Digest, set[str]] = {}  # the manifests the moved tags leave
@@ -120,40 +165,29 @@ class DynamoManifests:
                                           "pushed_at": value(record.pushed_at)}, unmoved))
             if current is not None and current != record.digest:
                 left.setdefault(current, set()).add(tag)
-        ops += [self._untag(repo, digest, removed, record.pushed_at) for digest, removed in left.items()]
+        changed += [self._untag(repo, digest, removed, record.pushed_at) for digest, removed in left.items()]
         if record.subject is not None:
             referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
-                        **{k: v for k, v in fields.items() if k not in ("body", "body_in_s3")}}
+                        **{k: v for k, v in fields.items() if k not in ("body", "body_location")}}
             if record.annotations:  # only the referrers API shows them
                 referrer["annotations"] = value(json.dumps(record.annotations))
             ops.append(self.table.put_op(referrer))
-        self.table.transact(ops)
+        own = len(ops) + len(changed)
+        if creating and uses.count + own > TRANSACTION_LIMIT:
+            body = {k: v for k, v in fields.items() if k in ("media_type", "body", "body_location")}
+            if lazy:
+                body["lazy"] = value(True)
+            entry = self.batches.count_in(self.batches.pending(repo, record.digest, body, uses.count), uses, lazy)
+            ops.append(self.table.delete_op(pk, entry.handle, equals("done", entry.total)))
+        elif creating:
+            changed += changes(repo, record.digest, uses, 1, record.pushed_at, placeholder=lazy)
+        self.table.transact([*map(self.table.change_op, _merged(changed)), *ops])
 
-    def _store(self, pk: str, digest: Digest, fields: dict, tagged: list[str], pushed_at: int | None) -> dict:
-        """The transaction item that writes a manifest's fields (stamping its first push) and adds `tagged`
-        to its tag set."""
-        removed = "body_in_s3" if "body" in fields else "body"
-        names = {f"#{k}": k for k in [*fields, removed, "version", "pushed_at"]}
-        values = {f":{k}": v for k, v in fields.items()}
-        values[":pushed_at"] = value(pushed_at)
-        update = (f"SET {', '.join(f'#{k} = :{k}' for k in fields)}, #pushed_at = if_not_exists(#pushed_at, :pushed_at)"
-                  f" REMOVE #{removed}")
-        if tagged:
-            update += " ADD #version :one, #tags :tags"
-            values.update({":one": value(1), ":tags": value(set(tagged))})
-            names["#tags"] = "tags"
-        else:
-            update += " ADD #version :zero"
-            values[":zero"] = value(0)
-        return self.table.update_op(pk, keys.manifest_sk(digest), update, names, values)
-
-    def _untag(self, repo: str, digest: Digest, tags: set[str], now: int) -> dict:
-        """The transaction item that takes `tags` out of a manifest's tag set (the manifest must exist) and
-        stamps when that happened (once the set is empty, the stamp says since when it is untagged)."""
-        return self.table.update_op(keys.repo_pk(repo), keys.manifest_sk(digest),
-                                    "DELETE #tags :tags SET #untagged_at = :now ADD #version :one",
-                                    {"#tags": "tags", "#version": "version", "#untagged_at": "untagged_at"},
-                                    {":tags": value(tags), ":one": value(1), ":now": value(now)}, exists())
+    def _untag(self, repo: str, digest: Digest, tags: set[str], now: int) -> Change:
+        """Take `tags` out of a manifest's tag set (the manifest must exist) and stamp when that happened
+        (once the set is empty, the stamp says since when it is untagged)."""
+        return Change(keys.repo_pk(repo), keys.manifest_sk(digest), sets={"untagged_at": now},
+                      adds={"version": 1}, deletes={"tags": tags}, condition=exists())
 
     def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
         pk = keys.repo_pk(repo)
@@ -167,31 +201,63 @@ class DynamoManifests:
             pass  # stamped meanwhile by another pull, or the tag moved, or the manifest went
 
     def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
-        item = self.table.get(keys.repo_pk(repo), keys.manifest_sk(digest), ("tags", "version", "subject"))
+        item = self.table.get(keys.repo_pk(repo), keys.manifest_sk(digest),
+                              ("tags", "version", "subject", "parents", "media_type", "body", "body_location", "lazy"))
         if item is None:
             return None
         subject = s(item, "subject")
         return ManifestTags(sorted(item.get("tags", {}).get("SS", [])), n(item, "version"),
-                            Digest.parse(subject) if subject else None)
+                            Digest.parse(subject) if subject else None, n(item, "parents"),
+                            s(item, "media_type") or "", b(item, "body"), s(item, "body_location"), "lazy" in item)
 
-    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags) -> None:
-        pk = keys.repo_pk(repo)
+    def delete_manifest(self, repo: str, digest: Digest, state: ManifestTags, uses: Uses = Uses(),
+                        subject_absent: bool = False) -> None:
+        if state.parents:
+            raise StillReferenced(state.parents)
+        pk, now = keys.repo_pk(repo), int(time.time())
         same_tags = Cond("attribute_not_exists(#version) OR #version = :version", {"#version": "version"},
                          {":version": value(state.version)})
-        ops = [self.table.delete_op(pk, keys.manifest_sk(digest), same_tags)]
+        ops = [self.table.delete_op(pk, keys.manifest_sk(digest), same_tags & unparented())]
         ops += [self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))) for tag in state.tags]
         if state.subject is not None:
             ops.append(self.table.delete_op(pk, keys.referrer_sk(state.subject, digest)))
-        self.table.transact(ops)
+            if subject_absent:
+                ops.append(self.table.condition_check_op(pk, keys.manifest_sk(state.subject), absent()))
+        batched = len(ops) + uses.count > TRANSACTION_LIMIT
+        if batched:
+            body = {"media_type": value(state.media_type),
+                    **({"body": value(state.body)} if state.body is not None
+                       else {"body_location": value(state.body_location)}),
+                    **({"lazy": value(True)} if state.lazy else {})}
+            handle = keys.unref_sk(digest)
+            ops.append(self.table.put_op(entry_item(repo, handle, body, uses.count, now), absent()))
+        else:
+            ops += [self.table.change_op(c) for c in changes(repo, digest, uses, -1, now)]
+        try:
+            self.table.transact(ops)
+        except ConditionFailed as failed:
+            if 0 in failed.failed:
+                parents = self.manifest_tags(repo, digest)
+                if parents is not None and parents.parents:
+                    raise StillReferenced(parents.parents) from None
+            raise
+        if batched:
+            self.batches.pay(self.batches.get(repo, handle), uses)
 
-    def delete_tag(self, repo: str, tag: str) -> bool:
+    def delete_tag(self, repo: str, tag: str, expected: Digest | None = None, pushed_at: int | None = None) -> bool:
+        """With `expected` (and `pushed_at`): only while the tag is still that push (else `ConditionFailed`)."""
         pk = keys.repo_pk(repo)
         item = self.table.get(pk, keys.tag_sk(tag))
         if item is None:
             return False
         digest = Digest.parse(item["digest"]["S"])
-        self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), equals("digest", str(digest))),
-                             self._untag(repo, digest, {tag}, int(time.time()))])
+        if expected is not None and (digest != expected or (pushed_at is not None and n(item, "pushed_at") != pushed_at)):
+            raise ConditionFailed()
+        condition = equals("digest", str(digest))
+        if pushed_at is not None:
+            condition = condition & equals("pushed_at", pushed_at)
+        self.table.transact([self.table.delete_op(pk, keys.tag_sk(tag), condition),
+                             self.table.change_op(self._untag(repo, digest, {tag}, int(time.time())))])
         return True
 
     def mark_checked(self, repo: str, tag: str, digest: Digest, at: int) -> bool:
@@ -201,3 +267,24 @@ class DynamoManifests:
         except ConditionFailed:
             return False
         return True
+
+    # --- maintenance --------------------------------------------------------------------------------
+
+    def list_manifests(self, repo: str, limit: int, last: str | None) -> Page:
+        """Up to `limit` manifests (`ManifestInfo`) after digest `last`, in digest order."""
+        page = self.table.query_page(keys.repo_pk(repo), "manifest#", limit, last)
+        return Page([_info(item) for item in page.items], page.last)
+
+    def list_tag_infos(self, repo: str, limit: int, last: str | None) -> Page:
+        """Up to `limit` tags (`TagInfo`) after `last`, in byte order."""
+        page = self.table.query_page(keys.repo_pk(repo), keys.TAG_PREFIX, limit, last)
+        return Page([TagInfo(item[SK]["S"][len(keys.TAG_PREFIX):], Digest.parse(item["digest"]["S"]),
+                             n(item, "pushed_at"), n(item, "last_pulled") or None) for item in page.items], page.last)
+
+
+def _merged(changed: list[Change]) -> list[Change]:
+    """One change per item (a transaction may touch each item once)."""
+    merged: dict[tuple[str, str], Change] = {}
+    for change in changed:
+        merged[change.key] = merged[change.key].merge(change) if change.key in merged else change
+    return list(merged.values())

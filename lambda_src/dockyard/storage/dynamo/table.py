@@ -95,6 +95,56 @@ def _raise_if_too_large(exc) -> None:
         raise ItemTooLarge() from None
 
 
+@dataclass
+class Change:
+    """One item's UpdateItem, built from clauses, so that two changes of one item in a transaction (which
+    DynamoDB refuses) merge into one: `a.merge(b)` applies both, under both conditions."""
+
+    pk: str
+    sk: str
+    sets: dict = field(default_factory=dict)  # attribute -> value
+    defaults: dict = field(default_factory=dict)  # attribute -> value, set only where absent
+    adds: dict = field(default_factory=dict)  # attribute -> number, or set of strings
+    deletes: dict = field(default_factory=dict)  # attribute -> set of strings
+    removes: set = field(default_factory=set)
+    condition: Cond | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.pk, self.sk
+
+    def merge(self, other: Change) -> Change:
+        both = self.condition & other.condition if self.condition and other.condition else \
+            self.condition or other.condition
+        adds = dict(self.adds)
+        for name, v in other.adds.items():
+            adds[name] = adds[name] + v if name in adds and isinstance(v, int) else \
+                (set(adds[name]) | set(v) if name in adds else v)
+        return Change(self.pk, self.sk, {**self.sets, **other.sets}, {**self.defaults, **other.defaults}, adds,
+                      {**self.deletes, **other.deletes}, (self.removes | other.removes) - set(other.sets) - set(self.sets),
+                      both)
+
+    def expression(self) -> tuple[str, dict, dict]:
+        names, values, clauses = {}, {}, []
+        sets = [f"#{a} = :set_{a}" for a in self.sets] + \
+               [f"#{a} = if_not_exists(#{a}, :def_{a})" for a in self.defaults]
+        values.update({f":set_{a}": value(v) for a, v in self.sets.items()})
+        values.update({f":def_{a}": value(v) for a, v in self.defaults.items()})
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
+        if self.removes:
+            clauses.append("REMOVE " + ", ".join(f"#{a}" for a in sorted(self.removes)))
+        if self.adds:
+            clauses.append("ADD " + ", ".join(f"#{a} :add_{a}" for a in self.adds))
+            values.update({f":add_{a}": value(v) for a, v in self.adds.items()})
+        if self.deletes:
+            clauses.append("DELETE " + ", ".join(f"#{a} :del_{a}" for a in self.deletes))
+            values.update({f":del_{a}": value(v) for a, v in self.deletes.items()})
+        for a in [*self.sets, *self.defaults, *self.removes, *self.adds, *self.deletes]:
+            names[f"#{a}"] = a
+        return " ".join(clauses), names, values
+
+
 class Table:
     def __init__(self, client, name: str):
         self.client = client
@@ -155,6 +205,20 @@ class Table:
         if values:
             request["ExpressionAttributeValues"] = dict(values)
         return {"Update": self._with(condition, request)}
+
+    def change_op(self, change: Change) -> dict:
+        expression, names, values = change.expression()
+        if not expression:  # nothing to write: only a condition to check
+            return self.condition_check_op(change.pk, change.sk, change.condition or exists())
+        return self.update_op(change.pk, change.sk, expression, names, values, change.condition)
+
+    def apply(self, change: Change, *, new: bool = False) -> dict | None:
+        """One UpdateItem for a `Change`."""
+        expression, names, values = change.expression()
+        return self.update(change.pk, change.sk, expression, names, values, change.condition, new=new)
+
+    def condition_check_op(self, pk: str, sk: str, condition: Cond) -> dict:
+        return {"ConditionCheck": self._with(condition, {"TableName": self.name, "Key": key(pk, sk)})}
 
     def delete_op(self, pk: str, sk: str, condition: Cond | None = None) -> dict:
         return {"Delete": self._with(condition, {"TableName": self.name, "Key": key(pk, sk)})}
@@ -258,6 +322,24 @@ class Table:
             if "LastEvaluatedKey" not in response:
                 return items
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def newest(self, pk: str, prefix: str, limit: int) -> list[dict]:
+        """The last `limit` items under `prefix`, in descending order (one Query)."""
+        request = {**self._under(pk, prefix), "ScanIndexForward": False, "Limit": limit}
+        return self.client.query(**request).get("Items", [])
+
+    def query_index(self, index: str, hash_name: str, hash_value: str, range_name: str, at_most: int,
+                    limit: int, start: dict | None = None) -> tuple[list[dict], dict | None]:
+        """One page (up to `limit` items) of a sparse index's entries whose range key is at most `at_most`,
+        in order; returns (items, the key to continue from or None)."""
+        request = {"TableName": self.name, "IndexName": index, "Limit": limit,
+                   "KeyConditionExpression": "#h = :h AND #r <= :r",
+                   "ExpressionAttributeNames": {"#h": hash_name, "#r": range_name},
+                   "ExpressionAttributeValues": {":h": {"S": hash_value}, ":r": {"N": str(at_most)}}}
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self.client.query(**request)
+        return response.get("Items", []), response.get("LastEvaluatedKey")
 
     def _under(self, pk: str, prefix: str) -> dict:
         return {"TableName": self.name, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",

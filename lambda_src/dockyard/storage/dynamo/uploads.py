@@ -7,14 +7,23 @@ one is a single conditional update that also checks the session's kind, reposito
 from __future__ import annotations
 
 from dockyard.domain.digest import Digest
+from dockyard.resources import Table as Schema
 from dockyard.storage import keys
 from dockyard.storage.dynamo.table import PK, TTL, Cond, Table, absent, b, equals, key, n, s, value
 from dockyard.storage.interfaces import S
 from dockyard.storage.types import ChunkedSession, ConditionFailed, DirectSession, Lease
 
+GC_AT = Schema.GC_AT
+
 
 def _pk(upload_id: str) -> str:
     return keys.upload_pk(upload_id)
+
+
+def _queued(session) -> dict:
+    """A session is in the garbage collector's queue from its expiry on: its leftovers go then."""
+    return {Schema.GC_SHARD: value(keys.gc_shard(_pk(session.id), keys.UPLOAD_SK)),
+            GC_AT: value(session.expires_at)}
 
 
 def _held(lease: Lease) -> Cond:
@@ -45,7 +54,7 @@ class DynamoUploads:
 
     def create_chunked(self, session: ChunkedSession) -> None:
         item = {**key(_pk(session.id), keys.UPLOAD_SK), "repo": value(session.repo), "offset": value(0),
-                "parts": value(0), TTL: value(session.expires_at)}
+                "parts": value(0), TTL: value(session.expires_at), **_queued(session)}
         if session.hash_state:
             item["hash_state"] = value(session.hash_state)
         self.table.put(item, absent())
@@ -54,7 +63,7 @@ class DynamoUploads:
         item = {**key(_pk(session.id), keys.UPLOAD_SK), "repo": value(session.repo),
                 "digest": value(str(session.digest)), "size": value(session.size),
                 "location": value(session.location), "part_size": value(session.part_size),
-                TTL: value(session.expires_at)}
+                TTL: value(session.expires_at), **_queued(session)}
         if session.multipart_id:
             item["multipart_id"] = value(session.multipart_id)
         try:
@@ -99,7 +108,8 @@ class DynamoUploads:
 
     def save_chunked(self, session: ChunkedSession, lease: Lease) -> None:
         fields = {"offset": session.offset, "parts": session.parts, "tail_size": session.tail_size,
-                  TTL: session.expires_at, "multipart_id": session.multipart_id, "tail": session.tail,
+                  TTL: session.expires_at, GC_AT: session.expires_at, "multipart_id": session.multipart_id,
+                  "tail": session.tail,
                   "hash_state": session.hash_state}
         kept = {name: v for name, v in fields.items() if v or isinstance(v, int)}
         removed = [name for name in fields if name not in kept] + ["lock", "lock_until"]
