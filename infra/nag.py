@@ -9,6 +9,21 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from dockyard.resources import BLOB_PREFIX, UPLOAD_PREFIX
 
 
+def _kms() -> NagPackSuppression:
+    return NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
+               "customer managed key; the statement names that one key, no other.",
+        applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+    )
+
+
+def _invokes_gc(gc_arn: str, why: str) -> NagPackSuppression:
+    return NagPackSuppression(id="AwsSolutions-IAM5", applies_to=[f"Resource::<{gc_arn}.Arn>:*"],
+                              reason=f"{why}: the wildcard covers that one function's versions and aliases, as "
+                                     "Lambda grants invoke rights.")
+
+
 def suppress_findings(stack) -> None:
     registry, storage, front_door = stack.registry, stack.storage, stack.front_door
     bucket_arn = stack.resolve(storage.bucket.bucket_arn)["Fn::GetAtt"][0]
@@ -19,22 +34,13 @@ def suppress_findings(stack) -> None:
                "compiled wheels agree. A newer runtime means re-locking for it, a deliberate change.",
     )])
     gc_arn = stack.resolve(stack.maintenance.function.function_arn)["Fn::GetAtt"][0]
-    NagSuppressions.add_resource_suppressions(registry.role, [NagPackSuppression(
-        id="AwsSolutions-IAM5",
-        reason="`dockyard gc` starts a run in the GC function: the wildcard covers that one function's versions "
-               "and aliases, as Lambda grants invoke rights.",
-        applies_to=[f"Resource::<{gc_arn}.Arn>:*"],
-    ), NagPackSuppression(
+    NagSuppressions.add_resource_suppressions(registry.role, [_invokes_gc(
+        gc_arn, "`dockyard gc` starts a run in the GC function"), NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="Object keys are content digests and upload ids that exist only at run time; access is limited "
                "to the registry's own prefixes of its own bucket, the key layout of dockyard.storage.keys.",
         applies_to=[f"Resource::<{bucket_arn}.Arn>/{prefix}*" for prefix in (BLOB_PREFIX, UPLOAD_PREFIX)],
-    ), NagPackSuppression(
-        id="AwsSolutions-IAM5",
-        reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
-               "customer managed key; the statement names that one key, no other.",
-        applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
-    ), NagPackSuppression(
+    ), _kms(), NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="Upstream credentials of the pull-through cache are secrets the function makes at run time (one "
                "per upstream, a new name per change); access is limited to the function's own name prefix.",
@@ -50,20 +56,10 @@ def suppress_findings(stack) -> None:
         reason="Garbage collection deletes blob objects and upload leftovers whose keys exist only at run time; "
                "it is limited to those two prefixes of the registry's own bucket.",
         applies_to=[f"Resource::<{bucket_arn}.Arn>/{prefix}*" for prefix in (BLOB_PREFIX, UPLOAD_PREFIX)],
-    ), NagPackSuppression(
-        id="AwsSolutions-IAM5",
-        reason="kms:GenerateDataKey* and kms:ReEncrypt* are what S3 and DynamoDB need to use the stack's own "
-               "customer managed key; the statement names that one key, no other.",
-        applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
-    )], apply_to_children=True)
+    ), _kms()], apply_to_children=True)
     if maintenance.scheduler_role is not None:
-        gc_arn = stack.resolve(maintenance.function.function_arn)["Fn::GetAtt"][0]
-        NagSuppressions.add_resource_suppressions(maintenance.scheduler_role, [NagPackSuppression(
-            id="AwsSolutions-IAM5",
-            reason="The schedule may invoke the GC function only: the wildcard covers that one function's "
-                   "versions and aliases, as Lambda grants invoke rights.",
-            applies_to=[f"Resource::<{gc_arn}.Arn>:*"],
-        )], apply_to_children=True)
+        NagSuppressions.add_resource_suppressions(maintenance.scheduler_role, [
+            _invokes_gc(gc_arn, "The schedule may invoke the GC function only")], apply_to_children=True)
     if storage.access_logs is None:
         NagSuppressions.add_resource_suppressions(storage.bucket, [NagPackSuppression(
             id="AwsSolutions-S1",

@@ -13,9 +13,8 @@ from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
 from dockyard.resources import BLOB_PREFIX, UPLOAD_PREFIX, Table
-from infra.bundling import registry_code
 from infra.config import StackOptions
-from infra.constructs.registry_function import RUNTIME, _retention
+from infra.constructs.registry_function import _retention, bundled_function
 from infra.constructs.storage import Storage
 from infra.names import Env, Ids
 
@@ -35,18 +34,7 @@ class Maintenance(Construct):
         self._grant(storage)
         self.function = lambda_.Function(
             self, Ids.GC_FUNCTION,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=GC_HANDLER,
-            code=registry_code(),
-            role=self.role,
-            memory_size=options.memory_mb,
-            timeout=TIMEOUT,
-            log_group=self.log_group,
-            # As the registry's: the audit lines of deletions are the app's own, no START/END/REPORT lines.
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            **bundled_function(self.role, self.log_group, options, GC_HANDLER, TIMEOUT),
             environment={
                 Env.BUCKET: storage.bucket.bucket_name,
                 Env.TABLE: storage.table.table_name,

@@ -32,6 +32,17 @@ VERIFY_RATE = 40_000_000
 VERIFY_MAX = (int(TIMEOUT.to_seconds()) - 60) * VERIFY_RATE
 
 
+def bundled_function(role: iam.IRole, log_group: logs.ILogGroup, options: StackOptions, handler: str,
+                     timeout: Duration) -> dict:
+    """What every Dockyard function shares: the bundle, its runtime, the memory option, and JSON logs with the
+    system level at WARN, so that Lambda writes no START, END and REPORT lines (about $1.7 of logs per million
+    docker pulls) while the app's own lines (audit, errors) are kept (INFO)."""
+    return dict(runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64, handler=handler, code=registry_code(),
+                role=role, memory_size=options.memory_mb, timeout=timeout, log_group=log_group,
+                logging_format=lambda_.LoggingFormat.JSON, system_log_level_v2=lambda_.SystemLogLevel.WARN,
+                application_log_level_v2=lambda_.ApplicationLogLevel.INFO)
+
+
 class RegistryFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, storage: Storage, secrets: AuthSecrets,
                  options: StackOptions, gc_function: lambda_.IFunction):
@@ -61,20 +72,8 @@ class RegistryFunction(Construct):
 
         self.function = lambda_.Function(
             self, Ids.FUNCTION,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="dockyard.handler.handler",
-            code=registry_code(),
-            role=self.role,
-            memory_size=options.memory_mb,
-            timeout=TIMEOUT,
+            **bundled_function(self.role, self.log_group, options, "dockyard.handler.handler", TIMEOUT),
             reserved_concurrent_executions=options.reserved_concurrency,
-            log_group=self.log_group,
-            # JSON logs with the system level at WARN: Lambda writes no START, END and REPORT lines (about
-            # $1.7 of logs per million docker pulls); the app's own lines (audit, errors) are kept (INFO).
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             environment={
                 Env.BUCKET: storage.bucket.bucket_name,
                 Env.TABLE: storage.table.table_name,

@@ -103,3 +103,13 @@ def test_pull_tracking_shows_in_the_admin_api(client):
     [shown] = client.get("/dockyard/v1/repositories/team/app/manifests").json()["manifests"]
     assert shown["last_pulled"] >= shown["pushed_at"]
     assert client.get("/dockyard/v1/repositories/team/none/manifests").status_code == 404
+
+
+def test_retention_keeps_tags_that_an_immutability_rule_covers(client):
+    for tag in ("v1", "v2", "v3"):  # pushed in this order
+        push_image(client, "prod/app", tag, layers=[f"layer {tag}".encode() * 30])
+    assert client.put("/dockyard/v1/immutability/prod/*", json={"mutable_tags": ["v2", "v3"]}).status_code == 200
+    assert set_rule(client, "prod/*", keep_last=1).status_code == 200
+    run = run_gc(client)  # v1 is the oldest but immutable: of the mutable v2 and v3, v3 is the newest
+    assert [e.get("tags") for e in run["entries"] if e["action"] == "delete_manifest"] == [["v2"]]
+    assert sorted(client.get("/v2/prod/app/tags/list").json()["tags"]) == ["v1", "v3"]

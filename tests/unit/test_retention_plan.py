@@ -61,6 +61,13 @@ def test_keep_tags_and_tags_patterns_choose_what_a_rule_may_expire():
     assert names(plan(only_ci, tags, manifests, NOW, GRACE))[1] == [D("c")]  # ci-2 is the newest ci- tag
 
 
+def test_immutable_tags_are_kept_with_their_manifests_and_not_counted_against_keep_last():
+    tags = [tag(f"v{i}", f"m{i}", pushed_days_ago=10 - i) for i in range(4)]
+    manifests = [manifest(f"m{i}", tags=[f"v{i}"]) for i in range(4)]
+    result = plan(RetentionRule("r", keep_last=1), tags, manifests, NOW, GRACE, immutable={"v0", "v3"})
+    assert names(result) == ([], sorted([D("m1")], key=str))  # v2 is the newest mutable tag
+
+
 def test_unpulled_counts_pulls_by_tag_and_by_digest_and_a_recent_push():
     tags = [tag("stale", "a", 60, pulled_days_ago=40), tag("pulled", "b", 60, pulled_days_ago=2),
             tag("by-digest", "c", 60), tag("fresh", "d", 3)]

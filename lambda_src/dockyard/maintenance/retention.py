@@ -2,8 +2,8 @@
 
 A rule applies to the repositories its glob matches; where several match, the most specific one (the longest
 glob, then the first in byte order) applies, so `team/*` can be refined by `team/app`. Within a repository:
-- a tag is **in scope** when it matches one of the rule's `tags` patterns (all tags if none) and none of its
-  `keep_tags`; a tag in scope expires when any condition set says so: it is not among the `keep_last`
+- a tag is **in scope** when it matches one of the rule's `tags` patterns (all tags if none), none of its
+  `keep_tags`, and is not immutable (an immutability rule covers it); a tag in scope expires when any condition set says so: it is not among the `keep_last`
   newest in scope (by push time; ties by tag, the greater first), it was pushed more than `expire_after`
   ago, or it was not pulled (by that tag or by digest, or pushed) for `unpulled_after`;
 - a manifest with tags goes when all its tags expired; an untagged one (listed by no index, referring to no
@@ -15,17 +15,15 @@ glob, then the first in byte order) applies, so `team/*` can be refined by `team
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.names import is_repository_glob, is_tag_glob, most_specific
 from dockyard.errors import Err, RegistryError
 from dockyard.storage.types import ManifestInfo, RetentionRule, TagInfo
 
 DAY = 86400
-_GLOB = re.compile(r"[a-z0-9._/*-]{1,255}\Z")
-_TAG_GLOB = re.compile(r"[A-Za-z0-9_.*?-]{1,128}\Z")
 MAX_PATTERNS = 32
 
 
@@ -34,7 +32,7 @@ def validated(rule: RetentionRule) -> RetentionRule:
     def bad(detail: str) -> RegistryError:
         return RegistryError(Err.INVALID_PARAMETER, detail)
 
-    if not _GLOB.match(rule.pattern):
+    if not is_repository_glob(rule.pattern):
         raise bad(f"invalid repository glob {rule.pattern[:300]!r}")
     if rule.keep_last is not None and (not isinstance(rule.keep_last, int) or rule.keep_last < 0):
         raise bad("keep_last must be a whole number of tags")
@@ -44,7 +42,7 @@ def validated(rule: RetentionRule) -> RetentionRule:
             raise bad(f"{name} must be a positive number of seconds")
     for name in ("tags", "keep_tags"):
         patterns = getattr(rule, name)
-        if len(patterns) > MAX_PATTERNS or not all(isinstance(p, str) and _TAG_GLOB.match(p) for p in patterns):
+        if len(patterns) > MAX_PATTERNS or not all(isinstance(p, str) and is_tag_glob(p) for p in patterns):
             raise bad(f"{name} must be at most {MAX_PATTERNS} tag patterns (letters, digits, . _ - * ?)")
     if all(getattr(rule, n) is None for n in ("keep_last", "expire_after", "untagged_after", "unpulled_after")):
         raise bad("a rule needs at least one of keep_last, expire_after, untagged_after, unpulled_after")
@@ -52,8 +50,8 @@ def validated(rule: RetentionRule) -> RetentionRule:
 
 
 def rule_for(repository: str, rules: list[RetentionRule]) -> RetentionRule | None:
-    matching = [r for r in rules if fnmatchcase(repository, r.pattern)]
-    return min(matching, key=lambda r: (-len(r.pattern), r.pattern)) if matching else None
+    by_pattern = {rule.pattern: rule for rule in rules}
+    return by_pattern.get(most_specific(repository, by_pattern))
 
 
 @dataclass(frozen=True)
@@ -77,11 +75,12 @@ def _ago(seconds: int) -> str:
     return f"{seconds // DAY}d" if seconds >= DAY and seconds % DAY == 0 else f"{seconds}s"
 
 
-def expired_tags(rule: RetentionRule, tags: list[TagInfo], pulled: dict[Digest, int], now: int) -> dict[str, str]:
-    """The tags in scope that expire, each with its reason."""
+def expired_tags(rule: RetentionRule, tags: list[TagInfo], pulled: dict[Digest, int], now: int,
+                 immutable=frozenset()) -> dict[str, str]:
+    """The tags in scope that expire, each with its reason (an immutable tag is never in scope)."""
     def in_scope(tag: str) -> bool:
         chosen = not rule.tags or any(fnmatchcase(tag, p) for p in rule.tags)
-        return chosen and not any(fnmatchcase(tag, p) for p in rule.keep_tags)
+        return chosen and tag not in immutable and not any(fnmatchcase(tag, p) for p in rule.keep_tags)
 
     # Newest first; tags pushed in the same second by name, the greater first (v10 after v9 is a guess).
     scoped = sorted((t for t in tags if in_scope(t.tag)), key=lambda t: (t.pushed_at, t.tag), reverse=True)
@@ -97,9 +96,12 @@ def expired_tags(rule: RetentionRule, tags: list[TagInfo], pulled: dict[Digest, 
     return reasons
 
 
-def plan(rule: RetentionRule, tags: list[TagInfo], manifests: list[Manifest], now: int, grace: int) -> Plan:
+def plan(rule: RetentionRule, tags: list[TagInfo], manifests: list[Manifest], now: int, grace: int,
+         immutable=frozenset()) -> Plan:
+    """What `rule` deletes; the tags in `immutable` (immutability rules, `dockyard.registry.immutability`) are
+    kept like `keep_tags`, and so are their manifests."""
     by_digest = {m.info.digest: m for m in manifests}
-    expired = expired_tags(rule, tags, {m.info.digest: m.info.last_pulled or 0 for m in manifests}, now)
+    expired = expired_tags(rule, tags, {m.info.digest: m.info.last_pulled or 0 for m in manifests}, now, immutable)
     tags_of: dict[Digest, list[TagInfo]] = {}
     for tag in tags:
         tags_of.setdefault(tag.digest, []).append(tag)

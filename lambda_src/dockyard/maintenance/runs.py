@@ -19,6 +19,7 @@ from dockyard.domain.digest import Digest
 from dockyard.domain.mediatypes import INDEXES
 from dockyard.maintenance import retention
 from dockyard.maintenance.steps import Dry, Live
+from dockyard.registry.immutability import applying
 from dockyard.storage.interfaces import Storage
 from dockyard.storage.types import GcRun, ManifestInfo, QueueEntry, Uses
 
@@ -99,6 +100,7 @@ class _Work:
         self.storage = runner.storage
         self.steps = Dry(self.storage) if run.dry_run else Live(self.storage)
         self.entries: list[dict] = []
+        self.immutability_rules = None
 
     # --- driving ----------------------------------------------------------------------------------------------
 
@@ -162,7 +164,8 @@ class _Work:
         tags = _all(lambda last: self.storage.manifests.list_tag_infos(repo, 1000, last))
         infos = _all(lambda last: self.storage.manifests.list_manifests(repo, 100, last))
         manifests = [retention.Manifest(i, self._uses(i).children if i.media_type in INDEXES else ()) for i in infos]
-        plan = retention.plan(rule, tags, manifests, int(time.time()), self.run.grace)
+        immutable = self.immutable(repo, tags)
+        plan = retention.plan(rule, tags, manifests, int(time.time()), self.run.grace, immutable)
         present = {i.digest for i in infos}
         for tag, reason in plan.tags:
             if self.steps.delete_tag(repo, tag):
@@ -178,6 +181,12 @@ class _Work:
                             tags=info.tags or None, rule=rule.pattern)
             else:
                 self.run.counts["skipped"] += 1
+
+    def immutable(self, repo: str, tags) -> set[str]:
+        """The tags an immutability rule covers (retention keeps them); the rules are read once per run."""
+        if self.immutability_rules is None:
+            self.immutability_rules = self.storage.governance.list_immutability()
+        return {t.tag for t in tags if applying(self.immutability_rules, repo, t.tag) is not None}
 
     def _fresh(self, repo: str, info: ManifestInfo) -> ManifestInfo:
         """The manifest as it is now, if only its parents changed since the plan (an index listing it was deleted
