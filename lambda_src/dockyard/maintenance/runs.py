@@ -27,12 +27,15 @@ log = logging.getLogger("dockyard")
 
 # How long a run may hold the lease without saving its progress (longer than one Lambda invocation).
 LEASE = 20 * 60
+# A run saves its place this often (seconds), and with each report part.
+CHECKPOINT = 10
 # Entries per report part (each part is one item, well under DynamoDB's 400 KB).
 REPORT_PART = 1000
 QUEUE_PAGE = 100
 CATALOG_PAGE = 100
-# Queue passes per run: a pass whose collections queued more (a link collected queues its record) is
-# followed by another, so that with a grace of 0 a whole cascade goes in one run.
+# Queue passes per run: with a grace of 0, a pass that collected something (a link collected queues its
+# record) is followed by another, so that a whole cascade goes in one run; with a grace, what a pass queued
+# waits for the grace, that is for a later run.
 MAX_PASSES = 8
 COUNTS = ("deleted_tags", "deleted_manifests", "deleted_links", "deleted_blobs", "deleted_dropped",
           "deleted_uploads", "freed_bytes", "skipped")
@@ -101,6 +104,7 @@ class _Work:
         self.steps = Dry(self.storage) if run.dry_run else Live(self.storage)
         self.entries: list[dict] = []
         self.immutability_rules = None
+        self.saved = time.monotonic()
 
     # --- driving ----------------------------------------------------------------------------------------------
 
@@ -117,12 +121,16 @@ class _Work:
         run.state = "done"
 
     def checkpoint(self) -> None:
-        if len(self.entries) >= REPORT_PART:
+        """Save the run's place (and renew its lease) every `CHECKPOINT` seconds, and with each report part: a
+        crash redoes at most that much work, and every step is conditional, so doing one again is harmless."""
+        flushed = len(self.entries) >= REPORT_PART
+        if flushed:
             self.flush()
-        if not self.run.dry_run:
+        if not self.run.dry_run and (flushed or time.monotonic() - self.saved >= CHECKPOINT):
             self.run.updated_at = int(time.time())
             self.storage.maintenance.save_run(self.run)
             self.storage.maintenance.take_lock(self.run.id, int(time.time()) + LEASE, int(time.time()))
+            self.saved = time.monotonic()
 
     def flush(self) -> None:
         while self.entries:
@@ -143,6 +151,11 @@ class _Work:
                                             **entry}, sort_keys=True))
 
     @property
+    def collected(self) -> int:
+        """Deletions that can queue more garbage (a link's record, a manifest's links)."""
+        return self.run.counts["deleted_links"] + self.run.counts["deleted_manifests"]
+
+    @property
     def cutoff(self) -> int:
         return int(time.time()) - self.run.grace
 
@@ -158,7 +171,7 @@ class _Work:
                 self.apply(repo, rule)
             cursor["last"] = repo
         if page is None or page.last is None:
-            self.run.phase, self.run.cursor = "queue", {"shard": 0, "pass": 0}
+            self.run.phase, self.run.cursor = "queue", {"shard": 0, "pass": 0, "collected": self.collected}
 
     def apply(self, repo: str, rule) -> None:
         tags = _all(lambda last: self.storage.manifests.list_tag_infos(repo, 1000, last))
@@ -220,8 +233,8 @@ class _Work:
         extra = self.steps.extra_entries()
         for entry in extra:
             self.collect(entry)
-        collected = self.run.counts["deleted_links"] + self.run.counts["deleted_manifests"]
-        again = collected != cursor.get("collected", -1) and cursor["pass"] + 1 < MAX_PASSES
+        collected = self.collected
+        again = self.run.grace == 0 and collected > cursor.get("collected", 0) and cursor["pass"] + 1 < MAX_PASSES
         if again or (extra and self.run.grace == 0):
             self.run.cursor = {"shard": 0, "pass": cursor["pass"] + 1, "collected": collected}
         else:
