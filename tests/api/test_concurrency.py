@@ -5,8 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.support.oci import sha256
-from tests.support.registry import push_image
+from dockyard.domain.digest import Digest
+from tests.support.gc import run_gc
+from tests.support.oci import OCI_MANIFEST, sha256
+from tests.support.registry import image_manifest, push_blob, push_image
 
 MIB = 1024 * 1024
 
@@ -28,8 +30,15 @@ def test_concurrent_pushes_of_the_same_blob(client, registry, settings):
         redirect = client.get(f"/v2/{name}/blobs/{sha256(data)}", follow_redirects=False)
         assert httpx.get(redirect.headers["Location"]).content == data
     s3 = registry.storage.objects.client
-    assert len(s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]) == 1
     assert not s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/").get("Contents")
+    for name in {name for name, _ in results}:  # an image uses it in each repository
+        push_blob(client, name, b"{}")
+        assert client.put(f"/v2/{name}/manifests/v1", content=image_manifest(b"{}", [data]),
+                          headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    run = run_gc(client)  # the copies that lost were given up, and are collected: the record's own is left
+    left = {o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]}
+    assert left == {registry.storage.blobs.get_blob(Digest.parse(sha256(d))).location for d in (data, b"{}")}
+    assert {e["action"] for e in run["entries"]} == {"delete_dropped"}
 
 
 def test_concurrent_pushes_of_the_same_tag(client):

@@ -37,7 +37,8 @@ def test_a_link_that_commits_but_whose_answer_is_lost_keeps_its_bytes(client, re
     assert httpx.get(redirect.headers["Location"]).content == data
     objects = registry.storage.objects
     [stored] = objects.client.list_objects_v2(Bucket=objects.bucket, Prefix="blobs/")["Contents"]
-    assert objects.client.get_object_tagging(Bucket=objects.bucket, Key=stored["Key"])["TagSet"] == []  # kept
+    assert objects.client.get_object_tagging(Bucket=objects.bucket, Key=stored["Key"])["TagSet"] == [
+        {"Key": "dockyard", "Value": "verified"}]  # kept, and no lifecycle rule expires it
 
 
 def test_a_record_whose_object_is_gone_is_repaired_by_the_next_upload(client, registry, settings):

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.gc import run_gc
 from tests.support.oci import OCI_MANIFEST, Layout, random_layer, sha256
 from tests.support.processes import layout_manifest, skopeo, verify_layout
 
@@ -129,3 +130,88 @@ def test_keep_newest_two_then_gc_deletes_exactly_what_the_dry_run_predicted(serv
     assert sorted(d["digest"] for d in listed) == sorted(referrers["v5"])
     again = json.loads(dockyard(server, "gc", "--grace", "0s", "--json"))
     assert again["deletions"] == []
+
+
+def test_gc_in_a_loop_while_pushes_reuse_the_blobs_it_collects_never_breaks_a_tag(server, tmp_path):
+    """Three clients each push six images sharing three base layers into a repository of their own, deleting
+    two of every three right after, then pausing about the grace period (so the base layers' links keep
+    dropping to no reference, and GC, looping with a grace of twice what a push takes here, collects them
+    around the time the next push HEADs and reuses them). A push may fail (a layer collected between its HEAD
+    and its PUT) and is retried, as a CI job would; no tag may end up resolving but not pulling. Every kept
+    tag then pulls byte for byte with skopeo, before and after a final run."""
+    import random
+    import threading
+
+    base = [random_layer(30_000, f"base{i}") for i in range(3)]
+    warm = Layout(tmp_path / "warm")
+    warm.tag(warm.image([random_layer(30_000, f"warm{i}") for i in range(4)])[0], "w")
+    started = time.monotonic()
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{warm.root}:w", f"docker://{server.host}/race/warm:w")
+    grace = max(2, round(2 * (time.monotonic() - started)))  # this machine's push time, twice
+    stop, runs, failed_pushes = threading.Event(), [], []
+    collected = {"deleted_links": 0, "deleted_blobs": 0}
+
+    def gc_loop() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            while not stop.is_set():
+                started = client.post("/dockyard/v1/gc", json={"grace": grace})
+                if started.status_code != 202:
+                    continue
+                run_id = started.json()["run"]["id"]
+                while (run := client.get(f"/dockyard/v1/gc/runs/{run_id}").json()["run"])["state"] == "running":
+                    time.sleep(0.05)
+                assert run["state"] == "done", run
+                runs.append(run)
+                for count in collected:
+                    collected[count] += run["counts"][count]
+
+    def client(n: int) -> list[tuple[str, Layout]]:
+        layout, repo, kept, pauses = Layout(tmp_path / f"client{n}"), f"race/app{n}", [], random.Random(n)
+        for i in range(6):
+            desc, _ = layout.image([*base, random_layer(2_000, f"own{n}-{i}")])
+            layout.tag(desc, f"t{i}")
+            for attempt in range(5):
+                try:
+                    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.root}:t{i}",
+                           f"docker://{server.host}/{repo}:t{i}")
+                    break
+                except AssertionError as failure:
+                    assert "blob unknown" in str(failure).lower() and attempt < 4, failure
+                    failed_pushes.append((repo, i))
+            if i % 3 == 2:
+                kept.append((f"{repo}:t{i}", layout))
+            else:
+                assert httpx.delete(f"{server.url}/v2/{repo}/manifests/{desc['digest']}").status_code == 202
+                time.sleep(pauses.uniform(grace / 2, grace * 1.5))
+        return kept
+
+    collector = threading.Thread(target=gc_loop, daemon=True)
+    collector.start()
+    results: dict[int, list] = {}
+    clients = [threading.Thread(target=lambda n=n: results.__setitem__(n, client(n))) for n in range(3)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(600)
+    stop.set()
+    collector.join(120)
+    assert len(results) == 3, "a client failed"
+    kept = [k for n in sorted(results) for k in results[n]]
+    assert len(kept) == 6 and len(runs) >= 3 and collected["deleted_links"] > 0, (len(runs), collected)
+
+    def pull_all(round_: str) -> None:
+        for reference, layout in kept:
+            tag = reference.rsplit(":", 1)[1]
+            out = tmp_path / f"pulled-{round_}-{reference.replace('/', '-').replace(':', '-')}"
+            skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/{reference}", f"oci:{out}:{tag}")
+            pulled = verify_layout(out)
+            digest = layout_manifest(out, tag)["digest"]
+            assert digest == layout_manifest(layout.root, tag)["digest"]
+            assert pulled[digest] == (layout.root / "blobs" / "sha256" / digest[7:]).read_bytes()
+
+    pull_all("during")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        final = run_gc(http)
+    assert final["counts"]["deleted_manifests"] == 0
+    pull_all("after")
+    print(f"race: grace {grace} s, {len(runs)} GC runs during 18 pushes ({len(failed_pushes)} retried), collected {collected}")

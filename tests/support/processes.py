@@ -97,8 +97,7 @@ class Server:
 
 def skopeo(*args: str) -> str:
     """Run skopeo against plain-HTTP loopback registries; returns stdout, raises with stderr."""
-    if SKOPEO_BLOB_CACHE.exists():
-        SKOPEO_BLOB_CACHE.unlink()  # make skopeo really upload instead of trying cross-repo mounts
+    SKOPEO_BLOB_CACHE.unlink(missing_ok=True)  # make skopeo really upload instead of trying cross-repo mounts
     command = ["skopeo", "--insecure-policy", *(["--debug"] if os.environ.get("SKOPEO_DEBUG") else []), *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
