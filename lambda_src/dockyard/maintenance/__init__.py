@@ -72,7 +72,8 @@ The steps of a collection, each one conditional:
 ## Retention
 Rules per repository glob (the most specific glob matching a repository applies): keep the newest N tags,
 expire tags pushed more than D days ago, untagged manifests after D days, what was not pulled for D days;
-`tags` patterns choose the tags a rule applies to, `keep_tags` patterns protect tags. A tag in scope expires
+`tags` patterns choose the tags a rule applies to, `keep_tags` patterns protect tags, and so do immutability
+rules (`dockyard.registry.immutability`: an immutable tag is never in scope). A tag in scope expires
 when any of its conditions say so. A manifest goes when all its tags expired, or it is untagged and
 expired, except what is always kept: the manifests a kept index lists and the referrers of every kept
 manifest (recursively). What goes with it: the manifests only deleted indexes listed, and referrers whose
@@ -81,7 +82,10 @@ was evaluated (the manifest's tag version, the tag's digest and push time), so a
 it touched. A run lists each deletion and its reason; a dry run predicts the same list.
 
 ## Runs
-A run works in phases (retention, queue, uploads) within a time budget; at the budget it saves its phase and
-cursor in its run record and stops, and the next invocation continues from there. One real run at a time
-(a lease on `gc / lock`); dry runs read only. Each deletion writes an audit line (`dockyard.audit`).
+A run works in two phases, retention (a page of the catalog at a time) and the queue (a page of a shard at a
+time: links, records, given-up bytes, expired sessions, batched entries), within a time budget. It saves its
+phase and cursor in its run record every 10 seconds and at the budget, where it stops; the next invocation
+continues from there (a step done twice is harmless: each is conditional). One real run at a time (a lease
+on `gc / lock`, renewed at each save); dry runs only read. Each deletion writes an audit line
+(`dockyard.audit`, event `gc.<action>`).
 """
