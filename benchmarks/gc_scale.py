@@ -112,7 +112,7 @@ def fill(registry, repos: int, tags: int, layers: int) -> list[tuple[str, str]]:
             digest = Digest.of(blob)
             registry.storage.blobs.link_blob(repo, digest, BlobRef(len(blob), keys.blob_key(digest)), record=True)
         body = image_manifest(blobs[0], blobs[1:])
-        return repo, str(registry.manifests.put(repo, f"v{t:04d}", body, mt.OCI_MANIFEST).digest)
+        return repo, str(registry.manifests.put(repo, f"v{t:04d}", body, mt.OCI_MANIFEST)[0].digest)
 
     started, done = time.monotonic(), 0
     oldest = []

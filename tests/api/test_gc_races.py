@@ -50,7 +50,7 @@ def push(registry, repo: str, tag: str, config: bytes, layers: list[bytes], moun
             assert missing.err is Err.BLOB_UNKNOWN
         if mount_from is None or registry.blobs.mount(repo, digest, mount_from) is None:
             upload(registry, repo, blob)
-    return registry.manifests.put(repo, tag, image_manifest(config, layers), mt.OCI_MANIFEST)
+    return registry.manifests.put(repo, tag, image_manifest(config, layers), mt.OCI_MANIFEST)[0]
 
 
 def table_items(registry) -> list[dict]:

@@ -160,8 +160,8 @@ def test_a_pull_is_stamped_only_over_an_older_stamp_and_only_where_it_still_poin
 
 
 def test_a_tag_is_deleted_only_as_the_push_it_was_read_as(storage, repo):
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), "v1", no_references())
-    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), "v1", no_references(True, ONE.digest, True))
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=100), ("v1",), no_references(v1=None))
+    storage.manifests.put_manifest(repo, replace(ONE, pushed_at=200), ("v1",), no_references(True, True, v1=ONE.digest))
     with pytest.raises(ConditionFailed):  # pushed again since it was read
         storage.manifests.delete_tag(repo, "v1", expected=ONE.digest, pushed_at=100)
     with pytest.raises(ConditionFailed):  # moved since
