@@ -10,6 +10,7 @@ from dockyard.domain import mediatypes as mt
 from dockyard.storage import keys
 from tests.conftest import ADMIN_ID, ADMIN_SECRET
 from tests.support.auth import basic
+from tests.support.gc import run_gc
 from tests.support.oci import EMPTY_CONFIG, OCI_LAYER, descriptor, sha256
 from tests.support.registry import error_code, push_blob, push_image
 
@@ -74,6 +75,8 @@ def test_a_manifest_with_more_tags_than_its_item_holds(client, registry, setting
     assert (response.status_code, error_code(response)) == (403, "DENIED")
     assert client.head(f"/v2/{NAME}/manifests/v2").status_code == 404
     assert client.get(f"/v2/{NAME}/manifests/v1").content == body
+    run_gc(client)  # the body moved out is a blob of the repository, counted on: GC keeps it
+    assert client.get(f"/v2/{NAME}/manifests/{sha256(body)}").content == body
 
 
 def test_a_key_or_anonymous_policy_has_at_most_so_many_rules(auth_client):

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from dockyard.app import create_app
 from dockyard.factory import build_registry
 from dockyard.storage.types import ChunkedSession, Lease
-from tests.support.oci import sha256
-from tests.support.registry import error_code
+from tests.support.gc import run_gc
+from tests.support.oci import OCI_MANIFEST, sha256
+from tests.support.registry import error_code, image_manifest, push_blob
 
 MIB = 1024 * 1024
 NAME = "team/app"
@@ -139,8 +140,10 @@ def test_digest_mismatch_stores_and_links_nothing(client, registry, settings):
     for digest in (wrong, sha256(data)):
         assert client.head(f"/v2/{NAME}/blobs/{digest}").status_code == 404
     assert client.get(location).status_code == 404
-    assert s3_keys(registry, settings, "blobs/") == []
     assert s3_keys(registry, settings, "uploads/") == []
+    assert len(s3_keys(registry, settings, "blobs/")) == 1  # assembled, then given up: GC deletes it
+    run_gc(client)
+    assert s3_keys(registry, settings, "blobs/") == []
 
 
 def test_monolithic_digest_mismatch_stores_nothing(client, registry, settings):
@@ -270,6 +273,13 @@ def test_a_blob_uploaded_again_is_deduplicated(client, registry, settings):
         location = start(client, name)
         patch(client, location, data)
         assert client.put(location, params={"digest": sha256(data)}).status_code == 201
-    assert len(s3_keys(registry, settings, "blobs/")) == 1
+    for name in ("team/one", "team/two"):
+        assert_blob(client, sha256(data), data, name)
+        push_blob(client, name, b"{}")  # an image uses it in each repository
+        assert client.put(f"/v2/{name}/manifests/v1", content=image_manifest(b"{}", [data]),
+                          headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    assert len(s3_keys(registry, settings, "blobs/")) == 3  # the second copy is given up, not deleted here
+    run_gc(client)
+    assert len(s3_keys(registry, settings, "blobs/")) == 2  # one copy of the blob, and the config
     for name in ("team/one", "team/two"):
         assert_blob(client, sha256(data), data, name)

@@ -98,7 +98,8 @@ class Manifests:
             moved = {tag: refs.tags[tag] for tag in tagged if refs.tags[tag] not in (None, manifest.digest)}
             if moved:
                 self.immutability.guard(repo, moved, "moved")  # the write is conditioned on where they point
-            if refs.exists:  # stored already: its body stays where it is, and its references stay counted
+            if refs.exists and (refs.body_location or not out):
+                # Stored already: its body stays where it is, and its references stay counted.
                 stored = replace(record, body=None, body_location=refs.body_location) if refs.body_location \
                     else record
             elif out and (not kept or manifest.digest in refs.missing):
@@ -113,7 +114,7 @@ class Manifests:
                 _pause(attempt)  # a tag moved, a reference or the manifest came or went: read again
             except ItemTooLarge:
                 # The manifest's item also holds the set of its tags: with very many, move the body out.
-                if out or refs.exists:
+                if out:
                     raise RegistryError(Err.TAG_LIMIT, f"manifest {manifest.digest} has as many tags as it can "
                                                        "hold; delete some first") from None
                 out = True

@@ -15,8 +15,9 @@ from dockyard.domain.digest import Digest
 from dockyard.domain.pages import Budget
 from dockyard.storage import keys
 from dockyard.domain.manifest import Descriptor
+from dockyard.storage.dynamo.blobs import link_refs
 from dockyard.storage.dynamo.references import TRANSACTION_LIMIT, Batches, changes, entry_item
-from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, key, n, s, value
+from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, has, key, n, s, value
 from dockyard.storage.types import (ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page, References,
                                     StillReferenced, TagInfo, Uses)
 
@@ -145,7 +146,9 @@ class DynamoManifests:
         manifest = Change(pk, keys.manifest_sk(record.digest), sets=_values(record),
                           defaults={"pushed_at": record.pushed_at}, adds={"version": 0},
                           removes={"body_location" if "body" in fields else "body"},
-                          condition=absent() if creating else exists())
+                          condition=absent() if creating else exists() & (
+                              equals("body_location", refs.body_location) if refs.body_location
+                              else has("body_location", False)))  # the body where it was read: counted once
         moved = {tag for tag in tags if refs.tags[tag] != record.digest}
         if moved:
             manifest.adds.update({"version": 1, "tags": moved})
@@ -172,6 +175,9 @@ class DynamoManifests:
             if record.annotations:  # only the referrers API shows them
                 referrer["annotations"] = value(json.dumps(record.annotations))
             ops.append(self.table.put_op(referrer))
+        if refs.exists and record.body_location is not None and refs.body_location is None:
+            # A stored manifest's body moves out of its item (a blob of the repository): counted on it now.
+            changed.append(link_refs(repo, record.digest, 1, record.pushed_at))
         own = len(ops) + len(changed)
         if creating and uses.count + own > TRANSACTION_LIMIT:
             body = {k: v for k, v in fields.items() if k in ("media_type", "body", "body_location")}
