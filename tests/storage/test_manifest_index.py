@@ -9,7 +9,7 @@ import pytest
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.pages import MAX_PAGE_BYTES
-from dockyard.storage.types import ConditionFailed
+from dockyard.storage.types import ConditionFailed, References
 from tests.storage.conftest import manifest_record, no_references
 
 ONE, TWO = manifest_record(b'{"n": 1}'), manifest_record(b'{"n": 2}')
@@ -131,9 +131,12 @@ def test_a_body_kept_as_a_blob_reads_back_as_its_location(storage, repo):
     storage.manifests.put_manifest(repo, large, ("big",), no_references(big=None))
     record = storage.manifests.get_tag(repo, "big")
     assert (record.body, record.body_location) == (None, "blobs/elsewhere")
-    storage.manifests.put_manifest(repo, ONE, ("small",), no_references(True, exists=True, small=None))  # inline
-    assert storage.manifests.get_manifest(repo, ONE.digest).body == ONE.body
-    assert storage.manifests.get_manifest(repo, ONE.digest).body_location is None
+    with pytest.raises(ConditionFailed):  # read as inline, but kept as a blob: its body stays counted once
+        storage.manifests.put_manifest(repo, ONE, ("small",), no_references(True, exists=True, small=None))
+    storage.manifests.put_manifest(repo, large, ("small",), References([], {"small": None}, True, True,
+                                                                       "blobs/elsewhere"))
+    assert storage.manifests.get_tag(repo, "small").body_location == "blobs/elsewhere"
+    assert storage.manifests.get_manifest(repo, ONE.digest).body_location == "blobs/elsewhere"
 
 
 def test_a_push_is_stamped_on_the_tag_each_time_and_on_the_manifest_once(storage, repo):
