@@ -87,6 +87,7 @@ def normalized(steps, bucket: str) -> list:
                 value = UUID.sub("<uuid>", response.headers[name])
                 if name == "location" and value.startswith("http"):
                     value = urlsplit(value).path.replace(bucket, "<bucket>")
+                    value = re.sub(r"/[0-9a-f]{16}$", "/<nonce>", value)  # a blob's key ends in a fresh nonce
                 headers[name] = value
         body = UUID.sub("<uuid>", response.content.decode("latin-1"))
         out.append((method, UUID.sub("<uuid>", path), response.status_code, headers, body))
