@@ -116,7 +116,7 @@ def fill(registry, repos: int, tags: int, layers: int) -> list[tuple[str, str]]:
 
     started, done = time.monotonic(), 0
     oldest = []
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(4) as pool:
         for t in range(tags):  # one tag per repository at a time: tags pushed in order, the oldest first
             found = list(pool.map(lambda r: image(r, t), range(repos)))
             if t == 0:
@@ -157,7 +157,9 @@ def main() -> None:
     moto = SerializedMoto()
     try:
         name = f"gc-{uuid.uuid4().hex[:8]}"
-        settings = Settings(bucket=name, table=name, endpoint_url=moto.endpoint)
+        # moto serializes DynamoDB requests: with 4 writers on a loaded machine an answer can take more than
+        # the default 10 s, which is a property of moto here, not of the registry.
+        settings = Settings(bucket=name, table=name, endpoint_url=moto.endpoint, backend_timeout=60)
         s3, dynamodb = make_clients(settings)
         ensure_bucket(s3, settings)
         ensure_table(dynamodb, settings)
