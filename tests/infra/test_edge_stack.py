@@ -39,7 +39,7 @@ def role_statements(template, function_props) -> list[dict]:
 def test_off_by_default(template):
     assert not template.find_resources("AWS::CloudFront::Distribution")
     assert not template.find_resources("AWS::CloudFront::KeyGroup")
-    env = one(template, "AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+    env = function(template, "dockyard.handler.handler")[1]["Properties"]["Environment"]["Variables"]
     assert not {Env.EDGE_URL, Env.EDGE_KEY_ID, Env.EDGE_KEY_SECRET} & set(env)
 
 
