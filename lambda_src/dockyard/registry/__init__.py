@@ -9,6 +9,7 @@ from dockyard.auth.admin import AccessAdmin
 from dockyard.auth.service import Auth
 from dockyard.config import Settings
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.browse import Browse
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
 from dockyard.registry.direct import DirectUploads
@@ -33,6 +34,7 @@ class Registry:
     access: AccessAdmin
     upstreams: Upstreams
     immutability: Immutability
+    browse: Browse
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
@@ -44,15 +46,17 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     immutability = Immutability(storage.governance)
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
+    manifests = Manifests(storage.manifests, storage.objects, settings, immutability, cache)
     return Registry(
         settings=settings,
         storage=storage,
         blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache),
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
-        manifests=Manifests(storage.manifests, storage.objects, settings, immutability, cache),
+        manifests=manifests,
         auth=auth,
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
         immutability=immutability,
+        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects),
     )

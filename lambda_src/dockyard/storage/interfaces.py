@@ -25,6 +25,7 @@ from dockyard.storage.types import (
     DirectSession,
     ImmutabilityRule,
     Lease,
+    LinkTotals,
     ManifestRecord,
     ManifestTags,
     ObjectStat,
@@ -139,6 +140,12 @@ class BlobIndex(BlobLinks, Protocol):
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
         """Remove a blob's link from `repo` (not its bytes); False if it was not linked."""
 
+    def get_links(self, repo: str, digests: list[Digest]) -> dict[Digest, BlobRef]:
+        """The blobs among `digests` linked into `repo` (one batched read per 100)."""
+
+    def link_totals(self, repo: str, most: int) -> LinkTotals:
+        """How many blobs `repo` links and their bytes, reading at most about `most` links."""
+
 
 class ManifestReads(Protocol):
     """Manifests, tags, referrers and the catalog, as a pull reads them."""
@@ -195,6 +202,13 @@ class ManifestIndex(ManifestReads, Protocol):
     def record_pull(self, repo: str, reference: Digest | str, digest: Digest, now: int, older_than: int) -> None:
         """Stamp `now` as the last pull of a tag or manifest (by digest) that still points to `digest`, only if
         the stamp it has is before `older_than` (one conditional write; nothing when it is newer)."""
+
+    def list_tag_details(self, repo: str, limit: int, last: str | None, *, bodies: bool = True) -> Page:
+        """`TagDetail`s of up to `limit` tags after `last`, in byte order, read consistently; without
+        `bodies`, their manifests carry no body (a cheaper transfer, the same read units)."""
+
+    def get_manifests(self, repo: str, digests: list[Digest]) -> dict[Digest, ManifestRecord]:
+        """The manifests among `digests` stored in `repo` (one batched read per 100)."""
 
 
 class UploadSessions(Protocol):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dockyard.domain.digest import Digest
 from dockyard.storage import keys
-from dockyard.storage.dynamo.table import PK, Cond, Table, exists, key, n, value
+from dockyard.storage.dynamo.table import PK, SK, Cond, Table, exists, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
-from dockyard.storage.types import BlobRecorded, BlobRef, ConditionFailed, Lease
+from dockyard.storage.types import BlobRecorded, BlobRef, ConditionFailed, Lease, LinkTotals
 
 
 def _ref(item: dict | None) -> BlobRef | None:
@@ -55,3 +55,12 @@ class DynamoBlobs:
         except ConditionFailed:
             return False
         return True
+
+    def get_links(self, repo: str, digests: list[Digest]) -> dict[Digest, BlobRef]:
+        pk = keys.repo_pk(repo)
+        items = self.table.batch_get([(pk, keys.link_sk(d)) for d in dict.fromkeys(digests)], ("size", "location"))
+        return {Digest.parse(item[SK]["S"][len(keys.LINK_PREFIX):]): _ref(item) for item in items}
+
+    def link_totals(self, repo: str, most: int) -> LinkTotals:
+        page = self.table.query_page(keys.repo_pk(repo), keys.LINK_PREFIX, most, None, attributes=("size",))
+        return LinkTotals(len(page.items), sum(n(item, "size") for item in page.items), page.last is None)

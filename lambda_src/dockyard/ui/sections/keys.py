@@ -1,0 +1,66 @@
+"""Access keys: list, create (the secret is shown once, on the answer to the form), revoke."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import RedirectResponse
+
+from dockyard import audit
+from dockyard.api.deps import RegistryDep
+from dockyard.errors import RegistryError
+from dockyard.ui.deps import AnyViewer, Form
+from dockyard.ui.sections import Section
+from dockyard.ui.web import PREFIX, registry_host, render
+
+SECTION = Section("keys", "Access keys", "Create, list and revoke the keys that clients and people sign in with.")
+EXPIRIES = {"": None, "1d": 86400, "30d": 30 * 86400, "90d": 90 * 86400, "365d": 365 * 86400}
+routes = SECTION.routes
+
+
+def _page(request, registry, status: int = 200, **context):
+    keys = sorted(registry.access.list_keys(), key=lambda k: (k["state"] != "active", -(k["created_at"] or 0)))
+    context.setdefault("form", {"name": "", "allow": "", "expires": "90d"})
+    return render(request, "admin/keys.html", status=status, keys=keys, expiries=list(EXPIRIES), section=SECTION,
+                  **context)
+
+
+@routes.get(SECTION.path)
+def list_keys(request: Request, registry: RegistryDep, viewer: AnyViewer, revoked: str | None = None):
+    viewer.require_admin()
+    return _page(request, registry, revoked=revoked)
+
+
+@routes.post(SECTION.path)
+def create_key(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
+    viewer.require_admin()
+    allow = [line.strip() for line in form.get("allow", "").splitlines() if line.strip()]
+    try:
+        key, secret = registry.access.create_key(form.get("name", "").strip(), allow,
+                                                 EXPIRIES.get(form.get("expires", ""), None))
+    except RegistryError as exc:
+        if exc.err.status != 400:
+            raise
+        return _page(request, registry, 400, error=exc.detail, form=form)
+    audit.record_event(request.scope, {"event": "key.create", "key": key["id"]}, 201)
+    # The secret is on this answer only (never in a URL), and the answer is not stored by the browser.
+    return render(request, "admin/key_created.html", status=201, key=key, secret=secret, section=SECTION,
+                  host=registry_host(request, registry))
+
+
+@routes.get(SECTION.path + "/{key_id}/revoke")
+def confirm_revoke(request: Request, key_id: str, registry: RegistryDep, viewer: AnyViewer):
+    viewer.require_admin()
+    key = next((k for k in registry.access.list_keys() if k["id"] == key_id), None)
+    if key is None:
+        from dockyard.errors import Err
+
+        raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")
+    return render(request, "admin/revoke.html", key=key, section=SECTION)
+
+
+@routes.post(SECTION.path + "/{key_id}/revoke")
+def revoke_key(request: Request, key_id: str, registry: RegistryDep, viewer: AnyViewer, form: Form):
+    viewer.require_admin()
+    key = registry.access.revoke_key(key_id)
+    audit.record_event(request.scope, {"event": "key.revoke", "key": key["id"]}, 303)
+    return RedirectResponse(f"{PREFIX}{SECTION.path}?revoked={key['id']}", status_code=303)
