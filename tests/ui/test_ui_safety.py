@@ -2,13 +2,12 @@
 the session token useless elsewhere, sign-in and sign-out, and only what the key may see and do."""
 
 import hashlib
-import json
-import logging
 import re
 
 import pytest
 
 from tests.conftest import ADMIN_ID, ADMIN_SECRET
+from tests.support.audit import audit_lines
 from tests.support.auth import basic, create_key
 from tests.support.content import push_full_image
 from tests.ui.conftest import csrf_of, sign_in
@@ -21,7 +20,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 def assert_secured(response):
     assert response.headers["content-security-policy"] == CSP
     assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cross-origin-opener-policy"] == "same-origin"
 
@@ -135,23 +134,11 @@ def test_a_csrf_value_planted_before_sign_in_is_worthless_after(secured):
 
 
 def test_the_same_origin_form_post_works_and_is_audited(secured, admin_ui):
-    from dockyard.audit import logger
-
     push_full_image(secured, "team/app", "v1", headers=ADMIN)
-    lines = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(json.loads(record.getMessage()))
-
-    handler = Collect()
-    logger().addHandler(handler)
-    try:
+    with audit_lines() as lines:
         response = admin_ui.post("/ui/r/team/app/-/delete/v1", data=_delete_form(admin_ui),
                                  headers={"Origin": "https://registry.test", "Sec-Fetch-Site": "same-origin"},
                                  follow_redirects=False)
-    finally:
-        logger().removeHandler(handler)
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/r/team/app?deleted=v1"
     assert secured.get("/v2/team/app/tags/list", headers=ADMIN).json()["tags"] == []
