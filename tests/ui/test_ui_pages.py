@@ -3,6 +3,7 @@ layers and config, an index's platforms, referrers as a tree, and deletes that n
 
 import re
 
+from tests.support.audit import audit_lines
 from tests.support.content import push_full_image, push_index, push_referrer
 from tests.ui.conftest import csrf_of
 
@@ -99,8 +100,9 @@ def test_deleting_a_manifest_names_its_tags_and_referrers(ui):
 
 def test_keys_are_created_with_the_secret_shown_once_listed_and_revoked(ui):
     csrf = csrf_of(ui, "/ui/admin/keys")
-    created = ui.post("/ui/admin/keys", data={"csrf": csrf, "name": "ci", "allow": "team/*=pull,push\n",
-                                              "expires": "30d"})
+    with audit_lines() as lines:
+        created = ui.post("/ui/admin/keys", data={"csrf": csrf, "name": "ci", "allow": "team/*=pull,push\n",
+                                                  "expires": "30d"})
     assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
     key_id = re.search(r"dyk_\w+", created.text)[0]
     secret = re.search(r"dys_[\w-]+", created.text)[0]
@@ -109,8 +111,12 @@ def test_keys_are_created_with_the_secret_shown_once_listed_and_revoked(ui):
     bad = ui.post("/ui/admin/keys", data={"csrf": csrf, "name": "bad", "allow": "team/*=fly"})
     assert bad.status_code == 400 and "actions must be" in bad.text
     assert "Revoke key ci?" in text(ui.get(f"/ui/admin/keys/{key_id}/revoke").text)
-    revoked = ui.post(f"/ui/admin/keys/{key_id}/revoke", data={"csrf": csrf})
+    with audit_lines() as more:
+        revoked = ui.post(f"/ui/admin/keys/{key_id}/revoke", data={"csrf": csrf})
     assert revoked.status_code == 200 and "revoked" in revoked.text
+    events = [(line["event"], line.get("key")) for line in lines + more if line["event"].startswith("key.")]
+    assert events == [("key.create", key_id), ("key.revoke", key_id)]
+    assert secret not in str(lines)
 
 
 def test_anonymous_pull_rules_are_shown_and_set(ui):

@@ -143,7 +143,8 @@ def test_the_same_origin_form_post_works_and_is_audited(secured, admin_ui):
     assert response.headers["location"] == "/ui/r/team/app?deleted=v1"
     assert secured.get("/v2/team/app/tags/list", headers=ADMIN).json()["tags"] == []
     [line] = [line for line in lines if line["event"] == "manifest.delete"]
-    assert (line["via"], line["who"], line["repository"], line["reference"]) == ("ui", ADMIN_ID, "team/app", "v1")
+    assert (line["path"], line["who"], line["repository"], line["reference"]) == (
+        "/ui/r/team/app/-/delete/v1", ADMIN_ID, "team/app", "v1")
 
 
 def test_the_session_token_is_no_registry_token(secured, admin_ui):

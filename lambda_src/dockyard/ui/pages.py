@@ -7,10 +7,10 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from starlette.responses import RedirectResponse
 
-from dockyard import audit
+from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
 from dockyard.ui.deps import Browser, Form, router
-from dockyard.ui.web import PREFIX, asset_response, human_size, registry_host, render, short
+from dockyard.ui.web import PREFIX, asset_response, human_size, registry_host, render
 
 pages = router()
 
@@ -32,7 +32,7 @@ def repositories(request: Request, registry: RegistryDep, viewer: Browser, q: st
 def image(request: Request, name: str, reference: str, registry: RegistryDep, viewer: Browser):
     viewer.require(name, "pull")
     view = registry.browse.image(name, reference)
-    layers = [(f"{i}. {short(layer.digest)}", layer.size, human_size(layer.size))
+    layers = [(f"{i}. {layer.digest.rpartition(':')[2][:12]}", layer.size, human_size(layer.size))
               for i, layer in enumerate(view.parsed.layers, 1)]
     return render(request, "image.html", view=view, host=registry_host(request, registry), chart=layers,
                   can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled)
@@ -45,10 +45,10 @@ def confirm_delete(request: Request, name: str, reference: str, registry: Regist
 
 
 @pages.post("/r/{name:path}/-/delete/{reference}")
+@audited("manifest.delete", status=303)
 def delete(request: Request, name: str, reference: str, registry: RegistryDep, viewer: Browser, form: Form):
     viewer.require(name, "delete")
     registry.manifests.delete(name, reference)
-    audit.record_event(request.scope, {"event": "manifest.delete", "repository": name, "reference": reference}, 303)
     return RedirectResponse(f"{PREFIX}/r/{quote(name)}?{urlencode({'deleted': reference})}", status_code=303)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import RedirectResponse
 
-from dockyard import audit
+from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
 from dockyard.errors import RegistryError
 from dockyard.ui.deps import AnyViewer, Form
@@ -25,6 +25,7 @@ def show(request: Request, registry: RegistryDep, viewer: AnyViewer, saved: str 
 
 
 @routes.post(SECTION.path)
+@audited("anonymous.set", status=303)
 def save(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
     patterns = [line.strip() for line in form.get("patterns", "").splitlines() if line.strip()]
@@ -35,5 +36,4 @@ def save(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form)
             raise
         return render(request, "admin/anonymous.html", status=400, patterns=form.get("patterns", ""), saved=False,
                       error=exc.detail, section=SECTION, open=viewer.open)
-    audit.record_event(request.scope, {"event": "anonymous.set"}, 303)
     return RedirectResponse(f"{PREFIX}{SECTION.path}?saved=1", status_code=303)

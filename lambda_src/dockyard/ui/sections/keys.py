@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import RedirectResponse
 
-from dockyard import audit
+from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
 from dockyard.errors import RegistryError
 from dockyard.ui.deps import AnyViewer, Form
@@ -31,6 +31,7 @@ def list_keys(request: Request, registry: RegistryDep, viewer: AnyViewer, revoke
 
 
 @routes.post(SECTION.path)
+@audited("key.create", status=201)
 def create_key(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
     allow = [line.strip() for line in form.get("allow", "").splitlines() if line.strip()]
@@ -41,10 +42,9 @@ def create_key(request: Request, registry: RegistryDep, viewer: AnyViewer, form:
         if exc.err.status != 400:
             raise
         return _page(request, registry, 400, error=exc.detail, form=form)
-    audit.record_event(request.scope, {"event": "key.create", "key": key["id"]}, 201)
     # The secret is on this answer only (never in a URL), and the answer is not stored by the browser.
     return render(request, "admin/key_created.html", status=201, key=key, secret=secret, section=SECTION,
-                  host=registry_host(request, registry))
+                  host=registry_host(request, registry), headers={"Location": f"/dockyard/v1/keys/{key['id']}"})
 
 
 @routes.get(SECTION.path + "/{key_id}/revoke")
@@ -59,8 +59,8 @@ def confirm_revoke(request: Request, key_id: str, registry: RegistryDep, viewer:
 
 
 @routes.post(SECTION.path + "/{key_id}/revoke")
+@audited("key.revoke", status=303)
 def revoke_key(request: Request, key_id: str, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
     key = registry.access.revoke_key(key_id)
-    audit.record_event(request.scope, {"event": "key.revoke", "key": key["id"]}, 303)
     return RedirectResponse(f"{PREFIX}{SECTION.path}?revoked={key['id']}", status_code=303)
