@@ -249,6 +249,41 @@ def test_a_phone_sees_the_pages_at_375_pixels(browser, registry, shots):
     page.context.close()
 
 
+CONTRAST = """() => {
+  const channels = (css) => css.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b].map((c) => {
+    c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (element) => {
+    for (; element; element = element.parentElement) {
+      const c = channels(getComputedStyle(element).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const poor = [];
+  for (const element of document.querySelectorAll("body *")) {
+    if (element.closest("svg") || !element.getClientRects().length) continue;
+    if (![...element.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [luminance(channels(getComputedStyle(element).color)), luminance(background(element))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) poor.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return poor;
+}"""
+
+
+def test_every_text_has_readable_contrast(browser, registry):
+    """WCAG AA: at least 4.5:1 between each text's colour and the background behind it."""
+    page = new_page(browser)
+    sign_in(page, registry)
+    for path in ("/ui/", "/ui/r/team/app", "/ui/r/team/app/-/manifests/1.0", "/ui/admin/keys",
+                 "/ui/r/team/app/-/delete/1.0", "/ui/r/team/none"):
+        page.goto(registry.url + path)
+        assert page.evaluate(CONTRAST) == [], path
+    page.context.close()
+
+
 def test_create_a_key_use_it_with_skopeo_revoke_it_and_skopeo_is_refused(browser, registry, tmp_path, shots):
     page = new_page(browser)
     sign_in(page, registry)
