@@ -126,3 +126,23 @@ def test_anonymous_pull_rules_are_shown_and_set(ui):
     assert ui.get("/dockyard/v1/anonymous").json() == {"pull": ["public/*", "open/tool"]}
     bad = ui.post("/ui/admin/anonymous", data={"csrf": csrf, "patterns": "Not A Pattern"})
     assert bad.status_code == 400 and "invalid repository pattern" in bad.text
+
+
+def test_upstreams_are_added_without_showing_the_password_and_removed(ui):
+    csrf = csrf_of(ui, "/ui/admin/upstreams")
+    assert "Upstreams" in ui.get("/ui/admin/").text
+    with audit_lines() as lines:
+        added = ui.post("/ui/admin/upstreams", data={"csrf": csrf, "name": "ghcr", "url": "https://ghcr.example.test",
+                                                     "username": "bot", "password": "s3cret-token"})
+    assert added.status_code == 200 and "Added ghcr" in text(added.text)
+    assert "s3cret-token" not in added.text and "user bot" in text(added.text)
+    assert ui.get("/dockyard/v1/upstreams").json()["upstreams"][0]["name"] == "ghcr"
+    refused = ui.post("/ui/admin/upstreams", data={"csrf": csrf, "name": "Bad Name", "url": "x.test",
+                                                   "password": "s3cret-token"})
+    assert refused.status_code == 400 and "s3cret-token" not in refused.text
+    assert "Remove upstream ghcr?" in text(ui.get("/ui/admin/upstreams/ghcr/remove").text)
+    with audit_lines() as more:
+        removed = ui.post("/ui/admin/upstreams/ghcr/remove", data={"csrf": csrf})
+    assert "Removed ghcr" in text(removed.text)
+    assert ui.get("/dockyard/v1/upstreams").json()["upstreams"] == []
+    assert [line["event"] for line in lines + more] == ["upstream.add", "upstream.remove"]

@@ -27,9 +27,9 @@ class Section:
 
 
 def sections() -> list[Section]:
-    from dockyard.ui.sections import anonymous, keys
+    from dockyard.ui.sections import anonymous, keys, upstreams
 
-    return [keys.SECTION, anonymous.SECTION]
+    return [keys.SECTION, anonymous.SECTION, upstreams.SECTION]
 
 
 def available(registry) -> list[Section]:
