@@ -52,6 +52,9 @@ def test_an_image_shows_its_layers_and_config(ui):
                      "org.opencontainers.image.source", "COPY server /app/server", "EXPOSE 8080", "(no layer)",
                      "Layer sizes", "linux/amd64", "Nothing refers to this manifest"):
         assert expected in plain, expected
+    # Each layer beside the build step that made it (the history entries that are not empty_layer).
+    assert re.search(r"1 sha256:\w+ Copy 3.0 kB \S+ ADD rootfs.tar /", plain)
+    assert re.search(r"2 sha256:\w+ Copy 700 B \S+ COPY server /app/server", plain)
 
 
 def test_an_index_shows_its_platform_manifests(ui):

@@ -58,6 +58,12 @@ class ImageConfig:
     labels: dict[str, str] = field(default_factory=dict)
     history: list[Step] = field(default_factory=list)
 
+    def layer_steps(self, layers: int) -> list[Step | None]:
+        """The build step that made each of `layers` layers: the history entries that are not `empty_layer`,
+        in order, when there is one per layer; no steps (None each) when the history does not match."""
+        steps = [step for step in self.history if not step.empty_layer]
+        return steps if len(steps) == layers else [None] * layers
+
 
 @dataclass(frozen=True)
 class Parsed:

@@ -9,15 +9,15 @@ Every view costs a bounded number of reads, whatever the registry holds (the fig
   push time), one batched read of the page's config links and one of the page's platform manifests, and one
   S3 read per single-platform image config on the page;
 - an image: the manifest (one read), its config (one link read and one S3 read), its tags (one read), its
-  platform manifests (one batched read) and its referrers (one query per node of the tree, at most
-  `MAX_REFERRERS` nodes).
+  platform manifests (one batched read of at most `MAX_CHILD_SIZES`) and its referrers (one query per node
+  of the tree, at most `MAX_REFERRERS` nodes). At most `MAX_ROWS` layers or platforms are shown.
 Fields that other parts of the registry record (push and pull times) are shown where they exist.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.imageconfig import ImageConfig, Parsed, parse_body, parse_config
@@ -36,6 +36,8 @@ SUMMARY_LINKS = 5000  # blob links summed per repository in the list
 MAX_SORTED = 1000  # tags read to sort a repository by push time; beyond, it is shown by name
 MAX_CONFIG = 1024 * 1024  # bytes of an image config read
 MAX_REFERRERS = 100  # nodes of a referrer tree
+MAX_ROWS = 500  # layers or platform manifests of one manifest shown (the answer stays far below 6 MB)
+MAX_CHILD_SIZES = 100  # platform manifests whose sizes a page reads (one batched read)
 REFERRER_DEPTH = 4
 WORKERS = 8  # reads made side by side
 
@@ -80,6 +82,8 @@ class TagPage:
     pages: int | None  # None: past MAX_SORTED tags, pages follow `after`
     after: str | None  # next page, when shown by name
     total: int | None
+    query: str = ""  # only tags whose name contains this
+    searched_to: str | None = None  # a search past `MAX_SORTED` tags that stopped early: searched up to here
 
 
 @dataclass
@@ -158,27 +162,54 @@ class Browse:
 
     # --- a repository's tags -----------------------------------------------------------------------
 
-    def tags(self, repo: str, page: int = 1, after: str | None = None) -> TagPage:
-        """Tags newest first (by push time, where recorded), or by name past `MAX_SORTED` tags."""
+    def tags(self, repo: str, page: int = 1, after: str | None = None, query: str = "") -> TagPage:
+        """Tags newest first (by push time, where recorded), or by name past `MAX_SORTED` tags; with a
+        `query`, only those whose name contains it."""
         validate_name(repo)
         if after is not None and not is_tag(after):
             raise RegistryError(Err.INVALID_PARAMETER, "after must be a tag")
+        query = query.strip()
         if after is None:
             listing = self.index.list_tag_details(repo, MAX_SORTED, None)
             if not listing.items and not self.index.repository_exists(repo):
                 raise RegistryError(Err.NAME_UNKNOWN, f"repository {repo} is not known")
             if listing.last is None:
-                details = sorted(listing.items, key=lambda t: (-(t.pushed_at or 0), t.tag))
+                details = sorted((t for t in listing.items if query in t.tag),
+                                 key=lambda t: (-(t.pushed_at or 0), t.tag))
                 pages = max(1, -(-len(details) // TAG_PAGE))
                 page = min(max(page, 1), pages)
                 shown = details[(page - 1) * TAG_PAGE:page * TAG_PAGE]
-                order = "pushed" if any(t.pushed_at for t in details) else "name"
-                return TagPage(repo, self._rows(repo, shown), order, page, pages, None, len(details))
+                order = "pushed" if any(t.pushed_at for t in listing.items) else "name"
+                return TagPage(repo, self._rows(repo, shown), order, page, pages, None, len(details), query)
+        if query:
+            return self._search_tags(repo, query, after)
         listing = self.index.list_tag_details(repo, TAG_PAGE, after)
         return TagPage(repo, self._rows(repo, listing.items), "name", 0, None, listing.last, None)
 
+    def _search_tags(self, repo: str, query: str, after: str | None) -> TagPage:
+        """Tags containing `query`, by name, scanning at most `SEARCH_PAGES` pages of tags without their
+        bodies, then reading the bodies of the page's matches in one batch."""
+        found: list[TagDetail] = []
+        last, scanned = after, 0
+        while len(found) <= TAG_PAGE and scanned < SEARCH_PAGES:
+            listing = self.index.list_tag_details(repo, CATALOG_PAGE, last, bodies=False)
+            scanned += 1
+            found += [t for t in listing.items if query in t.tag]
+            last = listing.last
+            if last is None:
+                break
+        more = len(found) > TAG_PAGE
+        found = found[:TAG_PAGE]
+        records = self.index.get_manifests(repo, [t.manifest.digest for t in found]) if found else {}
+        found = [replace(t, manifest=records.get(t.manifest.digest, t.manifest)) for t in found]
+        searched_to = last if not more and last is not None else None
+        return TagPage(repo, self._rows(repo, found), "name", 0, None, found[-1].tag if more else searched_to, None,
+                       query, searched_to)
+
     def _rows(self, repo: str, details: list[TagDetail]) -> list[TagRow]:
-        parsed = {d.tag: parse_body(self._body(d.manifest), d.manifest.media_type) for d in details}
+        with ThreadPoolExecutor(WORKERS) as pool:  # bodies kept in S3 are read side by side
+            bodies = list(pool.map(lambda d: self._body(d.manifest), details))
+        parsed = {d.tag: parse_body(body, d.manifest.media_type) for d, body in zip(details, bodies)}
         configs = self._configs(repo, [p.config.digest for p in parsed.values() if p.kind == "image"])
         children = self._child_sizes(repo, [c.digest for p in parsed.values() for c in p.children])
         rows = []
@@ -274,10 +305,11 @@ class Browse:
         return {digest: config for digest, config in found.items() if config is not None}
 
     def _child_sizes(self, repo: str, digests: list[str]) -> dict[str, int]:
-        """Pull sizes of the platform manifests an index lists (one batched read per 100)."""
-        if not digests:
+        """Pull sizes of the first `MAX_CHILD_SIZES` platform manifests indexes list (one batched read)."""
+        wanted = [Digest.parse(d) for d in dict.fromkeys(digests)][:MAX_CHILD_SIZES]
+        if not wanted:
             return {}
-        records = self.index.get_manifests(repo, [Digest.parse(d) for d in dict.fromkeys(digests)])
+        records = self.index.get_manifests(repo, wanted)
         return {str(digest): parse_body(self._body(record), record.media_type).image_size
                 for digest, record in records.items()}
 

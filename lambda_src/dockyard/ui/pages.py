@@ -9,10 +9,12 @@ from starlette.responses import RedirectResponse
 
 from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
+from dockyard.registry.browse import MAX_ROWS
 from dockyard.ui.deps import Browser, Form, router
 from dockyard.ui.web import PREFIX, asset_response, human_size, registry_host, render
 
 pages = router()
+CHART_ROWS = 100  # bars of the layer-size chart
 
 
 @pages.get("/static/{name}")
@@ -32,9 +34,12 @@ def repositories(request: Request, registry: RegistryDep, viewer: Browser, q: st
 def image(request: Request, name: str, reference: str, registry: RegistryDep, viewer: Browser):
     viewer.require(name, "pull")
     view = registry.browse.image(name, reference)
-    layers = [(f"{i}. {layer.digest.rpartition(':')[2][:12]}", layer.size, human_size(layer.size))
-              for i, layer in enumerate(view.parsed.layers, 1)]
-    return render(request, "image.html", view=view, host=registry_host(request, registry), chart=layers,
+    layers = view.parsed.layers
+    steps = view.config.layer_steps(len(layers)) if view.config else [None] * len(layers)
+    chart = [(f"{i}. {layer.digest.rpartition(':')[2][:12]}", layer.size, human_size(layer.size))
+             for i, layer in enumerate(layers[:CHART_ROWS], 1)]
+    return render(request, "image.html", view=view, host=registry_host(request, registry), chart=chart,
+                  layers=list(zip(layers, steps))[:MAX_ROWS], children=view.children[:MAX_ROWS],
                   can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled)
 
 
@@ -54,9 +59,9 @@ def delete(request: Request, name: str, reference: str, registry: RegistryDep, v
 
 @pages.get("/r/{name:path}")
 def repository(request: Request, name: str, registry: RegistryDep, viewer: Browser, page: int = 1,
-               after: str | None = None, deleted: str | None = None):
+               after: str | None = None, deleted: str | None = None, q: str = ""):
     viewer.require(name, "pull")
-    tags = registry.browse.tags(name, page, after)
+    tags = registry.browse.tags(name, page, after, q[:128])
     # Pulls per day come with usage tracking; until the registry records them the page says so.
     return render(request, "repository.html", tags=tags, host=registry_host(request, registry), deleted=deleted,
                   can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled, pulls=None)

@@ -34,6 +34,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+MAX_PAGE = 4_000_000  # characters of a page; Lambda answers at most 6 MB
 PAGE_CACHE = "no-store"  # pages show what one key may see
 ASSET_CACHE = "public, max-age=31536000, immutable"  # names change with their content
 CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -130,16 +131,20 @@ def environment():
     return env
 
 
-def render(request, template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+def render(request, template: str, status: int = 200, headers: dict | None = None, capped: bool = True,
+           **context) -> HTMLResponse:
     viewer = getattr(request.state, "viewer", None)
     html = environment().get_template(template).render(request=request, viewer=viewer, **context)
+    if capped and len(html) > MAX_PAGE:  # pages cap what they show well below this: a safety net
+        raise RegistryError(Err.MANIFEST_TOO_LARGE, f"this page would be {len(html) / 1e6:.1f} MB; read it with the "
+                                                "registry API instead")
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
 # --- errors and headers --------------------------------------------------------------------------------
 
 ERROR_TITLES = {400: "That request is not valid", 401: "Sign-in needed", 403: "Not allowed",
-                404: "Not found", 405: "Not available on this registry", 409: "Conflict",
+                404: "Not found", 413: "Too large to show", 405: "Not available on this registry", 409: "Conflict",
                 429: "Too many requests", 500: "Something went wrong", 503: "The registry is unavailable"}
 
 
@@ -148,7 +153,7 @@ def error_page(request, exc: RegistryError) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else None
     if status >= 500:
         detail = exc.err.message  # never internals
-    return render(request, "error.html", status=status, title=ERROR_TITLES.get(status, "Error"),
+    return render(request, "error.html", status=status, capped=False, title=ERROR_TITLES.get(status, "Error"),
                   message=exc.err.message, detail=detail, code=exc.err.code,
                   headers={k: v for k, v in exc.headers.items() if k.lower() == "retry-after"})
 

@@ -50,12 +50,7 @@ def create_key(request: Request, registry: RegistryDep, viewer: AnyViewer, form:
 @routes.get(SECTION.path + "/{key_id}/revoke")
 def confirm_revoke(request: Request, key_id: str, registry: RegistryDep, viewer: AnyViewer):
     viewer.require_admin()
-    key = next((k for k in registry.access.list_keys() if k["id"] == key_id), None)
-    if key is None:
-        from dockyard.errors import Err
-
-        raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")
-    return render(request, "admin/revoke.html", key=key, section=SECTION)
+    return render(request, "admin/revoke.html", key=registry.access.get_key(key_id), section=SECTION)
 
 
 @routes.post(SECTION.path + "/{key_id}/revoke")
