@@ -58,5 +58,5 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
         immutability=immutability,
-        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects),
+        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability),
     )

@@ -6,25 +6,30 @@ Every view costs a bounded number of reads, whatever the registry holds (the fig
   `SEARCH_PAGES` pages, then offers to go on), plus, per repository shown, one query of its tags and one of
   its blob links, run side by side;
 - a repository: its tags (one query per MB of tag items, at most `MAX_SORTED` tags read to sort them by
-  push time), one batched read of the page's config links and one of the page's platform manifests, and one
-  S3 read per single-platform image config on the page;
+  push time), one query of the immutability rules, one batched read of the page's config links and one of
+  the page's platform manifests, and one S3 read per single-platform image config on the page; a tag filter
+  past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies;
 - an image: the manifest (one read), its config (one link read and one S3 read), its tags (one read), its
-  platform manifests (one batched read of at most `MAX_CHILD_SIZES`) and its referrers (one query per node
-  of the tree, at most `MAX_REFERRERS` nodes). At most `MAX_ROWS` layers or platforms are shown.
+  platform manifests (one batched read of at most `MAX_CHILD_SIZES`), the immutability rules if it is
+  tagged (one query) and its referrers (one query per node of the tree, at most `MAX_REFERRERS` nodes);
+- a delete's confirmation: the manifest, its tags, the rules (one query), its referrers if by digest.
+Viewing is not pulling: no pull is stamped and nothing is fetched from an upstream.
 Fields that other parts of the registry record (push and pull times) are shown where they exist.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from dockyard.domain.digest import Digest
-from dockyard.domain.imageconfig import ImageConfig, Parsed, parse_body, parse_config
+from dockyard.domain.imageconfig import ImageConfig, parse_body, parse_config
 from dockyard.domain.names import is_tag, parse_reference, validate_name
 from dockyard.errors import Err, RegistryError
+from dockyard.registry.immutability import Immutability
 from dockyard.registry.manifests import Manifests
 from dockyard.storage.interfaces import BlobIndex, ByteReader, ManifestIndex
+from dockyard.registry.views import Deletion, ImageView, ReferrerNode, RepositoryPage, RepositoryRow, TagPage, TagRow
 from dockyard.storage.types import ManifestRecord, TagDetail
 
 PAGE = 20  # repositories per page
@@ -42,90 +47,11 @@ REFERRER_DEPTH = 4
 WORKERS = 8  # reads made side by side
 
 
-@dataclass(frozen=True)
-class RepositoryRow:
-    name: str
-    tags: int
-    tags_complete: bool
-    size: int
-    size_complete: bool
-    pushed_at: int | None
-    last_pulled: int | None
-
-
-@dataclass(frozen=True)
-class RepositoryPage:
-    rows: list[RepositoryRow]
-    after: str | None  # continue the listing after this name
-    searched_to: str | None  # a search that stopped early: names up to here were searched
-
-
-@dataclass(frozen=True)
-class TagRow:
-    tag: str
-    digest: str
-    media_type: str
-    kind: str
-    size: int | None  # bytes a pull transfers; for an index, the largest platform's
-    platforms: list[str]
-    pushed_at: int | None
-    last_pulled: int | None
-    artifact_type: str | None = None
-
-
-@dataclass(frozen=True)
-class TagPage:
-    repository: str
-    rows: list[TagRow]
-    order: str  # "pushed" (newest first, where push times are recorded) or "name"
-    page: int
-    pages: int | None  # None: past MAX_SORTED tags, pages follow `after`
-    after: str | None  # next page, when shown by name
-    total: int | None
-    query: str = ""  # only tags whose name contains this
-    searched_to: str | None = None  # a search past `MAX_SORTED` tags that stopped early: searched up to here
-
-
-@dataclass
-class ReferrerNode:
-    digest: str
-    media_type: str
-    artifact_type: str | None
-    size: int
-    annotations: dict
-    children: list[ReferrerNode] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ImageView:
-    repository: str
-    reference: str
-    record: ManifestRecord
-    parsed: Parsed
-    config: ImageConfig | None
-    children: list[tuple]  # (Child, image size or None)
-    tags: list[str]
-    referrers: list[ReferrerNode]
-    referrers_complete: bool
-
-
-@dataclass(frozen=True)
-class Deletion:
-    """What deleting a reference removes, and what it leaves."""
-
-    repository: str
-    reference: str
-    digest: str
-    by_tag: bool
-    tags_removed: list[str]
-    tags_kept: list[str]  # other tags on the manifest (kept when only a tag goes)
-    referrers: list[str]  # manifests whose subject this is: they stay, without their subject
-    children: int  # platform manifests an index lists: they stay
-
-
 class Browse:
-    def __init__(self, manifests: Manifests, index: ManifestIndex, blobs: BlobIndex, objects: ByteReader):
+    def __init__(self, manifests: Manifests, index: ManifestIndex, blobs: BlobIndex, objects: ByteReader,
+                 immutability: Immutability):
         self.manifests, self.index, self.blobs, self.objects = manifests, index, blobs, objects
+        self.immutability = immutability
 
     # --- repositories ------------------------------------------------------------------------------
 
@@ -212,6 +138,7 @@ class Browse:
         parsed = {d.tag: parse_body(body, d.manifest.media_type) for d, body in zip(details, bodies)}
         configs = self._configs(repo, [p.config.digest for p in parsed.values() if p.kind == "image"])
         children = self._child_sizes(repo, [c.digest for p in parsed.values() for c in p.children])
+        immutable = self._immutable(repo, [d.tag for d in details])
         rows = []
         for detail in details:
             p, record = parsed[detail.tag], detail.manifest
@@ -224,7 +151,7 @@ class Browse:
                 platforms = [config.platform] if config and config.platform else []
                 size = p.image_size
             rows.append(TagRow(detail.tag, str(record.digest), record.media_type, p.kind, size, platforms,
-                               detail.pushed_at, detail.last_pulled, p.artifact_type))
+                               detail.pushed_at, detail.last_pulled, p.artifact_type, immutable.get(detail.tag)))
         return rows
 
     # --- an image -----------------------------------------------------------------------------------
@@ -239,8 +166,9 @@ class Browse:
         sizes = self._child_sizes(repo, [c.digest for c in parsed.children])
         state = self.index.manifest_tags(repo, record.digest)
         referrers, complete = self.referrer_tree(repo, record.digest)
+        tags = state.tags if state else []
         return ImageView(repo, reference, record, parsed, config, [(c, sizes.get(c.digest)) for c in parsed.children],
-                         state.tags if state else [], referrers, complete)
+                         tags, referrers, complete, self._immutable(repo, tags))
 
     def referrer_tree(self, repo: str, digest: Digest) -> tuple[list[ReferrerNode], bool]:
         """The manifests whose subject is `digest`, and theirs in turn (signatures of an SBOM), breadth first."""
@@ -273,13 +201,25 @@ class Browse:
         state = self.index.manifest_tags(repo, record.digest)
         tags = state.tags if state else []
         parsed = parse_body(record.body, record.media_type)
+        going = tags if isinstance(ref, Digest) else [ref]
+        refused = self._immutable(repo, going)
+        immutable = min(refused.items()) if refused else None
         if isinstance(ref, Digest):
             referrers, _ = self.referrer_tree(repo, record.digest)
             return Deletion(repo, reference, str(record.digest), False, tags, [], [n.digest for n in referrers],
-                            len(parsed.children))
-        return Deletion(repo, reference, str(record.digest), True, [ref], [t for t in tags if t != ref], [], 0)
+                            len(parsed.children), immutable)
+        return Deletion(repo, reference, str(record.digest), True, [ref], [t for t in tags if t != ref], [], 0,
+                        immutable)
 
     # --- reads shared by the views --------------------------------------------------------------------
+
+    def _immutable(self, repo: str, tags: list[str]) -> dict[str, str]:
+        """The immutable ones among `tags`, with the glob of the rule that keeps each (one query; none for no
+        tags)."""
+        if not tags:
+            return {}
+        rule_of = self.immutability.covering(repo)
+        return {tag: rule for tag in tags if (rule := rule_of(tag))}
 
     def _body(self, record: ManifestRecord) -> bytes | None:
         return record.body if record.body is not None else self.objects.get_manifest_body(record.digest)

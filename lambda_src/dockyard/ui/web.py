@@ -154,7 +154,7 @@ def error_page(request, exc: RegistryError) -> Response:
     if status >= 500:
         detail = exc.err.message  # never internals
     return render(request, "error.html", status=status, capped=False, title=ERROR_TITLES.get(status, "Error"),
-                  message=exc.err.message, detail=detail, code=exc.err.code,
+                  message=exc.message, detail=detail, code=exc.err.code,
                   headers={k: v for k, v in exc.headers.items() if k.lower() == "retry-after"})
 
 

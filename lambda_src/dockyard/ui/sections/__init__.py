@@ -27,9 +27,9 @@ class Section:
 
 
 def sections() -> list[Section]:
-    from dockyard.ui.sections import anonymous, keys, upstreams
+    from dockyard.ui.sections import anonymous, immutability, keys, upstreams
 
-    return [keys.SECTION, anonymous.SECTION, upstreams.SECTION]
+    return [keys.SECTION, anonymous.SECTION, immutability.SECTION, upstreams.SECTION]
 
 
 def available(registry) -> list[Section]:
