@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 
 from dockyard.api.deps import RegistryDep
+from dockyard.errors import RegistryError
 from dockyard.ui.deps import AnyViewer, router
 from dockyard.ui.web import render
 
@@ -24,6 +25,17 @@ class Section:
     @property
     def path(self) -> str:
         return f"/admin/{self.slug}"
+
+
+def attempt(call, statuses=(400,)) -> tuple[object, RegistryError | None]:
+    """Run an admin call; a refusal with one of `statuses` (bad input, a conflict) comes back, to be shown on
+    the form again, instead of as an error page."""
+    try:
+        return call(), None
+    except RegistryError as exc:
+        if exc.err.status not in statuses:
+            raise
+        return None, exc
 
 
 def sections() -> list[Section]:

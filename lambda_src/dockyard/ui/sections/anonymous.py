@@ -7,9 +7,8 @@ from starlette.responses import RedirectResponse
 
 from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
-from dockyard.errors import RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section
+from dockyard.ui.sections import Section, attempt
 from dockyard.ui.web import PREFIX, render
 
 SECTION = Section("anonymous", "Anonymous pull", "Repositories that anyone may pull without a key.")
@@ -29,11 +28,8 @@ def show(request: Request, registry: RegistryDep, viewer: AnyViewer, saved: str 
 def save(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
     patterns = [line.strip() for line in form.get("patterns", "").splitlines() if line.strip()]
-    try:
-        registry.access.set_anonymous(patterns)
-    except RegistryError as exc:
-        if exc.err.status != 400:
-            raise
+    _, refused = attempt(lambda: registry.access.set_anonymous(patterns))
+    if refused:
         return render(request, "admin/anonymous.html", status=400, patterns=form.get("patterns", ""), saved=False,
-                      error=exc.detail, section=SECTION, open=viewer.open)
+                      error=refused.detail, section=SECTION, open=viewer.open)
     return RedirectResponse(f"{PREFIX}{SECTION.path}?saved=1", status_code=303)

@@ -13,7 +13,7 @@ from dockyard.api.deps import RegistryDep
 from dockyard.audit import audited
 from dockyard.errors import Err, RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section
+from dockyard.ui.sections import Section, attempt
 from dockyard.ui.web import PREFIX, render
 
 SECTION = Section("immutability", "Immutable tags", "Repository globs whose tags can be neither moved nor deleted, "
@@ -41,12 +41,9 @@ def set_rule(request: Request, registry: RegistryDep, viewer: AnyViewer, form: F
     viewer.require_admin()
     pattern = form.get("pattern", "").strip()
     mutable = [t for t in re.split(r"[\s,]+", form.get("mutable", "")) if t]
-    try:
-        rule = registry.immutability.set(pattern, mutable)
-    except RegistryError as exc:
-        if exc.err.status != 400:
-            raise
-        return _page(request, registry, 400, error=exc.detail, form=form)
+    rule, refused = attempt(lambda: registry.immutability.set(pattern, mutable))
+    if refused:
+        return _page(request, registry, 400, error=refused.detail, form=form)
     return RedirectResponse(f"{PREFIX}{SECTION.path}?{urlencode({'saved': rule['pattern']})}", status_code=303)
 
 

@@ -7,9 +7,8 @@ from starlette.responses import RedirectResponse
 
 from dockyard.audit import audited
 from dockyard.api.deps import RegistryDep
-from dockyard.errors import RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section
+from dockyard.ui.sections import Section, attempt
 from dockyard.ui.web import PREFIX, registry_host, render
 
 SECTION = Section("keys", "Access keys", "Create, list and revoke the keys that clients and people sign in with.")
@@ -35,13 +34,11 @@ def list_keys(request: Request, registry: RegistryDep, viewer: AnyViewer, revoke
 def create_key(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
     allow = [line.strip() for line in form.get("allow", "").splitlines() if line.strip()]
-    try:
-        key, secret = registry.access.create_key(form.get("name", "").strip(), allow,
-                                                 EXPIRIES.get(form.get("expires", ""), None))
-    except RegistryError as exc:
-        if exc.err.status != 400:
-            raise
-        return _page(request, registry, 400, error=exc.detail, form=form)
+    created, refused = attempt(lambda: registry.access.create_key(form.get("name", "").strip(), allow,
+                                                                  EXPIRIES.get(form.get("expires", ""), None)))
+    if refused:
+        return _page(request, registry, 400, error=refused.detail, form=form)
+    key, secret = created
     # The secret is on this answer only (never in a URL), and the answer is not stored by the browser.
     return render(request, "admin/key_created.html", status=201, key=key, secret=secret, section=SECTION,
                   host=registry_host(request, registry), headers={"Location": f"/dockyard/v1/keys/{key['id']}"})

@@ -10,7 +10,7 @@ from dockyard.api.deps import RegistryDep
 from dockyard.audit import audited
 from dockyard.errors import Err, RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section
+from dockyard.ui.sections import Section, attempt
 from dockyard.ui.web import PREFIX, render
 
 SECTION = Section("upstreams", "Upstreams", "Registries this one caches: pulls of NAME/repo read through upstream "
@@ -35,14 +35,11 @@ def list_upstreams(request: Request, registry: RegistryDep, viewer: AnyViewer, r
 @audited("upstream.add", status=303)
 def add_upstream(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
-    try:
-        upstream = registry.upstreams.add(form.get("name", "").strip(), form.get("url", "").strip(),
-                                          form.get("username", "").strip() or None, form.get("password") or None,
-                                          form.get("mirror") == "on")
-    except RegistryError as exc:
-        if exc.err.status not in (400, 409):
-            raise
-        return _page(request, registry, exc.err.status, error=exc.detail,
+    upstream, refused = attempt(lambda: registry.upstreams.add(
+        form.get("name", "").strip(), form.get("url", "").strip(), form.get("username", "").strip() or None,
+        form.get("password") or None, form.get("mirror") == "on"), (400, 409))
+    if refused:  # the form again, without the password
+        return _page(request, registry, refused.err.status, error=refused.detail,
                      form={k: v for k, v in form.items() if k != "password"})
     return RedirectResponse(f"{PREFIX}{SECTION.path}?added={upstream['name']}", status_code=303)
 
