@@ -240,6 +240,7 @@ def test_the_keyboard_alone_signs_in_and_browses(browser, registry):
 
 PAGES = ("/ui/", "/ui/r/team/app", "/ui/r/team/app/-/manifests/1.0", "/ui/r/team/app/-/manifests/multi",
          "/ui/r/team/app/-/delete/1.0", "/ui/admin/", "/ui/admin/keys", "/ui/admin/anonymous", "/ui/admin/upstreams",
+         "/ui/admin/immutability",
          "/ui/r/team/none")
 SHOTS = {"/ui/r/team/app": "tags-phone.png", "/ui/r/team/app/-/manifests/1.0": "image-phone.png"}
 
@@ -336,6 +337,32 @@ def test_delete_a_tag_and_skopeo_no_longer_lists_it(browser, registry, shots):
     listed = json.loads(skopeo("list-tags", "--tls-verify=false", "--creds", f"{ADMIN_ID}:{ADMIN_SECRET}",
                                f"docker://{registry.host}/team/app"))["Tags"]
     assert "0.9" not in listed and "1.0" in listed
+    page.context.close()
+
+
+def test_an_immutability_rule_set_on_the_page_refuses_skopeo_and_is_deleted(browser, registry, shots):
+    page = new_page(browser)
+    sign_in(page, registry)
+    page.goto(f"{registry.url}/ui/admin/")
+    page.click("text=Immutable tags")
+    page.fill("#pattern", "tools/*")
+    page.fill("#mutable", "latest")
+    page.click("button:has-text('Save rule')")
+    page.wait_for_selector("text=Saved the rule for tools/*")
+    page.goto(f"{registry.url}/ui/r/tools/ci")
+    assert page.locator("table.tags .badge.lock").inner_text() == "immutable"
+    assert page.locator("a[href$='/-/delete/0.9']").count() == 0
+    creds = f"{ADMIN_ID}:{ADMIN_SECRET}"
+    with pytest.raises(AssertionError) as refused:  # moving the tag to another image
+        skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", creds, "--dest-creds",
+               creds, f"docker://{registry.host}/team/app:1.0", f"docker://{registry.host}/tools/ci:0.9")
+    assert "is immutable (rule tools/*)" in str(refused.value)
+    page.goto(f"{registry.url}/ui/admin/immutability")
+    page.click("a:has-text('Delete…')")
+    page.click("button:has-text('Delete rule tools/*')")
+    page.wait_for_selector("text=Deleted the rule for tools/*")
+    page.goto(f"{registry.url}/ui/r/tools/ci")
+    assert page.locator("table.tags .badge.lock").count() == 0
     page.context.close()
 
 
