@@ -12,7 +12,7 @@ def test_tag_details_come_in_order_with_their_manifests_and_continue(storage, re
     records = {tag: manifest_record(f'{{"tag": "{tag}"}}'.encode()) for tag in ("b", "a", "c")}
     listed = False
     for tag, record in records.items():
-        storage.manifests.put_manifest(repo, record, tag, no_references(listed))
+        storage.manifests.put_manifest(repo, record, (tag,), no_references(listed, **{tag: None}))
         listed = True
     page = storage.manifests.list_tag_details(repo, 2, None)
     assert [(d.tag, d.manifest.digest, d.manifest.body) for d in page.items] == [
@@ -32,9 +32,9 @@ def test_tag_details_of_an_unknown_repository_are_empty(storage, repo):
 
 def test_manifests_are_read_in_batches_of_what_exists(storage, repo):
     stored = [manifest_record(f'{{"n": {i}}}'.encode()) for i in range(105)]
-    storage.manifests.put_manifest(repo, stored[0], None, no_references())
+    storage.manifests.put_manifest(repo, stored[0], (), no_references())
     for record in stored[1:]:
-        storage.manifests.put_manifest(repo, record, None, no_references(True))
+        storage.manifests.put_manifest(repo, record, (), no_references(True))
     missing = Digest.of(b"never stored")
     found = storage.manifests.get_manifests(repo, [r.digest for r in stored] + [missing])
     assert set(found) == {r.digest for r in stored}

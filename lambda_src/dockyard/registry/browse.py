@@ -44,6 +44,7 @@ MAX_REFERRERS = 100  # nodes of a referrer tree
 MAX_ROWS = 500  # layers or platform manifests of one manifest shown (the answer stays far below 6 MB)
 MAX_CHILD_SIZES = 100  # platform manifests whose sizes a page reads (one batched read)
 REFERRER_DEPTH = 4
+REFERRER_BYTES = 512 * 1024  # of descriptors (annotations included) one referrer query reads
 WORKERS = 8  # reads made side by side
 
 
@@ -158,7 +159,7 @@ class Browse:
 
     def image(self, repo: str, reference: str) -> ImageView:
         validate_name(repo)
-        record = self.manifests.get(repo, reference)
+        record = self.manifests.get(repo, reference, pull=False)
         parsed = parse_body(record.body, record.media_type)
         config = None
         if parsed.kind == "image" and parsed.config:
@@ -179,7 +180,7 @@ class Browse:
             subject, into, depth = frontier.pop(0)
             if count >= MAX_REFERRERS:
                 return roots, False
-            page = self.index.list_referrers(repo, subject, MAX_REFERRERS - count, None, None)
+            page = self.index.list_referrers(repo, subject, MAX_REFERRERS - count, None, None, REFERRER_BYTES)
             for descriptor in page.items:
                 node = ReferrerNode(str(descriptor.digest), descriptor.media_type, descriptor.artifact_type,
                                     descriptor.size, descriptor.annotations)
@@ -197,7 +198,7 @@ class Browse:
         """What `DELETE /v2/<repo>/manifests/<reference>` would remove (read consistently)."""
         validate_name(repo)
         ref = parse_reference(reference)
-        record = self.manifests.get(repo, reference)
+        record = self.manifests.get(repo, reference, pull=False)
         state = self.index.manifest_tags(repo, record.digest)
         tags = state.tags if state else []
         parsed = parse_body(record.body, record.media_type)

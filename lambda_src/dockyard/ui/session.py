@@ -180,12 +180,13 @@ def sign_out(request: Request) -> None:
 # --- state changes -------------------------------------------------------------------------------------
 
 
-def own_origin(request: Request, registry: Registry) -> str:
-    if registry.settings.public_url:
-        parts = urlsplit(registry.settings.public_url)
-        return f"{parts.scheme}://{parts.netloc}"
+def own_origins(request: Request, registry: Registry) -> set[str]:
+    """The origins a form of this site is posted from: the registry's public URL (a custom domain or CDN in
+    front), and the host this request was sent to (which no other site can choose)."""
+    from dockyard.api.public import public_base
+
     scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
-    return f"{scheme}://{request.headers.get('host') or request.url.netloc}"
+    return {public_base(request, registry.settings), f"{scheme}://{request.headers.get('host') or request.url.netloc}"}
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -202,7 +203,7 @@ def check_state_change(request: Request, registry: Registry, form: dict[str, str
     """Refuse a POST that another site could have made: wrong origin, or no matching CSRF token."""
     origin = request.headers.get("origin")
     site = request.headers.get("sec-fetch-site")
-    if (origin is not None and origin != own_origin(request, registry)) or site not in (None, "same-origin"):
+    if (origin is not None and origin not in own_origins(request, registry)) or site not in (None, "same-origin"):
         raise RegistryError(Err.DENIED, "this form was sent from another site")
     sent, cookie_value = form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
     if not sent or not cookie_value or not hmac.compare_digest(sent, cookie_value):

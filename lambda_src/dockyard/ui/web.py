@@ -77,10 +77,10 @@ def asset_response(name: str) -> Response:
 
 
 def registry_host(request, registry) -> str:
-    """The host name clients pull from (`docker pull HOST/REPO:TAG`)."""
-    from dockyard.api.access import base_url
+    """The host name clients pull from (`docker pull HOST/REPO:TAG`): the registry's own public URL's."""
+    from dockyard.api.public import public_base
 
-    return (registry.settings.public_url or base_url(request)).split("://", 1)[-1].rstrip("/")
+    return public_base(request, registry.settings).split("://", 1)[-1].rstrip("/")
 
 
 # --- templates -----------------------------------------------------------------------------------------

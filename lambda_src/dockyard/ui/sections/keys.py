@@ -13,20 +13,23 @@ from dockyard.ui.web import PREFIX, registry_host, render
 
 SECTION = Section("keys", "Access keys", "Create, list and revoke the keys that clients and people sign in with.")
 EXPIRIES = {"": None, "1d": 86400, "30d": 30 * 86400, "90d": 90 * 86400, "365d": 365 * 86400}
+KEYS_PAGE = 100  # keys per page, by id (one query)
 routes = SECTION.routes
 
 
-def _page(request, registry, status: int = 200, **context):
-    keys = sorted(registry.access.list_keys(), key=lambda k: (k["state"] != "active", -(k["created_at"] or 0)))
+def _page(request, registry, status: int = 200, after: str | None = None, **context):
+    page = registry.access.list_keys(KEYS_PAGE, after)
+    keys = sorted(page.items, key=lambda k: (k["state"] != "active", -(k["created_at"] or 0)))
     context.setdefault("form", {"name": "", "allow": "", "expires": "90d"})
     return render(request, "admin/keys.html", status=status, keys=keys, expiries=list(EXPIRIES), section=SECTION,
-                  **context)
+                  after=after, more=page.last, **context)
 
 
 @routes.get(SECTION.path)
-def list_keys(request: Request, registry: RegistryDep, viewer: AnyViewer, revoked: str | None = None):
+def list_keys(request: Request, registry: RegistryDep, viewer: AnyViewer, revoked: str | None = None,
+              after: str | None = None):
     viewer.require_admin()
-    return _page(request, registry, revoked=revoked)
+    return _page(request, registry, after=after, revoked=revoked)
 
 
 @routes.post(SECTION.path)
