@@ -87,6 +87,18 @@ def test_a_wrong_secret_is_refused_with_a_readable_page_and_no_session(secured):
     assert secured.get("/ui/", follow_redirects=False).status_code == 303
 
 
+def test_guessing_a_keys_secret_on_the_sign_in_form_is_braked(secured, auth_registry):
+    from dockyard.auth import throttle
+
+    wrong = {"key_id": ADMIN_ID, "secret": "dys_wrong", "csrf": csrf_of(secured)}
+    for _ in range(throttle.FREE_FAILURES + 1):
+        assert secured.post("/ui/signin", data=wrong).status_code == 401
+    braked = secured.post("/ui/signin", data={**wrong, "secret": ADMIN_SECRET})  # even the right secret waits
+    assert braked.status_code == 429 and int(braked.headers["retry-after"]) >= 1
+    assert "too many failed attempts" in braked.text and 'id="secret"' in braked.text
+    auth_registry.auth.throttle.succeeded(ADMIN_ID)
+
+
 def test_pages_without_a_session_lead_to_the_sign_in_form(secured):
     response = secured.get("/ui/r/team/app?page=2", follow_redirects=False)
     assert response.status_code == 303

@@ -28,8 +28,9 @@ def _plain_http(request: Request) -> bool:
     return scheme == "http" and (request.url.hostname or "") not in LOOPBACK and request.url.hostname != "::1"
 
 
-def _form_page(request: Request, viewer, next_page: str, error: str | None = None, status: int = 200):
-    return render(request, "signin.html", status=status, next=next_page, error=error,
+def _form_page(request: Request, viewer, next_page: str, error: str | None = None, status: int = 200,
+               headers: dict | None = None):
+    return render(request, "signin.html", status=status, headers=headers, next=next_page, error=error,
                   insecure=_plain_http(request), key_id="")
 
 
@@ -45,10 +46,11 @@ def signin(request: Request, registry: RegistryDep, viewer: AnyViewer, form: For
         return RedirectResponse(next_page, status_code=303)
     try:
         session.sign_in(request, registry, form.get("key_id", "").strip(), form.get("secret", "").strip())
-    except RegistryError as exc:
-        if exc.err.status not in (400, 401):
+    except RegistryError as exc:  # a wrong key, or (429) the brake on guessing its secret
+        if exc.err.status not in (400, 401, 429):
             raise
-        return _form_page(request, viewer, next_page, exc.detail, exc.err.status)
+        retry = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
+        return _form_page(request, viewer, next_page, exc.detail, exc.err.status, retry)
     return RedirectResponse(next_page, status_code=303)
 
 
