@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dockyard.errors import Err, RegistryError
+from dockyard.errors import Err, RegistryError, unexpected
 
 log = logging.getLogger("dockyard")
 HERE = Path(__file__).parent
@@ -187,9 +187,14 @@ class PageRoute(APIRoute):
                 response = error_page(request, exc)
             except RequestValidationError:
                 response = error_page(request, RegistryError(Err.INVALID_PARAMETER, "a parameter is not valid"))
-            except Exception as exc:  # a readable page, never a traceback
-                log.error("page failed: %s %s", request.method, request.url.path, exc_info=exc)
-                response = error_page(request, RegistryError(Err.INTERNAL))
+            except Exception as exc:  # a readable page, never a traceback: 503 when the backend did not answer
+                error = unexpected(exc)
+                if error.err is Err.BACKEND_UNAVAILABLE:
+                    log.warning("page: backend unavailable: %s %s: %s", request.method, request.url.path,
+                                type(exc).__name__)
+                else:
+                    log.error("page failed: %s %s", request.method, request.url.path, exc_info=exc)
+                response = error_page(request, error)
             return secure(request, response)
 
         return run
