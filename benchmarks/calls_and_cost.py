@@ -36,12 +36,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import edge_cost
-from common import FAKE_ENV, ROOT, MotoServer, environment
+from common import FAKE_ENV, ROOT, MotoServer, environment, signed_backend
 
 PRICES = {  # us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-demand, S3 Standard, Logs)
     "lambda_request": 0.20 / 1e6,
@@ -151,20 +150,13 @@ def main() -> None:
 def measure(endpoint: str, docker: bool, repeat: int = 3):
     from dockyard.app import create_app
     from dockyard.audit import logger as audit_logger
-    from dockyard.auth.secrets_store import ensure_keyring
-    from dockyard.config import Settings
     from dockyard.handler import make_handler
     from dockyard.factory import build_registry
-    from dockyard.storage.aws import ensure_bucket, ensure_table, new_clients, secrets_client
+    from dockyard.storage.aws import secrets_client
     from tests.support import function_url
     from tests.support.oci import Layout, random_layer
 
-    name = f"calls-{uuid.uuid4().hex[:8]}"
-    settings = Settings(bucket=name, table=name, endpoint_url=endpoint, auth=True, signing_secret=name)
-    s3, dynamodb = new_clients(settings.region, endpoint)
-    ensure_bucket(s3, settings)
-    ensure_table(dynamodb, settings)
-    ensure_keyring(secrets_client(settings), name)
+    settings, s3, dynamodb = signed_backend(endpoint, "calls")
     meter = Meter()
     for client in (s3, dynamodb, secrets_client(settings)):
         meter.attach(client)

@@ -16,9 +16,8 @@ import os
 import statistics
 import subprocess
 import sys
-import uuid
 
-from common import FAKE_ENV, ROOT, MotoServer, environment
+from common import FAKE_ENV, ROOT, MotoServer, environment, signed_backend
 
 BASELINE = """
 import time
@@ -80,18 +79,10 @@ def prepare(endpoint: str) -> tuple[dict, str]:
     """A registry with one image and a signing secret over moto; the env a Lambda would get; a token."""
     sys.path.insert(0, str(ROOT))
     from dockyard.auth.scopes import Access
-    from dockyard.auth.secrets_store import ensure_keyring
-    from dockyard.config import Settings
     from dockyard.factory import build_registry
-    from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients, secrets_client
     from tests.support.oci import OCI_CONFIG, OCI_MANIFEST, descriptor
 
-    name = f"cold-{uuid.uuid4().hex[:8]}"
-    settings = Settings(bucket=name, table=name, endpoint_url=endpoint, auth=True, signing_secret=name)
-    s3, dynamodb = make_clients(settings)
-    ensure_bucket(s3, settings)
-    ensure_table(dynamodb, settings)
-    ensure_keyring(secrets_client(settings), name)
+    settings, _, _ = signed_backend(endpoint, "cold")
     registry = build_registry(settings)
     config = b"{}"
     registry.uploads.upload("bench/app", f"sha256:{__import__('hashlib').sha256(config).hexdigest()}",

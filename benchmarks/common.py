@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: a moto server process, `dockyard serve` processes, RSS sampling."""
+"""Helpers shared by the benchmarks: a moto server process, `dockyard serve` processes, a registry backend on
+moto, RSS sampling."""
 
 from __future__ import annotations
 
@@ -92,6 +93,24 @@ def environment() -> str:
     return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
             f"fastapi {fastapi.__version__}, boto3 {boto3.__version__}, moto {moto.__version__}; "
             f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def signed_backend(endpoint: str, prefix: str):
+    """A registry with access control over moto at `endpoint`: its settings (bucket, table and signing secret
+    named `<prefix>-<random>`, all made here) and a fresh (s3, dynamodb) client pair of its own."""
+    import uuid
+
+    from dockyard.auth.secrets_store import ensure_keyring
+    from dockyard.config import Settings
+    from dockyard.storage.aws import ensure_bucket, ensure_table, new_clients, secrets_client
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    settings = Settings(bucket=name, table=name, endpoint_url=endpoint, auth=True, signing_secret=name)
+    s3, dynamodb = new_clients(settings.region, endpoint)
+    ensure_bucket(s3, settings)
+    ensure_table(dynamodb, settings)
+    ensure_keyring(secrets_client(settings), name)
+    return settings, s3, dynamodb
 
 
 def start_server(moto: MotoServer, name: str, *extra: str, env: dict | None = None) -> Server:

@@ -20,10 +20,9 @@ import logging
 import os
 import statistics
 import time
-import uuid
 from collections import Counter
 
-from common import FAKE_ENV, MotoServer, environment
+from common import FAKE_ENV, MotoServer, environment, signed_backend
 
 # What each timed request costs in AWS calls, and its handler-time budget excluding the AWS round trip.
 AWS_CALLS = {"/v2/ probe (401)": "0", "token": "1 GetItem", "manifest GET by tag": "1 GetItem",
@@ -58,18 +57,11 @@ class Bench:
 
     def __init__(self, endpoint: str):
         from dockyard.app import create_app
-        from dockyard.auth.secrets_store import ensure_keyring
-        from dockyard.config import Settings
         from dockyard.handler import make_handler
         from dockyard.factory import build_registry
-        from dockyard.storage.aws import ensure_bucket, ensure_table, new_clients, secrets_client
+        from dockyard.storage.aws import secrets_client
 
-        name = f"handler-{uuid.uuid4().hex[:8]}"
-        settings = Settings(bucket=name, table=name, endpoint_url=endpoint, auth=True, signing_secret=name)
-        s3, dynamodb = new_clients(settings.region, endpoint)
-        ensure_bucket(s3, settings)
-        ensure_table(dynamodb, settings)
-        ensure_keyring(secrets_client(settings), name)
+        settings, s3, dynamodb = signed_backend(endpoint, "handler")
         self.calls: Counter = Counter()
         self.replay = False
         self._recorded: dict[tuple, tuple[int, dict, bytes]] = {}

@@ -49,6 +49,7 @@ def main() -> None:
         ["asset_size.py"],
         ["edge_signing.py", "--urls", "500" if quick else "2000"],
         ["edge_cost.py"],
+        ["page_views.py", "--repeat", "10" if quick else "30"],
     ]
     sections = [f"# Dockyard benchmarks\n\nRun {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
                 f"`./dev bench{' --quick' if quick else ''}`; every section below names its command.\n", BUDGETS]

@@ -7,6 +7,7 @@ import threading
 
 from fastapi import FastAPI
 
+from dockyard import ui
 from dockyard.api import admin, base, blobs, direct, governance, listings, maintenance, manifests, token, uploads
 from dockyard.audit import AuditLog
 from dockyard.config import Settings
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     # (`{digest}` holds no slash), whatever their order.
     for module in (base, token, blobs, manifests, uploads, listings, direct, admin, governance, maintenance):
         app.include_router(module.router)
+    for router in ui.routers():  # the web page, under /ui/: after every registry route
+        app.include_router(router)
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited
     app.add_middleware(AuditLog, reads=lambda: app.state.settings().audit_reads)

@@ -34,8 +34,8 @@ def logger() -> logging.Logger:
 
 
 def audited(event: str, status: int | None = None, read: bool = False):
-    """Mark a route: a successful answer to it (one with `status`, if given) writes the audit event; a `read`
-    one only when reads are audited."""
+    """Mark a route: a successful answer to it (2xx, or exactly `status` if given: the web page's forms
+    answer 303) writes the audit event; a `read` one only when reads are audited."""
 
     def mark(endpoint):
         endpoint.audit_event = (event, status)
@@ -58,14 +58,14 @@ def classify(endpoint, params: dict, query: str, status: int, has_credentials: b
     if status in (401, 403):
         return None if getattr(endpoint, "audit_handshake", False) and not has_credentials else {"event": "denied"}
     event, only = getattr(endpoint, "audit_event", (None, None))
-    if event is None or not 200 <= status < 300 or (only is not None and status != only):
+    if event is None or (status != only if only is not None else not 200 <= status < 300):
         return None
     if getattr(endpoint, "audit_read", False) and not reads:
         return None
     if event == "blob.push" and "mount" in parse_qs(query):
         event = "blob.mount"
     line = {"event": event}
-    for name, key in (("name", "repository"), ("reference", "reference"), ("digest", "digest")):
+    for name, key in (("name", "repository"), ("reference", "reference"), ("digest", "digest"), ("key_id", "key")):
         if name in params:
             line[key] = params[name]
     return line
@@ -111,7 +111,7 @@ def _record(scope: dict, message: dict, reads: bool) -> None:
             "ip": (scope.get("client") or ("",))[0]}
     if "digest" not in line and response_headers.get("docker-content-digest"):
         line["digest"] = response_headers["docker-content-digest"]
-    if event["event"].startswith("key.") and response_headers.get("location"):
+    if event["event"].startswith("key.") and "key" not in line and response_headers.get("location"):
         line["key"] = response_headers["location"].rsplit("/", 1)[1]
     if request_headers.get("x-forwarded-for"):
         line["forwarded_for"] = request_headers["x-forwarded-for"]

@@ -235,3 +235,26 @@ def test_tls_probes_get_one_clear_log_line(backend_args):
     assert output.count("tried TLS on this plain-HTTP port") == 1, output
     assert "Invalid HTTP request received" not in output
     assert "Found credentials" not in output
+
+
+def test_the_web_page_reads_a_dead_or_stalled_backend_as_a_page_in_seconds(moto):
+    backend, endpoint = moto
+    server = serve(endpoint)
+    try:
+        push_small_image(server.url, {})
+        assert httpx.get(f"{server.url}/ui/r/team/app", timeout=60).status_code == 200
+        os.kill(backend.process.pid, signal.SIGSTOP)
+        stalled, seconds = timed(lambda: httpx.get(f"{server.url}/ui/r/team/app", timeout=60))
+        assert stalled.status_code == 503 and seconds < BOUND
+        assert stalled.headers["content-type"].startswith("text/html")
+        assert "The registry is unavailable" in stalled.text and "retry later" in stalled.text
+        assert "Traceback" not in stalled.text and "botocore" not in stalled.text
+        os.kill(backend.process.pid, signal.SIGCONT)
+        backend.process.kill()
+        backend.process.wait()
+        dead, seconds = timed(lambda: httpx.get(f"{server.url}/ui/", timeout=60))
+        assert dead.status_code == 503 and seconds < BOUND and "The registry is unavailable" in dead.text
+        assert dead.headers.get("retry-after") == "1"
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output()

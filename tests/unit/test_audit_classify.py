@@ -4,6 +4,9 @@ import pytest
 
 from dockyard.api import admin, base, blobs, direct, manifests, uploads
 from dockyard.audit import classify
+from dockyard.ui import pages as ui_pages
+from dockyard.ui.sections import anonymous as ui_anonymous
+from dockyard.ui.sections import keys as ui_keys
 
 D = "sha256:" + "a" * 64
 APP = {"name": "team/app"}
@@ -29,7 +32,16 @@ APP = {"name": "team/app"}
     (manifests.get_manifest, {**APP, "reference": "v1"}, "", 200, None),
     (manifests.put_manifest, {**APP, "reference": "v1"}, "", 400, None),
     (admin.create_key, {}, "", 201, {"event": "key.create"}),
-    (admin.revoke_key, {"key_id": "dyk_x"}, "", 200, {"event": "key.revoke"}),
+    (admin.revoke_key, {"key_id": "dyk_x"}, "", 200, {"event": "key.revoke", "key": "dyk_x"}),
+    # The web page's forms answer 303 (or 201 with the new key); a form shown again with an error is no event.
+    (ui_pages.delete, {**APP, "reference": "v1"}, "", 303, {"event": "manifest.delete", "repository": "team/app",
+                                                            "reference": "v1"}),
+    (ui_pages.delete, {**APP, "reference": "v1"}, "", 200, None),
+    (ui_keys.create_key, {}, "", 201, {"event": "key.create"}),
+    (ui_keys.create_key, {}, "", 400, None),
+    (ui_keys.revoke_key, {"key_id": "dyk_x"}, "", 303, {"event": "key.revoke", "key": "dyk_x"}),
+    (ui_anonymous.save, {}, "", 303, {"event": "anonymous.set"}),
+    (ui_anonymous.save, {}, "", 400, None),
     (admin.set_anonymous, {}, "", 200, {"event": "anonymous.set"}),
     (admin.list_keys, {}, "", 200, None),
     (manifests.get_manifest, {**APP, "reference": "v1"}, "", 401, {"event": "denied"}),

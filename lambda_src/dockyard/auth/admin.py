@@ -59,6 +59,13 @@ class AccessAdmin:
         described, cut = within_bytes([describe(record, now) for record in page.items], lambda key: key["id"])
         return Page(described, cut or page.last)
 
+    def get_key(self, key_id: str) -> dict:
+        """One key's description (one read), or NOT_FOUND."""
+        record = self.store.get_access_key(key_id) if keys.is_key_id(key_id) else None
+        if record is None:
+            raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")
+        return describe(record)
+
     def revoke_key(self, key_id: str) -> dict:
         if not self.store.revoke_access_key(key_id, int(time.time())):
             raise RegistryError(Err.NOT_FOUND, f"no key {key_id[:64]!r}")

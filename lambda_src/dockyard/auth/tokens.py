@@ -17,6 +17,7 @@ ALGORITHM = "HS256"
 ISSUER = "dockyard-token"
 LEEWAY = 30  # seconds of clock skew tolerated between hosts
 ACCESS, REFRESH = "access", "refresh"
+SESSION = "session"  # a web page session (`dockyard.ui.session`): no registry endpoint accepts it
 
 
 class InvalidToken(Exception):
@@ -64,15 +65,16 @@ class Tokens:
         return jwt.encode(claims, self.keyring.keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
 
     def issue(self, subject: str, access: list[Access], extra: dict | None = None,
-              now: float | None = None) -> tuple[str, int, int]:
-        """An access token; returns (token, expires_in, issued_at)."""
+              now: float | None = None, use: str = ACCESS, ttl: int | None = None) -> tuple[str, int, int]:
+        """An access token (or, with `use`, another kind); returns (token, expires_in, issued_at)."""
         issued = int(now if now is not None else time.time())
+        ttl = ttl or self.ttl
         claims = {"iss": ISSUER, "sub": subject, "aud": self.service, "iat": issued, "nbf": issued,
-                  "exp": issued + self.ttl, "jti": secrets.token_hex(12), "use": ACCESS,
+                  "exp": issued + ttl, "jti": secrets.token_hex(12), "use": use,
                   "access": [a.claim() for a in access]}
         if extra:
             claims["dockyard"] = extra
-        return self._sign(claims), self.ttl, issued
+        return self._sign(claims), ttl, issued
 
     def issue_refresh(self, subject: str, now: float | None = None) -> str:
         """A long-lived token that only the token endpoint accepts, to mint access tokens (docker login)."""

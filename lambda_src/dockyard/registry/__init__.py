@@ -11,6 +11,7 @@ from dockyard.config import Settings
 from dockyard.maintenance.runs import Runner
 from dockyard.maintenance.service import Maintenance
 from dockyard.registry.blobs import Blobs
+from dockyard.registry.browse import Browse
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.commit import Commit
 from dockyard.registry.direct import DirectUploads
@@ -36,6 +37,7 @@ class Registry:
     upstreams: Upstreams
     immutability: Immutability
     maintenance: Maintenance
+    browse: Browse
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
@@ -60,6 +62,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         upstreams=upstreams,
         immutability=immutability,
         maintenance=Maintenance(storage, settings, Runner(storage, manifests.uses, links.drop), launcher(settings)),
+        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability),
     )
 
 

@@ -62,6 +62,17 @@ class Immutability:
         if found is not None:
             raise refusal(repository, found[0], found[1], tags[found[0]], action)
 
+    def covering(self, repository: str):
+        """`rule_of(tag)`: the glob of the rule that makes a tag of `repository` immutable, or None (one query
+        of the rules, for a page that shows many tags)."""
+        rules = self.store.list_immutability()
+
+        def rule_of(tag: str) -> str | None:
+            rule = applying(rules, repository, tag)
+            return rule.pattern if rule else None
+
+        return rule_of
+
     # --- admin --------------------------------------------------------------------------------------
 
     def list(self) -> list[dict]:

@@ -48,16 +48,18 @@ class Manifests:
         self.immutability = immutability
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
 
-    def get(self, repo: str, reference: str, with_body: bool = True) -> ManifestRecord:
+    def get(self, repo: str, reference: str, with_body: bool = True, pull: bool = True) -> ManifestRecord:
         """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline). A miss,
-        or a cached tag past its TTL, goes to the pull-through cache."""
+        or a cached tag past its TTL, goes to the pull-through cache. Not a `pull` (a person looking at the
+        web page): what is stored, with no stamp and no upstream."""
         ref = parse_reference(reference)
         record = self.index.get_manifest(repo, ref) if isinstance(ref, Digest) else self.index.get_tag(repo, ref)
-        if self.cache is not None and (record is None or record.checked_at is not None):
+        if pull and self.cache is not None and (record is None or record.checked_at is not None):
             record = self.cache.manifest(repo, ref, record)  # a pull-through cache's: fetched or revalidated
         if record is None:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
-        self._stamp_pull(repo, ref, record)
+        if pull:
+            self._stamp_pull(repo, ref, record)
         if with_body and record.body is None:
             return replace(record, body=self.store.read_blob(record.body_location))
         return record

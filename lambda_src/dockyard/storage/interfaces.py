@@ -30,6 +30,7 @@ from dockyard.storage.types import (
     DirectSession,
     ImmutabilityRule,
     Lease,
+    LinkTotals,
     ManifestRecord,
     ManifestTags,
     ObjectStat,
@@ -150,6 +151,12 @@ class BlobIndex(BlobLinks, Protocol):
     def drop_bytes(self, digest: Digest, location: str) -> None:
         """Give up bytes an upload stored but did not link: garbage collection deletes them."""
 
+    def get_links(self, repo: str, digests: list[Digest]) -> dict[Digest, BlobRef]:
+        """The blobs among `digests` linked into `repo` (one batched read per 100)."""
+
+    def link_totals(self, repo: str, most: int) -> LinkTotals:
+        """How many blobs `repo` links and their bytes, reading at most about `most` links."""
+
 
 class ManifestReads(Protocol):
     """Manifests, tags, referrers and the catalog, as a pull reads them."""
@@ -219,6 +226,12 @@ class ManifestIndex(ManifestReads, Protocol):
 
     def list_tag_infos(self, repo: str, limit: int, last: str | None) -> Page:
         """Up to `limit` tags (`TagInfo`) after `last`, in byte order."""
+    def list_tag_details(self, repo: str, limit: int, last: str | None, *, bodies: bool = True) -> Page:
+        """`TagDetail`s of up to `limit` tags after `last`, in byte order, read consistently; without
+        `bodies`, their manifests carry no body (a cheaper transfer, the same read units)."""
+
+    def get_manifests(self, repo: str, digests: list[Digest]) -> dict[Digest, ManifestRecord]:
+        """The manifests among `digests` stored in `repo` (one batched read per 100)."""
 
 
 class UploadSessions(Protocol):

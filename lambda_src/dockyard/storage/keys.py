@@ -157,8 +157,11 @@ def repo_pk(name: str) -> str:
     return f"{REPO_PREFIX}{name}"
 
 
+LINK_PREFIX = "blob#"
+
+
 def link_sk(digest: Digest) -> str:
-    return f"blob#{digest}"
+    return f"{LINK_PREFIX}{digest}"
 
 
 def manifest_sk(digest: Digest) -> str:

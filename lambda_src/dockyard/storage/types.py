@@ -351,3 +351,24 @@ class GcRun:
     updated_at: int = 0
     finished_at: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class TagDetail:
+    """A tag as a listing for people shows it: its manifest's fields, and when it was pushed and last pulled
+    (None where the store has not recorded it)."""
+
+    tag: str
+    manifest: ManifestRecord
+    pushed_at: int | None = None
+    last_pulled: int | None = None
+
+
+@dataclass(frozen=True)
+class LinkTotals:
+    """The blobs linked into a repository: how many and their bytes, counted over at most a bounded number
+    of links (`complete` False when there were more)."""
+
+    count: int
+    size: int
+    complete: bool

@@ -14,9 +14,9 @@ import time
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table as Schema
 from dockyard.storage import keys
-from dockyard.storage.dynamo.table import PK, Change, Cond, Table, equals, exists, has, key, n, value
+from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, equals, exists, has, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
-from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, StillReferenced
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, LinkTotals, StillReferenced
 
 GC_SHARD, GC_AT = Schema.GC_SHARD, Schema.GC_AT
 
@@ -132,3 +132,13 @@ class DynamoBlobs:
         pk = keys.drop_pk(location)
         self.table.put({**key(pk, keys.DROP_SK), "digest": value(str(digest)),
                         **queued(pk, keys.DROP_SK, int(time.time()))})
+
+    def get_links(self, repo: str, digests: list[Digest]) -> dict[Digest, BlobRef]:
+        pk = keys.repo_pk(repo)
+        items = self.table.batch_get([(pk, keys.link_sk(d)) for d in dict.fromkeys(digests)], ("size", "location"))
+        return {Digest.parse(item[SK]["S"][len(keys.LINK_PREFIX):]): ref for item in items if (ref := _ref(item))}
+
+    def link_totals(self, repo: str, most: int) -> LinkTotals:
+        page = self.table.query_page(keys.repo_pk(repo), keys.LINK_PREFIX, most, None, attributes=("size", "location"))
+        linked = [ref for item in page.items if (ref := _ref(item))]  # not the placeholders of batched references
+        return LinkTotals(len(linked), sum(ref.size for ref in linked), page.last is None)

@@ -19,8 +19,10 @@ from dockyard.storage.dynamo.blobs import link_refs
 from dockyard.storage.dynamo.references import TRANSACTION_LIMIT, Batches, changes, entry_item
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, has, key, n, s, value
 from dockyard.storage.types import (ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page, References,
-                                    StillReferenced, TagInfo, Uses)
+                                    StillReferenced, TagDetail, TagInfo, Uses)
 
+# What a listing for people reads of a tag item, without its body.
+_SUMMARY = ("digest", "media_type", "size", "body_location", "subject", "artifact_type", "pushed_at", "last_pulled")
 
 
 def _values(record: ManifestRecord) -> dict:
@@ -110,6 +112,18 @@ class DynamoManifests:
                 return Page(found, str(found[-1].digest))
             found.append(referrer)
         return Page(found, None)
+
+    def list_tag_details(self, repo: str, limit: int, last: str | None, *, bodies: bool = True) -> Page:
+        page = self.table.query_page(keys.repo_pk(repo), keys.TAG_PREFIX, limit, last, consistent=True,
+                                     attributes=() if bodies else _SUMMARY)
+        return Page([TagDetail(item[SK]["S"][len(keys.TAG_PREFIX):], _record(item),
+                               n(item, "pushed_at") or None, n(item, "last_pulled") or None)
+                     for item in page.items], page.last)
+
+    def get_manifests(self, repo: str, digests: list[Digest]) -> dict[Digest, ManifestRecord]:
+        pk = keys.repo_pk(repo)
+        items = self.table.batch_get([(pk, keys.manifest_sk(d)) for d in dict.fromkeys(digests)], (*_SUMMARY, "body"))
+        return {record.digest: record for record in map(_record, items)}
 
     def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = (),
                          digest: Digest | None = None) -> References:

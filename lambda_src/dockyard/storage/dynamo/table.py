@@ -275,12 +275,17 @@ class Table:
                 request = response.get("UnprocessedKeys") or None
         return found
 
-    def query_page(self, pk: str, prefix: str, limit: int, last: str | None, keys_only: bool = False) -> Page:
+    def query_page(self, pk: str, prefix: str, limit: int, last: str | None, keys_only: bool = False,
+                   attributes: tuple[str, ...] = (), consistent: bool = False) -> Page:
         """Items whose sort key starts with `prefix`, in order, after `prefix + last`; reads at most
-        limit + 1. `Page.last` is the sort key suffix to continue after, when there are more."""
+        limit + 1. `Page.last` is the sort key suffix to continue after, when there are more. With
+        `keys_only` or `attributes`, each item holds only its sort key (and those attributes)."""
         request = {**self._under(pk, prefix), "Limit": limit + 1}
-        if keys_only:
-            request["ProjectionExpression"] = "#sk"
+        if consistent:
+            request["ConsistentRead"] = True
+        if keys_only or attributes:
+            request["ProjectionExpression"] = ", ".join(["#sk", *(f"#{a}" for a in attributes)])
+            request["ExpressionAttributeNames"].update({f"#{a}": a for a in attributes})
         if last is not None:
             request["ExclusiveStartKey"] = key(pk, prefix + last)
         items: list[dict] = []

@@ -1,0 +1,56 @@
+"""AWS calls per page view, pinned (each page view is one invocation; static files are cached for a year)."""
+
+from tests.support.content import push_full_image, push_index, push_referrer
+
+
+def test_the_repository_list_costs_a_catalog_query_and_two_queries_per_repository(ui, calls):
+    for repo in ("a/one", "b/two", "c/three"):
+        push_full_image(ui, repo, "v1")
+    calls.clear()
+    assert ui.get("/ui/").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 1 + 2 * 3}
+
+
+def test_a_repository_page_costs_two_queries_two_batches_and_one_s3_read_per_image_config(ui, calls):
+    """The tags, the immutability rules, the page's config links and platform manifests, their configs."""
+    for tag, arch in (("v1", "amd64"), ("v2", "arm64")):
+        push_full_image(ui, "team/app", tag, arch, layers=(tag.encode() * 100,))
+    push_index(ui, "team/app", "multi")
+    calls.clear()
+    assert ui.get("/ui/r/team/app").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 2, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+
+
+def test_an_image_page_costs_five_reads_an_s3_read_a_query_of_the_rules_and_one_per_referrer_level(ui, calls):
+    subject = push_full_image(ui, "team/app", "v1")
+    push_referrer(ui, "team/app", subject, "application/spdx+json")
+    calls.clear()
+    assert ui.get("/ui/r/team/app/-/manifests/v1").status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 2, ("dynamodb", "BatchGetItem"): 1, ("s3", "GetObject"): 1,
+                           ("dynamodb", "Query"): 3}
+
+
+def test_an_index_page_costs_one_batched_read_for_its_platforms(ui, calls):
+    push_index(ui, "team/app", "multi")
+    calls.clear()
+    assert ui.get("/ui/r/team/app/-/manifests/multi").status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 2, ("dynamodb", "BatchGetItem"): 1, ("dynamodb", "Query"): 2}
+
+
+def test_a_signed_in_page_view_verifies_its_session_without_a_read(secured, auth_registry, calls):
+    from tests.ui.conftest import sign_in
+
+    sign_in(secured)
+    secured.get("/ui/")  # the anonymous rules, read once a minute per instance
+    calls.clear()
+    assert secured.get("/ui/admin/").status_code == 200
+    assert dict(calls) == {}
+
+
+def test_static_files_cost_no_aws_call(ui, calls):
+    import re
+
+    name = re.search(r"/ui/static/(app\.\w+\.css)", ui.get("/ui/").text)[1]
+    calls.clear()
+    assert ui.get(f"/ui/static/{name}").status_code == 200
+    assert dict(calls) == {}
