@@ -214,7 +214,8 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
                 for _ in range(repeat):
                     for scenario in ("unseen", "warm"):
                         if scenario == "unseen":
-                            registry.blobs.links.clear()  # an instance that has not seen these blobs
+                            registry.blobs.links.clear()  # an instance that has not seen this image
+                            registry.manifests.seen.clear()
                         run(reset)
                         pulls[client][scenario].append(list(records))
     finally:

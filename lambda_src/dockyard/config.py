@@ -22,7 +22,8 @@ class Settings:
     endpoint_url: str | None = None
     # Lifetime of presigned blob GET URLs, in seconds.
     presign_ttl: int = 300
-    # Seconds a warm instance trusts a blob link it has seen without reading it again (0: never).
+    # Seconds a warm instance trusts a blob link or a manifest by digest it has seen without reading it again
+    # (0: never).
     link_cache_ttl: int = 60
     # Lifetime of presigned upload URLs (direct uploads): long enough for a big part to start.
     upload_url_ttl: int = 3600

@@ -14,10 +14,11 @@ def image(client):
 
 @pytest.mark.parametrize("method,reference", [("GET", "v1"), ("GET", "digest"), ("HEAD", "v1"),
                                               ("HEAD", "digest")])
-def test_manifest_pull_costs_one_dynamodb_read(client, calls, image, method, reference):
+def test_manifest_pull_costs_one_dynamodb_read(client, registry, calls, image, method, reference):
     digest, _ = image
     path = f"/v2/team/app/manifests/{digest if reference == 'digest' else 'v1'}"
     assert client.request(method, path).status_code == 200  # the hour's first pull of this item stamps it
+    registry.manifests.seen.clear()  # an instance that has not read it (a warm one reads by digest for free)
     calls.clear()
     response = client.request(method, path)
     assert response.status_code == 200
@@ -26,13 +27,36 @@ def test_manifest_pull_costs_one_dynamodb_read(client, calls, image, method, ref
 
 def test_the_first_pull_of_an_item_in_an_hour_costs_one_write_more(client, calls, image):
     digest, _ = image
-    for path in ("/v2/team/app/manifests/v1", f"/v2/team/app/manifests/{digest}"):  # a tag and a manifest item
+    # A tag is read on every pull; a manifest by digest once, then from this instance's memory.
+    for path, reads in (("/v2/team/app/manifests/v1", 4), (f"/v2/team/app/manifests/{digest}", 1)):
         calls.clear()
         assert client.get(path).status_code == 200
         assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1}
         for _ in range(3):
             assert client.get(path).status_code == 200
-        assert dict(calls) == {("dynamodb", "GetItem"): 4, ("dynamodb", "UpdateItem"): 1}
+        assert dict(calls) == {("dynamodb", "GetItem"): reads, ("dynamodb", "UpdateItem"): 1}
+
+
+def test_a_warm_instance_reads_a_manifest_by_digest_it_read_for_free_and_a_tag_never(client, calls, image):
+    digest, body = image
+    for path in (f"/v2/team/app/manifests/{digest}", "/v2/team/app/manifests/v1"):  # read (and stamped) once
+        assert client.get(path).status_code == 200
+    calls.clear()
+    for method in ("HEAD", "GET", "GET"):
+        response = client.request(method, f"/v2/team/app/manifests/{digest}")
+        assert response.status_code == 200 and response.headers["docker-content-digest"] == digest
+    assert response.content == body
+    assert dict(calls) == {}
+    assert client.head("/v2/team/app/manifests/v1").status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 1}
+
+
+def test_a_deleted_manifest_is_forgotten_at_once(client, image):
+    digest, _ = image
+    assert client.get(f"/v2/team/app/manifests/{digest}").status_code == 200
+    assert client.delete(f"/v2/team/app/manifests/{digest}").status_code == 202
+    assert client.get(f"/v2/team/app/manifests/{digest}").status_code == 404
+    assert client.head(f"/v2/team/app/manifests/{digest}").status_code == 404
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])

@@ -1,9 +1,10 @@
-"""A small per-process cache of blob links: (repository, digest) -> where the bytes are.
+"""A small per-process cache of what never changes while it exists: blob links, (repository, digest) ->
+where the bytes are, and manifests by digest, (repository, digest) -> the stored manifest.
 
-Links never change while they exist, so a warm instance can answer a blob HEAD or GET it has seen (or
-linked itself) without a DynamoDB read, as distribution's in-memory descriptor cache does. A deletion drops
-the entry here at once; other instances may keep serving it for at most `ttl` seconds, well inside the
-lifetime of a presigned URL they may already have handed out.
+So a warm instance can answer a blob HEAD or GET it has seen (or linked itself), and a manifest GET or HEAD
+by digest it has read, without a DynamoDB read, as distribution's in-memory descriptor cache does. A
+deletion drops the entry here at once; other instances may keep serving it for at most `ttl` seconds, well
+inside the lifetime of a presigned URL they may already have handed out. Tags move, and are never cached.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import threading
 import time
 from collections import OrderedDict
 
+from typing import Any
+
 from dockyard.domain.digest import Digest
-from dockyard.storage.types import BlobRef
 
 
 class LinkCache:
     def __init__(self, ttl: float, size: int = 10_000):
         self.ttl, self.size = ttl, size
-        self._entries: OrderedDict[tuple[str, Digest], tuple[float, BlobRef]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, Digest], tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, repo: str, digest: Digest) -> BlobRef | None:
+    def get(self, repo: str, digest: Digest) -> Any:
         if self.ttl <= 0:
             return None
         with self._lock:
@@ -32,7 +34,7 @@ class LinkCache:
             self._entries.move_to_end((repo, digest))
             return entry[1]
 
-    def put(self, repo: str, digest: Digest, ref: BlobRef) -> None:
+    def put(self, repo: str, digest: Digest, ref: Any) -> None:
         if self.ttl <= 0:
             return
         with self._lock:

@@ -16,6 +16,7 @@ from dockyard.domain.pages import MAX_PAGE_BYTES, page_size, within_bytes
 from dockyard.domain.names import is_tag, parse_reference, validate_name, validate_tag
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
+from dockyard.registry.cache import LinkCache
 from dockyard.registry.immutability import Immutability, refusal
 from dockyard.registry.commit import Commit, InMemory
 from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
@@ -39,6 +40,10 @@ REFERENCING_SEARCH = 1000
 # A pull stamps the tag or manifest it read with its time only when the stamp there is older than this: at
 # most one write per item per hour, whatever the pull rate (retention's "not pulled for D days" needs no more).
 PULL_STAMP_INTERVAL = 3600
+# A warm instance answers a manifest by digest it read lately from memory (docker's GET after its HEAD by
+# tag): at most this many, of at most SEEN_BODY_LIMIT bytes each (16 MiB in all at worst).
+SEEN_MANIFESTS = 1_000
+SEEN_BODY_LIMIT = 16 * 1024
 
 
 class Manifests:
@@ -47,32 +52,42 @@ class Manifests:
         self.index, self.store, self.settings, self.commit = index, store, settings, commit
         self.immutability = immutability
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
+        # Manifests by digest this instance has read (bodies kept inline, up to SEEN_BODY_LIMIT bytes each).
+        self.seen = LinkCache(settings.link_cache_ttl, size=SEEN_MANIFESTS)
 
     def get(self, repo: str, reference: str, with_body: bool = True, pull: bool = True) -> ManifestRecord:
-        """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline). A miss,
-        or a cached tag past its TTL, goes to the pull-through cache. Not a `pull` (a person looking at the
-        web page): what is stored, with no stamp and no upstream."""
+        """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline); none
+        for a manifest by digest this instance read lately (see `registry.cache`). A miss, or a cached tag
+        past its TTL, goes to the pull-through cache. Not a `pull` (a person looking at the web page): what
+        is stored, with no stamp and no upstream."""
         ref = parse_reference(reference)
-        record = self.index.get_manifest(repo, ref) if isinstance(ref, Digest) else self.index.get_tag(repo, ref)
+        by_digest = isinstance(ref, Digest)
+        known = self.seen.get(repo, ref) if by_digest else None
+        record = known or (self.index.get_manifest(repo, ref) if by_digest else self.index.get_tag(repo, ref))
         if pull and self.cache is not None and (record is None or record.checked_at is not None):
             record = self.cache.manifest(repo, ref, record)  # a pull-through cache's: fetched or revalidated
         if record is None:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
         if pull:
-            self._stamp_pull(repo, ref, record)
+            record = self._stamp_pull(repo, ref, record)
+        if by_digest and record is not known and record.body is not None and record.size <= SEEN_BODY_LIMIT \
+                and record.checked_at is None:
+            self.seen.put(repo, ref, record)  # only a read from the table (or a new stamp) restarts its time
         if with_body and record.body is None:
             return replace(record, body=self.store.read_blob(record.body_location))
         return record
 
-    def _stamp_pull(self, repo: str, ref: Digest | str, record: ManifestRecord) -> None:
-        """Record the pull (HEAD too: a client checking a tag is using it), if the item's stamp is stale."""
+    def _stamp_pull(self, repo: str, ref: Digest | str, record: ManifestRecord) -> ManifestRecord:
+        """Record the pull (HEAD too: a client checking a tag is using it), if the item's stamp is stale.
+        Returns the record as stamped now, if it was stale (whether this write or another's won)."""
         now = int(time.time())
         if record.last_pulled is not None and record.last_pulled > now - PULL_STAMP_INTERVAL:
-            return
+            return record
         try:
             self.index.record_pull(repo, ref, record.digest, now, now - PULL_STAMP_INTERVAL)
         except Exception:  # noqa: BLE001 - a pull never fails for its bookkeeping
             log.warning("could not record a pull of %s in %s", ref, repo, exc_info=True)
+        return replace(record, last_pulled=now)
 
     def put(self, repo: str, reference: str, body: bytes, content_type: str | None,
             tags: Sequence[str] = ()) -> tuple[Manifest, tuple[str, ...]]:
@@ -171,6 +186,7 @@ class Manifests:
                         self.index.delete_tag(repo, tag)
                     continue
                 self.index.delete_manifest(repo, ref, state, self._state_uses(ref, state))
+                self.seen.drop(repo, ref)
                 return
             except StillReferenced as refused:
                 detail = {"digest": str(ref), "indexes": refused.count}
