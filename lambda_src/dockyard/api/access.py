@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from dockyard.api.deps import RegistryDep
+from dockyard.api.deps import RegistryDep, registry_of
 from dockyard.api.public import public_base
 from dockyard.auth.scopes import challenge_scope
 from dockyard.auth.service import Principal
@@ -91,7 +91,8 @@ def _mount_source(request: Request) -> str | None:
 
 
 def _repository(action: str, mounting: bool = False):
-    async def dependency(request: Request, name: str, registry: RegistryDep) -> str:
+    async def dependency(request: Request, name: str) -> str:
+        registry = registry_of(request)
         validate_name(name)
         source = _mount_source(request) if mounting else None
         # A mount's challenge names its source too, so that one token serves both (as distribution does).

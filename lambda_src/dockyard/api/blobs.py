@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from dockyard.api.access import Delete, Pull
-from dockyard.api.deps import RegistryDep, offload
+from dockyard.api.deps import RegistryDep, offload, registry_of
 from dockyard.audit import audited
 from dockyard.domain.ranges import check_range
 
@@ -17,16 +17,16 @@ router = APIRouter()
 
 
 @router.head("/v2/{name:path}/blobs/{digest}")
-async def check_blob(request: Request, name: Pull, digest: str, registry: RegistryDep) -> Response:
-    info = await offload(request, registry.blobs.stat, name, digest)
+async def check_blob(request: Request, name: Pull, digest: str) -> Response:
+    info = await offload(request, registry_of(request).blobs.stat, name, digest)
     return Response(headers={"Content-Length": str(info.size), "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")
 
 
 @router.get("/v2/{name:path}/blobs/{digest}")
-async def get_blob(request: Request, name: Pull, digest: str, registry: RegistryDep,
+async def get_blob(request: Request, name: Pull, digest: str,
                    range_: Annotated[str | None, Header(alias="range")] = None) -> Response:
-    info, url = await offload(request, registry.blobs.locate, name, digest)
+    info, url = await offload(request, registry_of(request).blobs.locate, name, digest)
     check_range(range_, info.size)  # an invalid range: 416 here, not the whole blob from storage
     return Response(status_code=307, headers={"Location": url, "Docker-Content-Digest": str(info.digest)},
                     media_type="application/octet-stream")

@@ -18,9 +18,15 @@ from dockyard.errors import Err, RegistryError
 from dockyard.registry import Registry
 
 
+def registry_of(request: Request) -> Registry:
+    """The app's registry, built on first use (objects only, no AWS call). The routes of a pull take it here
+    rather than as a dependency: each dependency costs FastAPI a resolution of its own on every request."""
+    return request.app.state.registry()
+
+
 async def get_registry(request: Request) -> Registry:
     """A coroutine, as every dependency that needs no backend: no worker thread (see `dockyard.blocking`)."""
-    return request.app.state.registry()  # built on first use: objects only, no AWS call
+    return registry_of(request)
 
 
 async def content_length(value: Annotated[str | None, Header(alias="content-length")] = None) -> int | None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from dockyard.api import urls
 from dockyard.api.body import RequestBody
 from dockyard.api.access import Delete, Pull, Push
-from dockyard.api.deps import RegistryDep, offload
+from dockyard.api.deps import RegistryDep, offload, registry_of
 from dockyard.audit import audited
 from dockyard.domain.manifest import MAX_MANIFEST_SIZE
 
@@ -16,16 +16,16 @@ router = APIRouter()
 
 
 @router.head("/v2/{name:path}/manifests/{reference}")
-async def check_manifest(request: Request, name: Pull, reference: str, registry: RegistryDep) -> Response:
-    record = await offload(request, registry.manifests.get, name, reference, False)
+async def check_manifest(request: Request, name: Pull, reference: str) -> Response:
+    record = await offload(request, registry_of(request).manifests.get, name, reference, False)
     return Response(media_type=record.media_type, headers={
         "Content-Length": str(record.size), "Docker-Content-Digest": str(record.digest)})
 
 
 @router.get("/v2/{name:path}/manifests/{reference}")
 @audited("manifest.pull", read=True)  # a HEAD only asks whether a tag moved: not a pull
-async def get_manifest(request: Request, name: Pull, reference: str, registry: RegistryDep) -> Response:
-    record = await offload(request, registry.manifests.get, name, reference)
+async def get_manifest(request: Request, name: Pull, reference: str) -> Response:
+    record = await offload(request, registry_of(request).manifests.get, name, reference)
     return Response(content=record.body, media_type=record.media_type,
                     headers={"Docker-Content-Digest": str(record.digest)})
 
