@@ -71,12 +71,14 @@ def test_keep_last_deletes_older_images_with_their_children_and_referrers_and_ke
     assert client.put("/v2/team/app/manifests/multi", content=index, headers={"Content-Type": mt.OCI_INDEX}).status_code == 201
     assert set_rule(client, "team/app", keep_last=3).status_code == 200
 
+    assert client.get(f"/v2/team/app/manifests/{images['v0'][0]}").status_code == 200  # in this instance's memory
     preview = run_gc(client, dry_run=True)
     before = s3_keys(registry)
     run = run_gc(client)
     assert deletions(preview) == deletions(run) and preview["counts"] == run["counts"]
     gone = {e["digest"] for e in run["entries"] if e["action"] == "delete_manifest"}
     assert gone == {images["v0"][0], images["v1"][0], sha256(signature)}
+    assert client.get(f"/v2/team/app/manifests/{images['v0'][0]}").status_code == 404  # forgotten at once
     reasons = {e["digest"]: e["reason"] for e in run["entries"] if e["action"] == "delete_manifest"}
     assert reasons[sha256(signature)] == f"referrer of {images['v0'][0]}, deleted"
     assert [t for t in json.loads(client.get("/v2/team/app/tags/list").content)["tags"]] == ["multi", "v2", "v3"]

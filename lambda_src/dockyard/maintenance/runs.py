@@ -55,10 +55,10 @@ def new_run_id(now: float) -> str:
 
 
 class Runner:
-    def __init__(self, storage: Storage, uses: Uses_of, forget_link=lambda repo, digest: None):
-        """`uses` says what a stored manifest references; `forget_link` drops a collected link from this
-        instance's cache."""
-        self.storage, self.uses, self.forget_link = storage, uses, forget_link
+    def __init__(self, storage: Storage, uses: Uses_of, forget=lambda repo, digest: None):
+        """`uses` says what a stored manifest references; `forget` drops a collected link or a deleted
+        manifest (by digest) from this instance's caches."""
+        self.storage, self.uses, self.forget = storage, uses, forget
 
     def start(self, dry_run: bool, grace: int) -> GcRun:
         now = int(time.time())
@@ -190,6 +190,7 @@ class _Work:
             absent = info.subject is not None and info.subject not in present
             if self.steps.delete_manifest(repo, self._fresh(repo, info), self._uses(info), absent):
                 present.discard(info.digest)
+                self.runner.forget(repo, info.digest)
                 self.record("delete_manifest", reason, "deleted_manifests", repository=repo, digest=str(info.digest),
                             tags=info.tags or None, rule=rule.pattern)
             else:
@@ -252,7 +253,7 @@ class _Work:
             self.steps.keep_link(entry.repo, entry.digest, state.since)
         elif state.since <= self.cutoff and \
                 self.steps.collect_link(entry.repo, entry.digest, state.since, int(time.time())):
-            self.runner.forget_link(entry.repo, entry.digest)
+            self.runner.forget(entry.repo, entry.digest)
             if state.ref is not None:  # a placeholder is no link: it goes unreported
                 self.record("unlink", "no manifest references it", "deleted_links", state.ref.size,
                             repository=entry.repo, digest=str(entry.digest), since=_when(state.since))

@@ -50,6 +50,11 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
     manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, cache)
+
+    def forget(repo: str, digest) -> None:  # what a GC run here collected: out of this instance's caches
+        links.drop(repo, digest)
+        manifests.seen.drop(repo, digest)
+
     return Registry(
         settings=settings,
         storage=storage,
@@ -61,7 +66,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
         immutability=immutability,
-        maintenance=Maintenance(storage, settings, Runner(storage, manifests.uses, links.drop), launcher(settings)),
+        maintenance=Maintenance(storage, settings, Runner(storage, manifests.uses, forget), launcher(settings)),
         browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability),
     )
 
