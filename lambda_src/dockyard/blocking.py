@@ -28,8 +28,10 @@ BOTOCORE_EVENT = "provide-client-params.*.*"
 _ON_EVENT_LOOP: ContextVar[bool] = ContextVar("dockyard_on_event_loop", default=False)
 
 
-class WouldBlock(Exception):
-    """Raised instead of a blocking backend call on the event loop; the work moves to a thread."""
+class WouldBlock(BaseException):
+    """Raised instead of a blocking backend call on the event loop; the work moves to a thread. Not an
+    `Exception`, so that no `except Exception` on the way (a pull's best-effort bookkeeping, say) takes it
+    for a failed call and goes on without it."""
 
 
 def forbid_on_event_loop(**_) -> None:

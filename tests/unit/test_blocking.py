@@ -35,3 +35,23 @@ def test_work_that_needs_no_backend_stays_on_the_event_loop():
 
     assert asyncio.run(run()) is threading.main_thread()
 
+
+
+def test_a_refused_call_inside_a_best_effort_handler_still_moves_the_work_to_a_thread():
+    _, dynamodb = new_clients("us-east-1", "http://127.0.0.1:9")
+    stubber = Stubber(dynamodb)
+    stubber.add_response("put_item", {}, {"TableName": "t", "Item": {"pk": {"S": "stamp"}}})
+    done = []
+
+    def work():
+        try:  # bookkeeping that must never fail the request
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": "stamp"}})
+            done.append(threading.current_thread())
+        except Exception:  # noqa: BLE001
+            done.append(None)
+        return "answered"
+
+    with stubber:
+        assert asyncio.run(without_blocking(work)) == "answered"
+    assert done == [done[-1]] and done[-1] not in (None, threading.main_thread())  # written, in a thread
+    stubber.assert_no_pending_responses()
