@@ -52,6 +52,7 @@ PRICES = {  # us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-de
 MEMORY_MB = 1024  # the stack's default
 COLD_START_RATES = (0.001, 0.01)  # 1 in 1,000 invocations (steady traffic); 1 in 100 (AWS's "under 1%")
 LAYERS = 5
+LAYER_BYTES = 100_000  # more than a warm instance answers itself (64 KiB): layers are redirected, as real ones are
 # Lambda's platform lines in text format (a request id is 36 characters; REPORT of a warm invocation).
 PLATFORM_LINES = ("START RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21 Version: $LATEST",
                   "END RequestId: 8f5ae0b3-7a3e-4e0e-9d7c-3c1b8a6e0d21",
@@ -197,7 +198,7 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
 
     work = Path(tempfile.mkdtemp(prefix="dockyard-cost-"))
     layout = Layout(work / "image")
-    desc, manifest = layout.image([random_layer(2000 + i, f"layer{i}") for i in range(LAYERS)])
+    desc, manifest = layout.image([random_layer(LAYER_BYTES + i, f"layer{i}") for i in range(LAYERS)])
     layout.tag(desc, "v1")
     push(handler, layout, manifest, creds)
 
@@ -216,6 +217,7 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
                         if scenario == "unseen":
                             registry.blobs.links.clear()  # an instance that has not seen this image
                             registry.manifests.seen.clear()
+                            registry.blobs.small.clear()
                         run(reset)
                         pulls[client][scenario].append(list(records))
     finally:
@@ -334,7 +336,7 @@ def costs(records: list[dict], init: float, cold_rate: float, platform_logs: boo
     billed_ms = sum(math.ceil(r["seconds"] * 1000) for r in records)
     invocations = len(records)
     units = sum(r["units"] for r in records)
-    s3_gets = sum(r["redirect"] for r in records)
+    s3_gets = sum(r["redirect"] + r["calls"].get(("s3", "GetObject"), 0) for r in records)  # clients' and ours
     log_bytes = sum(r["log_bytes"] + EVENT_OVERHEAD * r["log_lines"] for r in records)
     if platform_logs:
         log_bytes += invocations * sum(len(line) + 1 + EVENT_OVERHEAD for line in PLATFORM_LINES)

@@ -3,8 +3,11 @@
 import pytest
 
 from dockyard.domain import mediatypes as mt
+from dockyard.registry.blobs import SMALL_BLOB
 from tests.support.oci import sha256
 from tests.support.registry import image_manifest, push_blob, push_image
+
+LARGE = b"l" * (SMALL_BLOB + 1)  # too large for a warm instance to answer itself: always redirected
 
 
 @pytest.fixture
@@ -70,11 +73,34 @@ def test_blob_read_costs_one_dynamodb_read_and_no_s3_call(client, registry, call
 
 
 def test_a_warm_instance_reads_a_link_it_knows_for_free(client, calls):
-    digest = push_blob(client, "team/app", b"layer")  # linked by this instance
+    digest = push_blob(client, "team/app", LARGE)  # linked by this instance
     calls.clear()
     for method in ("HEAD", "GET", "GET"):
         assert client.request(method, f"/v2/team/app/blobs/{digest}", follow_redirects=False).status_code in (200, 307)
     assert dict(calls) == {}
+
+
+def test_a_small_blob_asked_for_again_is_read_once_and_then_answered_from_memory(client, registry, calls):
+    config = b'{"architecture": "arm64"}'
+    digest = push_blob(client, "team/app", config)  # linked by this instance
+    path = f"/v2/team/app/blobs/{digest}"
+    calls.clear()
+    assert client.get(path, follow_redirects=False).status_code == 307  # asked once: redirected, no call
+    assert dict(calls) == {}
+    for expected in ({("s3", "GetObject"): 1}, {}):  # asked again: read once; then from memory
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.content) == (200, config)
+        assert response.headers["docker-content-digest"] == digest
+        assert response.headers["content-length"] == str(len(config))
+        assert dict(calls) == expected
+        calls.clear()
+    assert client.get(path, headers={"Range": "bytes=0-3"}, follow_redirects=False).status_code == 307  # a range: S3's
+    registry.blobs.links.clear()  # the link is read again (its time to live is over); the bytes stay
+    assert client.get(path, follow_redirects=False).content == config
+    assert dict(calls) == {("dynamodb", "GetItem"): 1}
+    assert client.get(f"/v2/team/other/blobs/{digest}", follow_redirects=False).status_code == 404  # not linked there
+    assert client.delete(path).status_code == 202
+    assert client.get(path, follow_redirects=False).status_code == 404
 
 
 def test_an_unlinked_blob_is_forgotten_at_once(client):
@@ -141,7 +167,7 @@ def test_an_edge_blob_get_costs_one_read_and_the_signing_key_once_per_instance(e
     from tests.support.edge import verify_signed_url
 
     client, registry, public = edge
-    digests = [push_blob(client, "team/app", data) for data in (b"layer one", b"layer two")]
+    digests = [push_blob(client, "team/app", data) for data in (LARGE + b"1", LARGE + b"2")]
     for number, digest in enumerate(digests):
         registry.blobs.links.clear()  # a cold link cache: the link is read
         calls.clear()

@@ -133,7 +133,8 @@ def test_cached_content_costs_what_ordinary_content_costs(client, registry, call
     assert client.get(f"/v2/dist/team/app/blobs/{sha256(LAYER)}", follow_redirects=False).status_code == 307
     assert len(blob_gets(upstream.requests()[before:])) == 1
     assert client.get(f"/v2/dist/team/app/manifests/{digest}").status_code == 200  # pulls stamped (hourly)
-    registry.blobs.links.clear()  # a cold instance: no link, no manifest by digest in memory
+    registry.blobs.links.clear()  # a cold instance: no link, no manifest by digest, no small blob in memory
+    registry.blobs.small.clear()
     registry.manifests.seen.clear()
     registry.upstreams.forget()
     calls.clear()

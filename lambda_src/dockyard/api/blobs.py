@@ -1,4 +1,5 @@
-"""Blob reads: HEAD answers from metadata; GET redirects to a short-lived presigned S3 URL.
+"""Blob reads: HEAD answers from metadata; GET redirects to a short-lived presigned S3 URL (or answers a small
+blob a warm instance keeps, itself).
 
 A warm instance answers a blob it knows from memory, in the event loop: `offload` moves the work to a worker
 thread (under uvicorn) only when it needs a read from the table."""
@@ -26,9 +27,12 @@ async def check_blob(request: Request, name: Pull, digest: str) -> Response:
 @router.get("/v2/{name:path}/blobs/{digest}")
 async def get_blob(request: Request, name: Pull, digest: str,
                    range_: Annotated[str | None, Header(alias="range")] = None) -> Response:
-    info, url = await offload(request, registry_of(request).blobs.locate, name, digest)
-    check_range(range_, info.size)  # an invalid range: 416 here, not the whole blob from storage
-    return Response(status_code=307, headers={"Location": url, "Docker-Content-Digest": str(info.digest)},
+    found = await offload(request, registry_of(request).blobs.locate, name, digest, range_ is None)
+    check_range(range_, found.info.size)  # an invalid range: 416 here, not the whole blob from storage
+    if found.data is not None:  # a small blob this instance keeps
+        return Response(found.data, headers={"Docker-Content-Digest": str(found.info.digest)},
+                        media_type="application/octet-stream")
+    return Response(status_code=307, headers={"Location": found.url, "Docker-Content-Digest": str(found.info.digest)},
                     media_type="application/octet-stream")
 
 

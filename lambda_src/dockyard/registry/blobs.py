@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from dockyard.config import Settings
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
-from dockyard.registry.cache import LinkCache
+from dockyard.registry.cache import LinkCache, SmallBlobs
 from dockyard.registry.commit import Commit
 from dockyard.registry.pullthrough import PullThrough, Remote
 from dockyard.storage.interfaces import BlobIndex, ByteReader
@@ -22,12 +23,30 @@ class BlobInfo:
     size: int | None
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where a GET finds a blob: a short-lived `url` to redirect to, or (a small blob this instance keeps)
+    its bytes, answered at once."""
+
+    info: BlobInfo
+    url: str | None = None
+    data: bytes | None = None
+
+
+log = logging.getLogger("dockyard")
+
+# Small blobs a warm instance answers itself: up to 64 KiB each (an image config is a few KiB), 8 MiB in all.
+SMALL_BLOB = 64 * 1024
+SMALL_BLOBS_TOTAL = 8 * 1024 * 1024
+
+
 class Blobs:
     def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache,
                  cache: PullThrough | None = None, referencing=lambda repo, digest: None):
         """`referencing(repo, digest)` names a manifest of `repo` that references blob `digest` (or None)."""
         self.index, self.store, self.commit, self.settings, self.links = index, store, commit, settings, links
         self.cache, self.referencing = cache, referencing
+        self.small = SmallBlobs(SMALL_BLOB, SMALL_BLOBS_TOTAL)
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
         """HEAD: at most one DynamoDB read (none when this instance knows the link), no S3 call."""
@@ -37,13 +56,33 @@ class Blobs:
             return BlobInfo(Digest.parse(digest), remote.size)
         return BlobInfo(parsed, ref.size)
 
-    def locate(self, repo: str, digest: str) -> tuple[BlobInfo, str]:
-        """GET: the blob and a short-lived presigned URL for it. One DynamoDB read; presigning is local."""
+    def locate(self, repo: str, digest: str, whole: bool = True) -> Located:
+        """GET: a short-lived presigned URL for the blob, after at most one DynamoDB read (presigning is
+        local). A small blob (`SMALL_BLOB`) that this instance is asked for a second time is read from S3
+        once and then answered from memory (with no call at all when the link is known too): the client's S3
+        GET is saved. Only for a `whole` blob; a range goes to S3."""
         try:
             parsed, ref = self._linked(repo, digest, fetch=True)
         except Remote as remote:  # too large to cache: served by the upstream
-            return BlobInfo(Digest.parse(digest), remote.size), remote.url
-        return BlobInfo(parsed, ref.size), self.store.presign_get(ref.location, self.settings.presign_ttl)
+            return Located(BlobInfo(Digest.parse(digest), remote.size), url=remote.url)
+        info = BlobInfo(parsed, ref.size)
+        small = whole and ref.size <= SMALL_BLOB
+        if small and (data := self._small(parsed, ref)) is not None:
+            return Located(info, data=data)
+        located = Located(info, url=self.store.presign_get(ref.location, self.settings.presign_ttl))
+        if small:
+            self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
+        return located
+
+    def _small(self, digest: Digest, ref: BlobRef) -> bytes | None:
+        data = self.small.get(digest)
+        if data is None and self.small.asked(digest):  # asked again: worth one read of the bytes
+            data = self.store.read_blob(ref.location)
+            if len(data) != ref.size or Digest.of(data, digest.algorithm) != digest:
+                log.error("blob %s at %s does not match its digest; redirecting to it", digest, ref.location)
+                return None
+            self.small.put(digest, data)
+        return data
 
     def _linked(self, repo: str, digest: str, fetch: bool) -> tuple[Digest, BlobRef]:
         parsed = Digest.parse(digest)

@@ -5,6 +5,9 @@ So a warm instance can answer a blob HEAD or GET it has seen (or linked itself),
 by digest it has read, without a DynamoDB read, as distribution's in-memory descriptor cache does. A
 deletion drops the entry here at once; other instances may keep serving it for at most `ttl` seconds, well
 inside the lifetime of a presigned URL they may already have handed out. Tags move, and are never cached.
+
+`SmallBlobs` keeps the bytes of small blobs (an image's config, tiny layers) by digest: content-addressed,
+they never change, and a repository sees them only through its link, checked as for any blob GET.
 """
 
 from __future__ import annotations
@@ -50,3 +53,50 @@ class LinkCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class SmallBlobs:
+    """The bytes of blobs of at most `each` bytes, by digest, least recently used out past `total` bytes; and
+    which small blobs were asked for once (so that a blob asked for once only is never read here)."""
+
+    def __init__(self, each: int, total: int, asked: int = 4096):
+        self.each, self.total, self.asked_size = each, total, asked
+        self._entries: OrderedDict[Digest, bytes] = OrderedDict()
+        self._asked: OrderedDict[Digest, None] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: Digest) -> bytes | None:
+        with self._lock:
+            data = self._entries.get(digest)
+            if data is not None:
+                self._entries.move_to_end(digest)
+            return data
+
+    def asked(self, digest: Digest) -> bool:
+        with self._lock:
+            return digest in self._asked
+
+    def ask(self, digest: Digest) -> None:
+        """Count `digest` as asked for."""
+        with self._lock:
+            self._asked[digest] = None
+            while len(self._asked) > self.asked_size:
+                self._asked.popitem(last=False)
+
+    def put(self, digest: Digest, data: bytes) -> None:
+        if len(data) > self.each:
+            return
+        with self._lock:
+            if digest in self._entries:
+                return
+            self._entries[digest] = data
+            self._bytes += len(data)
+            while self._bytes > self.total:
+                self._bytes -= len(self._entries.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._asked.clear()
+            self._bytes = 0
