@@ -85,3 +85,43 @@ def test_artifact_with_subject_round_trips(server, tmp_path):
     assert raw(server, f"team/app@{artifact['digest']}") == body
     pull(server, "team/app:sbom", tmp_path / "out", "sbom")
     assert verify_layout(tmp_path / "out")[artifact["digest"]] == body
+
+
+def test_pulls_stay_byte_exact_when_a_warm_server_answers_small_blobs_itself(server, tmp_path):
+    import httpx
+
+    layout = Layout(tmp_path / "src")
+    small, large = layer_tar({"etc/motd": b"small\n"}), random_layer(300_000)
+    desc, manifest = layout.image([small, large])
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/small:v1")
+    config = json.loads(manifest)["config"]["digest"]
+    for n in range(3):  # the config and the small layer: redirected, then read once, then from memory
+        pull(server, "team/small:v1", tmp_path / f"out{n}", "v1")
+        pulled = verify_layout(tmp_path / f"out{n}")
+        assert pulled[desc["digest"]] == manifest
+        for compressed, _ in (small, large):
+            assert (tmp_path / f"out{n}" / "blobs" / "sha256" / sha256(compressed)[7:]).read_bytes() == compressed
+    answers = {digest: httpx.get(f"http://{server.host}/v2/team/small/blobs/{digest}", follow_redirects=True)
+               for digest in (config, sha256(small[0]), sha256(large[0]))}
+    assert [r.status_code for r in answers.values()] == [200, 200, 200]
+    assert [len(r.history) for r in answers.values()] == [0, 0, 1]  # the large layer came through its redirect
+    assert sha256(answers[config].content) == config
+
+
+def test_docker_pulls_an_image_whose_small_blobs_a_warm_server_answers_itself(server, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    from tests.support.docker import docker, dockerd
+
+    layout = Layout(tmp_path / "src")
+    desc, _ = layout.image([layer_tar({"etc/motd": b"small\n"}), random_layer(300_000)])
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/docker:v1")
+    with tempfile.TemporaryDirectory(prefix="dk") as root, dockerd(Path(root)) as env:  # a short socket path
+        for _ in range(3):  # the config and the small layer: redirected, then read once, then from memory
+            docker(env, "pull", f"{server.host}/team/docker:v1")
+            digests = docker(env, "image", "inspect", "--format", "{{json .RepoDigests}}", f"{server.host}/team/docker:v1")
+            assert f"{server.host}/team/docker@{desc['digest']}" in json.loads(digests.stdout)
+            docker(env, "image", "rm", f"{server.host}/team/docker:v1")
