@@ -3,6 +3,7 @@
 import pytest
 
 from dockyard.domain import mediatypes as mt
+from dockyard.domain.digest import Digest
 from dockyard.registry.blobs import SMALL_BLOB
 from tests.support.oci import sha256
 from tests.support.registry import image_manifest, push_blob, push_image
@@ -108,6 +109,22 @@ def test_an_unlinked_blob_is_forgotten_at_once(client):
     assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 200
     assert client.delete(f"/v2/team/app/blobs/{digest}").status_code == 202
     assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 404
+
+
+def test_a_link_collected_elsewhere_is_forgotten_once_a_manifest_put_finds_it_missing(client, registry):
+    config, layer = b"{}", b"collected layer"
+    for blob in (config, layer):
+        push_blob(client, "team/app", blob)  # linked by this instance: in its memory
+    registry.storage.blobs.unlink_blob("team/app", Digest.parse(sha256(layer)))  # as GC on another instance
+    path = f"/v2/team/app/blobs/{sha256(layer)}"
+    assert client.head(path).status_code == 200  # this instance still remembers it (for its TTL at most)
+    manifest = image_manifest(config, [layer])
+    put = client.put("/v2/team/app/manifests/v1", content=manifest, headers={"Content-Type": mt.OCI_MANIFEST})
+    assert put.status_code == 400 and put.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+    assert client.head(path).status_code == 404  # the client's retry sees it missing, and uploads it again
+    push_blob(client, "team/app", layer)
+    assert client.put("/v2/team/app/manifests/v1", content=manifest,
+                      headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
 
 
 def test_manifest_put_costs_one_batched_read_and_one_transaction(client, calls):

@@ -150,6 +150,12 @@ class Commit:
             return linked
         return None
 
+    def forget(self, repo: str, digests) -> None:
+        """Drop links found missing from this instance's memory (collected elsewhere since it read them), so
+        that the client's next HEAD reads the table and it uploads them again."""
+        for digest in digests:
+            self.links.drop(repo, digest)
+
     def unlink(self, repo: str, digest: Digest) -> bool:
         """Take a blob's link out of `repo` and out of this instance's cache; False if it was not linked."""
         self.links.drop(repo, digest)

@@ -111,6 +111,7 @@ class Manifests:
             refs = self.index.check_references(repo, blobs, manifest.children, tagged, manifest.digest)
             missing = [d for d in refs.missing if d != manifest.digest]
             if missing:
+                self.commit.forget(repo, missing)  # a HEAD answered from memory may have told the client so
                 raise RegistryError(Err.MANIFEST_BLOB_UNKNOWN, {"missing": [str(d) for d in missing[:50]]})
             moved = {tag: refs.tags[tag] for tag in tagged if refs.tags[tag] not in (None, manifest.digest)}
             if moved:
