@@ -238,6 +238,19 @@ def test_anonymous_pull_only_where_a_policy_grants_it(auth_client, stored):
     assert auth_client.post(f"/v2/{NAME}/blobs/uploads/", headers=bearer(answer["token"])).status_code == 401
 
 
+def test_an_empty_anonymous_list_makes_every_repository_private_again(auth_client, stored):
+    def anonymous_pull() -> int:
+        token = token_for(auth_client, None, None, f"repository:{NAME}:pull")["token"]
+        return auth_client.get(f"/v2/{NAME}/manifests/v1", headers=bearer(token)).status_code
+
+    assert auth_client.put("/dockyard/v1/anonymous", json={"pull": ["team/*"]}, headers=ADMIN).status_code == 200
+    assert anonymous_pull() == 200
+    cleared = auth_client.put("/dockyard/v1/anonymous", json={"pull": []}, headers=ADMIN)
+    assert cleared.status_code == 200 and cleared.json() == {"pull": []}
+    assert auth_client.get("/dockyard/v1/anonymous", headers=ADMIN).json() == {"pull": []}
+    assert anonymous_pull() == 401
+
+
 def test_mount_needs_pull_on_the_source(auth_client, stored):
     key_id, secret = create_key(auth_client, ADMIN, "mover", "dest/*=push")
     response = auth_client.post("/v2/dest/app/blobs/uploads/", params={"mount": sha256(LAYER), "from": NAME},

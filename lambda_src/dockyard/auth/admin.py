@@ -77,7 +77,7 @@ class AccessAdmin:
 
     def set_anonymous(self, patterns: list[str]) -> list[str]:
         """Repositories anyone may pull without credentials (public repositories); [] makes none public."""
-        policy = parse_rules([f"{pattern}=pull" for pattern in patterns])
+        policy = parse_rules([f"{pattern}=pull" for pattern in patterns]) if patterns else Policy()
         self.store.put_anonymous_rules(policy.as_data())
         self.forget()
         return patterns
