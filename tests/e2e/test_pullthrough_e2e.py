@@ -7,84 +7,26 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
 
 from dockyard.resources import Env
-from tests.support.oci import Layout, layer_tar, random_layer, sha256
+from tests.support.oci import random_layer, sha256
 from tests.support.processes import Server, layout_manifest, skopeo, verify_layout
-from tests.support.upstreams import Distribution, blob_gets, manifest_requests, uvicorn_requests
+from tests.support.pullthrough import backend, dockyard, seed
+from tests.support.upstreams import Distribution, blob_gets, manifest_requests, requests_of, uvicorn_requests
 
 pytestmark = pytest.mark.e2e
 TTL = 4  # the cache's tag TTL, seconds: short enough to see a revalidation
-HUB_ADMIN = ("dyk_hubadmin", "dys_" + "h" * 43)
-
-
-def backend(moto_endpoint) -> list[str]:
-    name = f"e2e-{uuid.uuid4().hex[:10]}"
-    return ["--endpoint-url", moto_endpoint, "--bucket", name, "--table", name]
-
-
-def dockyard(*args: str, stdin: str | None = None, env: dict | None = None) -> str:
-    result = subprocess.run([sys.executable, "-m", "dockyard.cli", *args], input=stdin, capture_output=True,
-                            text=True, timeout=60, env={**os.environ, **(env or {})})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    """An image of three layers, and a two-platform index."""
-    root = tmp_path_factory.mktemp("images")
-    layout = Layout(root)
-    layers = [layer_tar({"etc/hello": b"hello\n"}), random_layer(300_000), random_layer(1_200_000)]
-    app, app_manifest = layout.image(layers)
-    layout.tag(app, "v1")
-    platforms = [layout.image([random_layer(100_000, f"{arch}.bin")], arch=arch)[0] for arch in ("amd64", "arm64")]
-    multi, _ = layout.multi_arch(platforms)
-    layout.tag(multi, "multi")
-    moved, moved_manifest = layout.image([random_layer(50_000)])
-    layout.tag(moved, "v2")
-    return {"root": root, "app": app, "app_manifest": app_manifest, "layers": layers, "multi": multi,
-            "platforms": platforms, "moved": moved}
-
-
-def seed(images, host: str, repo: str, *creds: str) -> None:
-    root = images["root"]
-    skopeo("copy", "--dest-tls-verify=false", *creds, f"oci:{root}:v1", f"docker://{host}/{repo}:v1")
-    skopeo("copy", "--dest-tls-verify=false", "--all", *creds, f"oci:{root}:multi", f"docker://{host}/{repo}:multi")
-
-
-@pytest.fixture(scope="module")
-def dist(images, tmp_path_factory):
-    upstream = Distribution(tmp_path_factory.mktemp("dist"))
-    seed(images, upstream.host, "team/app")
-    yield upstream
-    upstream.stop()
 
 
 @pytest.fixture(scope="module")
 def private(images, tmp_path_factory):
     upstream = Distribution(tmp_path_factory.mktemp("private"), user=("puller", "upstream-pw-4242"))
     seed(images, upstream.host, "team/app", "--dest-creds", "puller:upstream-pw-4242")
-    yield upstream
-    upstream.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(images, moto_endpoint):
-    """A Docker-Hub-like upstream: `dockyard serve --auth` (token flow), holding `library/app`."""
-    env = {Env.ADMIN_KEY_ID: HUB_ADMIN[0], Env.ADMIN_SECRET: HUB_ADMIN[1]}
-    upstream = Server(*backend(moto_endpoint), "--auth", "--log-level", "info", env=env)
-    seed(images, upstream.host, "library/app", "--dest-creds", ":".join(HUB_ADMIN))
-    key = json.loads(dockyard("keys", "create", "mirror", "--allow", "*=pull", "--json", "--registry", upstream.url,
-                              "--creds", ":".join(HUB_ADMIN)))
-    upstream.puller = (key["id"], key["secret"])
     yield upstream
     upstream.stop()
 
@@ -107,9 +49,6 @@ def pull(cache, ref: str, out, *extra: str) -> float:
     skopeo("copy", "--src-tls-verify=false", *extra, f"docker://{cache.host}/{ref}", f"oci:{out}:t")
     return time.monotonic() - started
 
-
-def requests_of(upstream):
-    return upstream.requests() if isinstance(upstream, Distribution) else uvicorn_requests(upstream.output())
 
 
 def test_upstreams_are_listed_without_their_passwords(cache, hub):

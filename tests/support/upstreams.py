@@ -69,6 +69,12 @@ def uvicorn_requests(log: str) -> list[tuple[str, str, int]]:
     return [(m, p, int(s)) for m, p, s in _REQUEST.findall(log)]
 
 
+def requests_of(upstream) -> list[tuple[str, str, int]]:
+    """(method, path, status) of every request an upstream answered: a `Distribution`, or a `Server`
+    (`dockyard serve --log-level info`)."""
+    return upstream.requests() if isinstance(upstream, Distribution) else uvicorn_requests(upstream.output())
+
+
 def blob_gets(requests, repo: str | None = None) -> list[str]:
     """Blob GETs answered (a 401 challenge, answered by a retry, is not one)."""
     return [p for m, p, s in requests if m == "GET" and "/blobs/" in p and s != 401
