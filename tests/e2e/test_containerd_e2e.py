@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 from dockyard.resources import Env
-from tests.support.containerd import Containerd
+from tests.support.containerd import CRI_NAMESPACE, Containerd
 from tests.support.oci import sha256
 from tests.support.processes import Server
 from tests.support.pullthrough import backend, dockyard
@@ -117,23 +117,23 @@ def test_the_cri_plugin_pulls_an_index_through_config_path_with_the_nodes_key(im
     ref = f"{dist.host}/team/app:multi"
     amd64 = images["platforms"][0]["digest"]
     before, seen = len(dist.requests()), len(cache_requests(cache))
-    containerd.forget("k8s.io")
+    containerd.forget(CRI_NAMESPACE)
 
     started = time.monotonic()
     containerd.cri_pull(ref)  # no pull secret: containerd's registry config holds the node's key for the cache
     cold = time.monotonic() - started
-    assert containerd.images("k8s.io")[ref] == images["multi"]["digest"]
+    assert containerd.images(CRI_NAMESPACE)[ref] == images["multi"]["digest"]
     first = dist.requests()[before:]
     assert manifest_requests(first) == ["/v2/team/app/manifests/multi", f"/v2/team/app/manifests/{amd64}"]
     assert len(blob_gets(first)) == 2  # the amd64 config and layer; nothing of arm64
     asked = [(m, p) for m, p, _, s in cache_requests(cache)[seen:] if s < 400]
     assert ("GET", f"/v2/dist/team/app/manifests/{amd64}") in asked
 
-    containerd.forget("k8s.io")
+    containerd.forget(CRI_NAMESPACE)
     started = time.monotonic()
     containerd.cri_pull(ref)
     warm = time.monotonic() - started
-    assert containerd.images("k8s.io")[ref] == images["multi"]["digest"]
+    assert containerd.images(CRI_NAMESPACE)[ref] == images["multi"]["digest"]
     second = dist.requests()[before + len(first):]
     assert second == []
     print(f"\nCRI via dist (index): cold {cold:.2f} s ({len(first)} upstream requests), warm {warm:.2f} s (0)")
@@ -158,7 +158,7 @@ def test_a_pods_pull_secret_is_not_sent_to_the_mirror_and_an_anonymous_rule_open
     ref = f"{dist.host}/team/app:v1"
     secret = (*cache.node, f"https://{dist.host}")  # the server address a pod's secret names
     admin = ["--registry", cache.url, "--creds", ":".join(ADMIN)]
-    containerd.forget("k8s.io")
+    containerd.forget(CRI_NAMESPACE)
     seen = len(cache_requests(cache))
     with pytest.raises(grpc.RpcError) as refused:
         containerd.cri_pull(ref, auth=secret)
@@ -168,6 +168,6 @@ def test_a_pods_pull_secret_is_not_sent_to_the_mirror_and_an_anonymous_rule_open
     dockyard("anonymous", "set", "dist/*", *admin)
     try:
         containerd.cri_pull(ref, auth=secret)
-        assert containerd.images("k8s.io")[ref] == images["app"]["digest"]
+        assert containerd.images(CRI_NAMESPACE)[ref] == images["app"]["digest"]
     finally:
         dockyard("anonymous", "set", *admin)

@@ -19,6 +19,7 @@ from pathlib import Path
 from tests.support.processes import Output, free_port, stop_process
 
 SNAPSHOTTER = "native"
+CRI_NAMESPACE = "k8s.io"  # the containerd namespace the CRI plugin keeps its images in
 CONFIG = """version = 2
 root = "{root}/root"
 state = "{root}/state"
@@ -126,7 +127,7 @@ class Containerd:
 
     def cri_pull(self, ref: str, auth: tuple[str, str, str] | None = None) -> str:
         """The kubelet's `PullImage` (CRI v1) with an optional (username, password, server address) as a
-        pull secret gives it; returns the image's id. Images land in the `k8s.io` namespace."""
+        pull secret gives it; returns the image's id. Images land in `CRI_NAMESPACE`."""
         import grpc
 
         request = _field(1, _field(1, ref.encode()))  # PullImageRequest.image: ImageSpec.image
