@@ -24,6 +24,7 @@ from tests.support.upstreams import blob_gets, manifest_requests, requests_of, u
 
 pytestmark = pytest.mark.e2e
 ADMIN = ("dyk_ctrdadmin", "dys_" + "c" * 43)
+ANSWERED = (200, 307)  # a blob GET: redirected to S3, or a small blob a warm instance serves itself
 
 
 def key(cache, name: str, *allow: str) -> tuple[str, str]:
@@ -90,7 +91,7 @@ def test_ctr_pulls_an_upstreams_name_through_its_prefix_and_the_second_pull_asks
     asked = cache_requests(cache)[seen:]
     assert ("HEAD", f"/v2/{name}/{repo}/manifests/v1", upstream.host, 200) in asked  # resolved through the prefix
     blobs = [json.loads(images["app_manifest"])["config"]["digest"], *(sha256(c) for c, _ in images["layers"])]
-    assert sorted(p for m, p, _, s in asked if m == "GET" and "/blobs/" in p and s == 307) == sorted(
+    assert sorted(p for m, p, _, s in asked if m == "GET" and "/blobs/" in p and s in ANSWERED) == sorted(
         f"/v2/{name}/{repo}/blobs/{digest}" for digest in blobs)
     first = requests_of(upstream)[before:]
     # One manifest request; the config and three layers asked once each: fetched (GET), or, where the other
@@ -105,8 +106,8 @@ def test_ctr_pulls_an_upstreams_name_through_its_prefix_and_the_second_pull_asks
     containerd.pull(ref, warm_ns, *creds)
     warm = time.monotonic() - started
     assert containerd.images(warm_ns) == {ref: images["app"]["digest"]}
-    again = [p for m, p, _, s in cache_requests(cache)[seen:] if m == "GET" and "/blobs/" in p and s == 307]
-    assert len(again) == 4  # containerd downloaded every blob again, from the cache's redirects
+    again = [p for m, p, _, s in cache_requests(cache)[seen:] if m == "GET" and "/blobs/" in p and s in ANSWERED]
+    assert len(again) == 4  # containerd downloaded every blob again, from the cache
     second = requests_of(upstream)[before + len(first):]
     assert blob_gets(second) == [] and manifest_requests(second) == []  # within the TTL: nothing at all
     print(f"\nctr via {name}: cold {cold:.2f} s ({len(first)} upstream requests), warm {warm:.2f} s "
