@@ -1,6 +1,7 @@
 """AWS calls per page view, pinned (each page view is one invocation; static files are cached for a year)."""
 
 from tests.support.content import push_full_image, push_index, push_referrer
+from tests.ui.conftest import csrf_of, sign_in
 
 
 def test_the_repository_list_costs_a_catalog_query_and_two_queries_per_repository(ui, calls):
@@ -11,13 +12,24 @@ def test_the_repository_list_costs_a_catalog_query_and_two_queries_per_repositor
     assert dict(calls) == {("dynamodb", "Query"): 1 + 2 * 3}
 
 
-def test_a_repository_page_costs_two_queries_two_batches_and_one_s3_read_per_image_config(ui, calls):
-    """The tags, the immutability rules, the page's config links and platform manifests, their configs."""
+def test_a_repository_page_costs_two_queries_two_batches_and_one_s3_read_per_image_config(secured, calls):
+    """The tags, the immutability rules, the page's config links and platform manifests, their configs; for
+    an admin, one query more: the retention rules."""
+    from tests.support.auth import create_key
+    from tests.ui.test_ui_maintenance import ADMIN
+
     for tag, arch in (("v1", "amd64"), ("v2", "arm64")):
-        push_full_image(ui, "team/app", tag, arch, layers=(tag.encode() * 100,))
-    push_index(ui, "team/app", "multi")
+        push_full_image(secured, "team/app", tag, arch, layers=(tag.encode() * 100,), headers=ADMIN)
+    push_index(secured, "team/app", "multi", headers=ADMIN)
+    sign_in(secured)
+    secured.get("/ui/")  # the anonymous rules, read once a minute per instance
     calls.clear()
-    assert ui.get("/ui/r/team/app").status_code == 200
+    assert secured.get("/ui/r/team/app").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 3, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+    sign_in(secured, *create_key(secured, ADMIN, "reader", "team/*=pull"))
+    secured.get("/ui/")
+    calls.clear()
+    assert secured.get("/ui/r/team/app").status_code == 200
     assert dict(calls) == {("dynamodb", "Query"): 2, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
 
 
@@ -38,8 +50,6 @@ def test_an_index_page_costs_one_batched_read_for_its_platforms(ui, calls):
 
 
 def test_a_signed_in_page_view_verifies_its_session_without_a_read(secured, auth_registry, calls):
-    from tests.ui.conftest import sign_in
-
     sign_in(secured)
     secured.get("/ui/")  # the anonymous rules, read once a minute per instance
     calls.clear()
@@ -54,3 +64,35 @@ def test_static_files_cost_no_aws_call(ui, calls):
     calls.clear()
     assert ui.get(f"/ui/static/{name}").status_code == 200
     assert dict(calls) == {}
+
+
+def test_maintenance_pages_cost_two_queries_to_show_and_one_write_per_change(ui, registry, calls, monkeypatch):
+    """The section: the rules and the latest runs (a query each); a rule set or deleted: one write (and the
+    page it leads to); a run started: its record (a real run also takes the lease), and one launch of the GC
+    function (a Lambda invoke when deployed; here recorded); a run's page: the run and a part of its report."""
+    launched = []
+    monkeypatch.setattr(registry.maintenance, "launch", launched.append)
+    csrf = csrf_of(ui, "/ui/admin/maintenance")
+    calls.clear()
+    assert ui.get("/ui/admin/maintenance").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 2}
+    for path, form, write in (("/ui/admin/maintenance", {"pattern": "team/*", "keep_last": "3"}, "PutItem"),
+                              ("/ui/admin/maintenance/delete", {"pattern": "team/*"}, "DeleteItem")):
+        if write == "DeleteItem":  # its confirmation reads the rules
+            calls.clear()
+            assert ui.get(path, params=form).status_code == 200
+            assert dict(calls) == {("dynamodb", "Query"): 1}
+        calls.clear()
+        assert ui.post(path, data={"csrf": csrf, **form}, follow_redirects=False).status_code == 303
+        assert dict(calls) == {("dynamodb", write): 1}
+    calls.clear()
+    assert ui.get("/ui/admin/maintenance/gc").status_code == 200
+    assert dict(calls) == {}
+    for dry_run, writes in (("1", 1), ("0", 2)):
+        calls.clear()
+        started = ui.post("/ui/admin/maintenance/gc", data={"csrf": csrf, "dry_run": dry_run}, follow_redirects=False)
+        assert started.status_code == 303 and len(launched) == writes
+        assert dict(calls) == {("dynamodb", "PutItem"): writes}
+    calls.clear()
+    assert ui.get(started.headers["location"]).status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 2}

@@ -15,17 +15,18 @@ import json
 import time
 from urllib.parse import quote
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+from dockyard.domain import durations
+from dockyard.maintenance import ACTIONS
+
 RETENTION_ACTIONS = ("delete_tag", "delete_manifest")
 
 
 def duration(text: str, allow_zero: bool = False) -> int:
-    """Seconds in `30d`, `12h`, `0s`...; a bare number is days."""
-    text = text.strip().lower()
-    number, unit = (text, "d") if text.isdigit() else (text[:-1], text[-1:])
-    if not number.isdigit() or unit not in UNITS or (int(number) == 0 and not allow_zero):
-        raise SystemExit(f"dockyard: invalid duration {text!r} (use e.g. 30d, 12h, 90m{', 0s' if allow_zero else ''})")
-    return int(number) * UNITS[unit]
+    """Seconds in `30d`, `12h`, `0s`... (`dockyard.domain.durations`); a bare number is days."""
+    try:
+        return durations.seconds(text, allow_zero)
+    except ValueError as exc:
+        raise SystemExit(f"dockyard: {exc}") from None
 
 
 def add_parsers(sub, client_options) -> None:
@@ -141,15 +142,14 @@ def _summary(run: dict) -> dict:
 
 
 def _line(entry: dict, verb: str) -> str:
-    what = {"delete_tag": "tag", "delete_manifest": "manifest", "unlink": "link", "delete_blob": "blob",
-            "delete_dropped": "upload leftover", "delete_upload": "upload", "undo_pending": "pending push"}
     name = entry.get("repository", "")
     if entry.get("tag"):
         name += f":{entry['tag']}"
     if entry.get("digest"):
         name += ("@" if name else "") + entry["digest"]
     size = f" ({entry['bytes']} bytes)" if entry.get("bytes") else ""
-    return f"{verb} {what.get(entry['action'], entry['action'])} {name or entry.get('upload', '')}{size}: {entry['reason']}"
+    what = ACTIONS.get(entry["action"], entry["action"])
+    return f"{verb} {what} {name or entry.get('upload', '')}{size}: {entry['reason']}"
 
 
 def _rule(rule: dict) -> str:

@@ -89,3 +89,7 @@ continues from there (a step done twice is harmless: each is conditional). One r
 on `gc / lock`, renewed at each save); dry runs only read. Each deletion writes an audit line
 (`dockyard.audit`, event `gc.<action>`).
 """
+
+# What each action of a run's report deletes, as the CLI and the web page name it.
+ACTIONS = {"delete_tag": "tag", "delete_manifest": "manifest", "unlink": "link", "delete_blob": "blob",
+           "delete_dropped": "upload leftover", "delete_upload": "upload", "undo_pending": "pending push"}

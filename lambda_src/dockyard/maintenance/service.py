@@ -77,10 +77,18 @@ class Maintenance:
         return [describe_run(run) for run in self.storage.maintenance.list_runs(limit)]
 
     def report(self, run_id: str, part: int) -> list[dict]:
+        return self.run_with_report(run_id, part)[1]
+
+    def run_with_report(self, run_id: str, part: int) -> tuple[dict, list[dict]]:
+        """A run and one part of its report (two reads); a run still going may have written no part yet."""
         run = self.run(run_id)
         if not 0 <= part < max(run["report_parts"], 1):
             raise RegistryError(Err.NOT_FOUND, f"run {run_id} has {run['report_parts']} report parts")
-        return self.storage.maintenance.report(run_id, part) or []
+        return run, self.storage.maintenance.report(run_id, part) or []
+
+    def overview(self, runs: int = 20) -> tuple[list[dict], list[dict]]:
+        """The rules and the latest runs, newest first (two queries)."""
+        return self.rules(), self.runs(runs)
 
     # --- retention rules --------------------------------------------------------------------------------------
 
@@ -91,6 +99,11 @@ class Maintenance:
 
     def rules(self) -> list[dict]:
         return [describe_rule(rule) for rule in self.storage.maintenance.list_rules()]
+
+    def rule_for(self, repository: str) -> dict | None:
+        """The rule that applies to `repository` (the most specific glob matching it), or None (one query)."""
+        rule = retention.rule_for(repository, self.storage.maintenance.list_rules())
+        return describe_rule(rule) if rule else None
 
     def delete_rule(self, pattern: str) -> None:
         if not self.storage.maintenance.delete_rule(pattern):

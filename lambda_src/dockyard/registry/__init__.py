@@ -55,6 +55,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         links.drop(repo, digest)
         manifests.seen.drop(repo, digest)
 
+    maintenance = Maintenance(storage, settings, Runner(storage, manifests.uses, forget), launcher(settings))
     return Registry(
         settings=settings,
         storage=storage,
@@ -66,8 +67,8 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         access=AccessAdmin(storage.access, auth.forget),
         upstreams=upstreams,
         immutability=immutability,
-        maintenance=Maintenance(storage, settings, Runner(storage, manifests.uses, forget), launcher(settings)),
-        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability),
+        maintenance=maintenance,
+        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability, maintenance.rule_for),
     )
 
 

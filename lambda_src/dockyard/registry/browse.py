@@ -8,7 +8,8 @@ Every view costs a bounded number of reads, whatever the registry holds (the fig
 - a repository: its tags (one query per MB of tag items, at most `MAX_SORTED` tags read to sort them by
   push time), one query of the immutability rules, one batched read of the page's config links and one of
   the page's platform manifests, and one S3 read per single-platform image config on the page; a tag filter
-  past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies;
+  past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies; for an admin, one query
+  of the retention rules more;
 - an image: the manifest (one read), its config (one link read and one S3 read), its tags (one read), its
   platform manifests (one batched read of at most `MAX_CHILD_SIZES`), the immutability rules if it is
   tagged (one query) and its referrers (one query per node of the tree, at most `MAX_REFERRERS` nodes);
@@ -50,9 +51,10 @@ WORKERS = 8  # reads made side by side
 
 class Browse:
     def __init__(self, manifests: Manifests, index: ManifestIndex, blobs: BlobIndex, objects: ByteReader,
-                 immutability: Immutability):
+                 immutability: Immutability, retention_rule=lambda repo: None):
+        """`retention_rule(repo)`: the retention rule that applies to a repository (one query), or None."""
         self.manifests, self.index, self.blobs, self.objects = manifests, index, blobs, objects
-        self.immutability = immutability
+        self.immutability, self.retention_rule = immutability, retention_rule
 
     # --- repositories ------------------------------------------------------------------------------
 
@@ -89,9 +91,15 @@ class Browse:
 
     # --- a repository's tags -----------------------------------------------------------------------
 
-    def tags(self, repo: str, page: int = 1, after: str | None = None, query: str = "") -> TagPage:
+    def tags(self, repo: str, page: int = 1, after: str | None = None, query: str = "",
+             retention: bool = False) -> TagPage:
         """Tags newest first (by push time, where recorded), or by name past `MAX_SORTED` tags; with a
-        `query`, only those whose name contains it."""
+        `query`, only those whose name contains it; with `retention` (for admins), the retention rule that
+        applies to the repository (one query more)."""
+        listing = self._tags(repo, page, after, query)
+        return replace(listing, retention=self.retention_rule(repo)) if retention else listing
+
+    def _tags(self, repo: str, page: int, after: str | None, query: str) -> TagPage:
         validate_name(repo)
         if after is not None and not is_tag(after):
             raise RegistryError(Err.INVALID_PARAMETER, "after must be a tag")

@@ -52,6 +52,7 @@ class TagPage:
     total: int | None
     query: str = ""  # only tags whose name contains this
     searched_to: str | None = None  # a search past `MAX_SORTED` tags that stopped early: searched up to here
+    retention: dict | None = None  # the retention rule that applies (read for admins only)
 
 
 @dataclass

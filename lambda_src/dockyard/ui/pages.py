@@ -61,7 +61,7 @@ def delete(request: Request, name: str, reference: str, registry: RegistryDep, v
 def repository(request: Request, name: str, registry: RegistryDep, viewer: Browser, page: int = 1,
                after: str | None = None, deleted: str | None = None, q: str = ""):
     viewer.require(name, "pull")
-    tags = registry.browse.tags(name, page, after, q[:128])
+    tags = registry.browse.tags(name, page, after, q[:128], retention=viewer.is_admin)
     # Pulls per day come with usage tracking; until the registry records them the page says so.
     return render(request, "repository.html", tags=tags, host=registry_host(request, registry), deleted=deleted,
                   can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled, pulls=None)

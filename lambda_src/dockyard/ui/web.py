@@ -126,7 +126,9 @@ def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.globals.update(static=static_url, prefix=PREFIX)
-    env.filters.update(size=human_size, ago=ago, iso=iso, short=short,
+    from dockyard.domain.durations import text as duration
+
+    env.filters.update(size=human_size, ago=ago, iso=iso, short=short, duration=duration,
                        path=lambda value: quote(str(value), safe="/:@"))
     return env
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 
 from dockyard.api.deps import RegistryDep
-from dockyard.errors import RegistryError
+from dockyard.errors import Err, RegistryError
 from dockyard.ui.deps import AnyViewer, router
 from dockyard.ui.web import render
 
@@ -38,10 +38,18 @@ def attempt(call, statuses=(400,)) -> tuple[object, RegistryError | None]:
         return None, exc
 
 
-def sections() -> list[Section]:
-    from dockyard.ui.sections import anonymous, immutability, keys, upstreams
+def one(rows: list[dict], field: str, value: str, what: str) -> dict:
+    """The row whose `field` is `value` (the one a confirmation page names), or NOT_FOUND naming `what`."""
+    found = next((row for row in rows if row[field] == value), None)
+    if found is None:
+        raise RegistryError(Err.NOT_FOUND, f"no {what} {value[:300]!r}")
+    return found
 
-    return [keys.SECTION, anonymous.SECTION, immutability.SECTION, upstreams.SECTION]
+
+def sections() -> list[Section]:
+    from dockyard.ui.sections import anonymous, immutability, keys, maintenance, upstreams
+
+    return [keys.SECTION, anonymous.SECTION, immutability.SECTION, maintenance.SECTION, upstreams.SECTION]
 
 
 def available(registry) -> list[Section]:

@@ -11,9 +11,8 @@ from starlette.responses import RedirectResponse
 
 from dockyard.api.deps import RegistryDep
 from dockyard.audit import audited
-from dockyard.errors import Err, RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section, attempt
+from dockyard.ui.sections import Section, attempt, one
 from dockyard.ui.web import PREFIX, render
 
 SECTION = Section("immutability", "Immutable tags", "Repository globs whose tags can be neither moved nor deleted, "
@@ -47,17 +46,11 @@ def set_rule(request: Request, registry: RegistryDep, viewer: AnyViewer, form: F
     return RedirectResponse(f"{PREFIX}{SECTION.path}?{urlencode({'saved': rule['pattern']})}", status_code=303)
 
 
-def _rule(registry, pattern: str) -> dict:
-    found = next((rule for rule in registry.immutability.list() if rule["pattern"] == pattern), None)
-    if found is None:
-        raise RegistryError(Err.NOT_FOUND, f"no immutability rule for {pattern[:300]!r}")
-    return found
-
-
 @routes.get(SECTION.path + "/delete")
 def confirm_delete(request: Request, registry: RegistryDep, viewer: AnyViewer, pattern: str = ""):
     viewer.require_admin()
-    return render(request, "admin/immutability_delete.html", rule=_rule(registry, pattern), section=SECTION)
+    rule = one(registry.immutability.list(), "pattern", pattern, "immutability rule for")
+    return render(request, "admin/immutability_delete.html", rule=rule, section=SECTION)
 
 
 @routes.post(SECTION.path + "/delete")

@@ -8,9 +8,8 @@ from starlette.responses import RedirectResponse
 
 from dockyard.api.deps import RegistryDep
 from dockyard.audit import audited
-from dockyard.errors import Err, RegistryError
 from dockyard.ui.deps import AnyViewer, Form
-from dockyard.ui.sections import Section, attempt
+from dockyard.ui.sections import Section, attempt, one
 from dockyard.ui.web import PREFIX, render
 
 SECTION = Section("upstreams", "Upstreams", "Registries this one caches: pulls of NAME/repo read through upstream "
@@ -44,17 +43,11 @@ def add_upstream(request: Request, registry: RegistryDep, viewer: AnyViewer, for
     return RedirectResponse(f"{PREFIX}{SECTION.path}?added={upstream['name']}", status_code=303)
 
 
-def _named(registry, name: str) -> dict:
-    found = next((u for u in registry.upstreams.list() if u["name"] == name), None)
-    if found is None:
-        raise RegistryError(Err.NOT_FOUND, f"no upstream {name[:64]!r}")
-    return found
-
-
 @routes.get(SECTION.path + "/{upstream}/remove")
 def confirm_remove(request: Request, upstream: str, registry: RegistryDep, viewer: AnyViewer):
     viewer.require_admin()
-    return render(request, "admin/upstream_remove.html", upstream=_named(registry, upstream), section=SECTION)
+    found = one(registry.upstreams.list(), "name", upstream, "upstream")
+    return render(request, "admin/upstream_remove.html", upstream=found, section=SECTION)
 
 
 @routes.post(SECTION.path + "/{upstream}/remove")
