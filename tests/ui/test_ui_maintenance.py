@@ -89,7 +89,7 @@ def test_a_preview_lists_what_would_go_and_why_and_the_run_started_from_it_delet
     assert started.status_code == 303 and [line["event"] for line in lines] == ["gc.start"]
     preview = wait_for(ui, started.headers["location"])
     assert "Preview" in preview and "What would go, and why" in preview and "done" in preview
-    assert re.search(r"manifest team/app sha256:\w{12} Copy tags v1 keep-last 2: 3th newest \(rule team/app \)",
+    assert re.search(r"manifest team/app sha256:\w{12} Copy tags v1 keep-last 2: 3rd newest \(rule team/app \)",
                      preview), preview
     assert "tags v2" not in preview and "tags v3" not in preview
     assert re.search(r"link team/app sha256:\w{12} Copy 800 B no manifest references it", preview)

@@ -128,3 +128,10 @@ def test_the_most_specific_rule_applies():
 def test_invalid_rules_are_refused(rule):
     with pytest.raises(RegistryError):
         validated(rule)
+
+
+def test_a_keep_last_reason_names_the_tag_rank_in_english():
+    from dockyard.maintenance.retention import _ordinal
+
+    assert [_ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd", "111th"]

@@ -71,6 +71,12 @@ class Plan:
     manifests: list[tuple[ManifestInfo, str]] = field(default_factory=list)
 
 
+def _ordinal(rank: int) -> str:
+    """`1st`, `2nd`, `3rd`, `4th`, `11th`, `21st`..."""
+    suffix = "th" if rank % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{suffix}"
+
+
 def _ago(seconds: int) -> str:
     return f"{seconds // DAY}d" if seconds >= DAY and seconds % DAY == 0 else f"{seconds}s"
 
@@ -88,7 +94,7 @@ def expired_tags(rule: RetentionRule, tags: list[TagInfo], pulled: dict[Digest, 
     for rank, tag in enumerate(scoped, start=1):
         last_use = max(tag.pushed_at, tag.last_pulled or 0, pulled.get(tag.digest, 0))
         if rule.keep_last is not None and rank > rule.keep_last:
-            reasons[tag.tag] = f"keep-last {rule.keep_last}: {rank}th newest"
+            reasons[tag.tag] = f"keep-last {rule.keep_last}: {_ordinal(rank)} newest"
         elif rule.expire_after is not None and tag.pushed_at < now - rule.expire_after:
             reasons[tag.tag] = f"pushed {_ago(now - tag.pushed_at)} ago: expire-after {_ago(rule.expire_after)}"
         elif rule.unpulled_after is not None and last_use < now - rule.unpulled_after:
