@@ -39,10 +39,12 @@ def test_rules_are_set_listed_and_deleted(client):
 
 
 @pytest.mark.parametrize("rule", [{}, {"keep_last": -1}, {"expire_after": "30d"}, {"keep_tags": "latest"},
-                                  {"keep_last": 1, "colour": "red"}])
+                                  {"keep_last": 1, "colour": "red"}, {"keep_last": True}, {"untagged_after": True},
+                                  {"keep_last": 10 ** 40}, {"unpulled_after": 10 ** 40}])
 def test_invalid_rules_are_400(client, rule):
     response = set_rule(client, "team/*", **rule)
     assert response.status_code == 400 and error_code(response) == "UNSUPPORTED"
+    assert client.get("/dockyard/v1/retention").json()["rules"] == []  # the listing still answers
 
 
 def test_keep_last_deletes_older_images_with_their_children_and_referrers_and_keeps_the_rest(client, registry):

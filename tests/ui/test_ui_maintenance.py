@@ -147,6 +147,10 @@ def test_bad_gc_input_is_a_400_on_the_page_and_a_missing_part_a_404(ui):
     wait_for(ui, run)
     assert ui.get(run, params={"part": 1}).status_code == 404
     assert ui.get(run, params={"part": -1}).status_code == 404
+    unsaid = ui.post("/ui/admin/maintenance/gc", data={"csrf": csrf, "grace": "0s"}, follow_redirects=False)
+    assert "Preview" in wait_for(ui, unsaid.headers["location"])  # a form that does not say "real" previews
+    huge = ui.post("/ui/admin/maintenance", data={"csrf": csrf, "pattern": "team/*", "keep_last": "9" * 40})
+    assert huge.status_code == 400 and "keep_last must be a whole number of tags, at most" in text(huge.text)
     confirm = text(ui.get("/ui/admin/maintenance/gc", params={"grace": "1h"}).text)
     assert "Run garbage collection now?" in confirm
 

@@ -25,6 +25,8 @@ from dockyard.storage.types import ManifestInfo, RetentionRule, TagInfo
 
 DAY = 86400
 MAX_PATTERNS = 32
+MAX_KEEP = 1_000_000  # tags a rule keeps (a number DynamoDB stores exactly; a JSON `true` is no count)
+MAX_DURATION = 100 * 365 * DAY
 
 
 def validated(rule: RetentionRule) -> RetentionRule:
@@ -34,12 +36,12 @@ def validated(rule: RetentionRule) -> RetentionRule:
 
     if not is_repository_glob(rule.pattern):
         raise bad(f"invalid repository glob {rule.pattern[:300]!r}")
-    if rule.keep_last is not None and (not isinstance(rule.keep_last, int) or rule.keep_last < 0):
-        raise bad("keep_last must be a whole number of tags")
+    if rule.keep_last is not None and not _whole(rule.keep_last, 0, MAX_KEEP):
+        raise bad(f"keep_last must be a whole number of tags, at most {MAX_KEEP}")
     for name in ("expire_after", "untagged_after", "unpulled_after"):
         v = getattr(rule, name)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
-            raise bad(f"{name} must be a positive number of seconds")
+        if v is not None and not _whole(v, 1, MAX_DURATION):
+            raise bad(f"{name} must be a positive number of seconds, at most {MAX_DURATION} (100 years)")
     for name in ("tags", "keep_tags"):
         patterns = getattr(rule, name)
         if len(patterns) > MAX_PATTERNS or not all(isinstance(p, str) and is_tag_glob(p) for p in patterns):
@@ -47,6 +49,11 @@ def validated(rule: RetentionRule) -> RetentionRule:
     if all(getattr(rule, n) is None for n in ("keep_last", "expire_after", "untagged_after", "unpulled_after")):
         raise bad("a rule needs at least one of keep_last, expire_after, untagged_after, unpulled_after")
     return rule
+
+
+def _whole(v, least: int, most: int) -> bool:
+    """An int (not a bool, which JSON's true would be) from `least` to `most`."""
+    return isinstance(v, int) and not isinstance(v, bool) and least <= v <= most
 
 
 def rule_for(repository: str, rules: list[RetentionRule]) -> RetentionRule | None:

@@ -109,7 +109,8 @@ def confirm_run(request: Request, registry: RegistryDep, viewer: AnyViewer, grac
 @audited("gc.start", status=303)
 def start_run(request: Request, registry: RegistryDep, viewer: AnyViewer, form: Form):
     viewer.require_admin()
-    run, refused = attempt(lambda: registry.maintenance.start(form.get("dry_run") == "1", grace_of(form)), (400, 409))
+    dry_run = form.get("dry_run") != "0"  # only a form that says so starts a real run
+    run, refused = attempt(lambda: registry.maintenance.start(dry_run, grace_of(form)), (400, 409))
     if refused:
         busy = refused.detail.get("run") if isinstance(refused.detail, dict) else None
         return _page(request, registry, refused.err.status, busy=busy, gc_form=form,
