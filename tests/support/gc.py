@@ -32,10 +32,13 @@ def s3_keys(registry, prefix: str = "blobs/") -> set[str]:
 
 
 def pull_blob(client, repo: str, digest: str) -> bytes | None:
-    """A blob's bytes as a client gets them (the redirect followed to S3); None if it is not there."""
+    """A blob's bytes as a client gets them (the redirect followed to S3, or the instance's own answer for a
+    small blob it was asked for before); None if it is not there."""
     import httpx
 
     response = client.get(f"/v2/{repo}/blobs/{digest}", follow_redirects=False)
+    if response.status_code == 200:
+        return response.content
     if response.status_code != 307:
         return None
     fetched = httpx.get(response.headers["location"], timeout=30)
