@@ -20,8 +20,10 @@ from dockyard.registry import Registry
 
 def registry_of(request: Request) -> Registry:
     """The app's registry, built on first use (objects only, no AWS call). The routes of a pull take it here
-    rather than as a dependency: each dependency costs FastAPI a resolution of its own on every request."""
-    return request.app.state.registry()
+    rather than as a dependency: each dependency costs FastAPI a resolution of its own on every request. An
+    app that overrides `get_registry` (the gateway: a registry per request) is honoured here too."""
+    override = request.app.dependency_overrides.get(get_registry)
+    return override(request) if override is not None else request.app.state.registry()
 
 
 async def get_registry(request: Request) -> Registry:
