@@ -3,6 +3,8 @@ handler), each one's AWS calls and handler time, and the cost per million pulls 
 
     python benchmarks/calls_and_cost.py [--no-docker] [--repeat N]
 
+It also measures a push's AWS calls and write units, without a storage quota and under one.
+
 The handler (Mangum, access control on) runs behind a loopback server that turns each HTTP request into a
 Function URL event (`tests.support.function_url.FunctionUrlServer`), over moto. skopeo and, where dockerd can
 run, docker pull a 5-layer image through it; every request they make is recorded, with the DynamoDB items
@@ -15,6 +17,8 @@ The model, per pull:
   in a fresh interpreter) billed the same way, at a stated cold-start rate;
 - DynamoDB: read units per 4 KB of each item read (1 strongly consistent, 0.5 eventually), as counted from
   the items the handler got back (a missing item still costs one unit's worth);
+- DynamoDB writes: a write unit per item of 1 KB or less written (2 in a transaction): the usage counters
+  (none on a warm pull between batches; one per manifest GET in the worst case, measured too);
 - S3: one GET per blob the client fetched through a presigned redirect;
 - CloudWatch Logs: $0.50 per GB ingested, counting 26 bytes per event on top of its text: Lambda's START,
   END and REPORT lines (text format) or none (JSON format with the system log level at WARN, as the stack
@@ -42,13 +46,8 @@ from pathlib import Path
 import edge_cost
 from common import FAKE_ENV, ROOT, MotoServer, environment, signed_backend
 
-PRICES = {  # us-east-1 list prices, as of 2025-12 (Lambda arm64, DynamoDB on-demand, S3 Standard, Logs)
-    "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000133334,
-    "dynamodb_read_unit": 0.125 / 1e6,
-    "s3_get": 0.0004 / 1e3,
-    "logs_gb": 0.50,
-}
+from dockyard.pricing import PRICES  # us-east-1 list prices, as of 2025-12 (one source with `dockyard usage`)
+
 MEMORY_MB = 1024  # the stack's default
 COLD_START_RATES = (0.001, 0.01)  # 1 in 1,000 invocations (steady traffic); 1 in 100 (AWS's "under 1%")
 LAYERS = 5
@@ -93,6 +92,7 @@ class Meter:
     def __init__(self):
         self.calls: Counter = Counter()
         self.units = 0.0
+        self.write_units = 0.0
         self._consistent = False
         self.log_bytes = 0
         self.log_lines = 0
@@ -104,8 +104,13 @@ class Meter:
             client.meta.events.register("before-parameter-build.dynamodb.*", self._params)
             client.meta.events.register("after-call.dynamodb.*", self._after)
 
-    def _params(self, params, **_) -> None:
+    def _params(self, params, model=None, **_) -> None:
         self._consistent = bool(params.get("ConsistentRead"))
+        name = getattr(model, "name", "")
+        if name in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.write_units += 1  # each item these write is under 1 KB
+        elif name == "TransactWriteItems":
+            self.write_units += 2 * len(params.get("TransactItems", []))
 
     def _after(self, model, parsed, **_) -> None:
         factor = 1.0 if self._consistent else 0.5
@@ -122,6 +127,10 @@ class Meter:
         self.calls.clear()
         self.units = 0.0
         return calls, units
+
+    def take_writes(self) -> float:
+        writes, self.write_units = self.write_units, 0.0
+        return writes
 
 
 class LineCounter(logging.Handler):
@@ -176,15 +185,18 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
 
     def record(method, path, response, seconds):
         calls, units = meter.take()
+        writes = meter.take_writes()
         wait = sum(n * LATENCY.get(service, 0.0) for (service, _), n in calls.items())
         records.append({"request": f"{method} {_shape(path)}", "status": response.status_code,
                         "wall": seconds, "cpu": cpu[-1], "seconds": cpu[-1] + wait,
-                        "redirect": response.status_code == 307, "calls": calls, "units": units,
+                        "redirect": response.status_code == 307, "calls": calls, "units": units, "writes": writes,
                         "log_bytes": meter.log_bytes, "log_lines": meter.log_lines})
         meter.log_bytes = meter.log_lines = 0
 
     def reset():
+        registry.meter.flush()
         meter.take()
+        meter.take_writes()
         meter.log_bytes = meter.log_lines = 0
         records.clear()
 
@@ -211,17 +223,20 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
                     pulls[client] = run
                     continue
                 run(reset)  # warm-up: this instance's AWS clients and signing keys are loaded from now on
-                pulls[client] = {"unseen": [], "warm": []}
+                pulls[client] = {"unseen": [], "warm": [], "metered": []}
                 for _ in range(repeat):
-                    for scenario in ("unseen", "warm"):
+                    for scenario in ("unseen", "warm", "metered"):
                         if scenario == "unseen":
                             registry.blobs.links.clear()  # an instance that has not seen this image
                             registry.manifests.seen.clear()
                             registry.blobs.small.clear()
                         else:  # one pull more: a warm instance keeps the small blobs it was asked for twice
                             run(reset)
+                        # metered: the usage counts' worst case, written by every manifest GET (interval 0)
+                        registry.meter.interval = 0 if scenario == "metered" else settings.meter_interval
                         run(reset)
                         pulls[client][scenario].append(list(records))
+                registry.meter.interval = settings.meter_interval
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -232,10 +247,37 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
     function_url.invoke(audited, "GET", "/v2/bench/app/manifests/v1", headers={
         "Authorization": "Basic " + base64.b64encode(creds.encode()).decode()})
     pulls["audit"] = {"log_bytes": meter.log_bytes + EVENT_OVERHEAD * meter.log_lines}
+    pulls["push"] = measure_pushes(handler, registry, meter, creds)
     return pulls, measure_init()
 
 
-def push(handler, layout, manifest: bytes, creds: str) -> None:
+def measure_pushes(handler, registry, meter, creds: str) -> dict:
+    """The AWS calls and write units of a whole push of a fresh 5-layer image (blobs, then the manifest),
+    without a quota and under one."""
+    from tests.support.oci import Layout, random_layer
+
+    registry.quotas.set("quota/*", 10 ** 12)  # the admin call, made on the registry itself
+    results = {}
+    work = Path(tempfile.mkdtemp(prefix="dockyard-push-"))
+    try:
+        for label, repo in (("no quota", "plain/app"), ("under a quota", "quota/app")):
+            layout = Layout(work / label.replace(" ", "-"))
+            desc, manifest = layout.image([random_layer(2000 + i, f"{label}{i}") for i in range(LAYERS)])
+            layout.tag(desc, "v1")
+            push(handler, layout, manifest, creds, repo)  # this instance has read the quotas since
+            layout = Layout(work / f"{label.replace(' ', '-')}-2")
+            desc, manifest = layout.image([random_layer(3000 + i, f"{label}{i}b") for i in range(LAYERS)])
+            layout.tag(desc, "v1")
+            meter.take(), meter.take_writes()
+            push(handler, layout, manifest, creds, repo, tag="v2")
+            calls, _ = meter.take()
+            results[label] = {"calls": calls, "write_units": meter.take_writes()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def push(handler, layout, manifest: bytes, creds: str, repo: str = "bench/app", tag: str = "v1") -> None:
     from tests.support import function_url
     from tests.support.oci import OCI_MANIFEST, sha256
 
@@ -243,10 +285,10 @@ def push(handler, layout, manifest: bytes, creds: str) -> None:
     for blob in (layout.root / "blobs" / "sha256").iterdir():
         data = blob.read_bytes()
         if data != manifest:
-            response = function_url.invoke(handler, "POST", "/v2/bench/app/blobs/uploads/",
+            response = function_url.invoke(handler, "POST", f"/v2/{repo}/blobs/uploads/",
                                            params={"digest": sha256(data)}, body=data, headers=basic)
             assert response.status_code == 201, response.content
-    response = function_url.invoke(handler, "PUT", "/v2/bench/app/manifests/v1", body=manifest,
+    response = function_url.invoke(handler, "PUT", f"/v2/{repo}/manifests/{tag}", body=manifest,
                                    headers={**basic, "Content-Type": OCI_MANIFEST})
     assert response.status_code == 201, response.content
 
@@ -338,6 +380,7 @@ def costs(records: list[dict], init: float, cold_rate: float, platform_logs: boo
     billed_ms = sum(math.ceil(r["seconds"] * 1000) for r in records)
     invocations = len(records)
     units = sum(r["units"] for r in records)
+    writes = sum(r.get("writes", 0) for r in records)
     s3_gets = sum(r["redirect"] + r["calls"].get(("s3", "GetObject"), 0) for r in records)  # clients' and ours
     log_bytes = sum(r["log_bytes"] + EVENT_OVERHEAD * r["log_lines"] for r in records)
     if platform_logs:
@@ -348,10 +391,11 @@ def costs(records: list[dict], init: float, cold_rate: float, platform_logs: boo
         "compute": billed_ms / 1000 * gb * PRICES["lambda_gb_second"] * million,
         "init": invocations * cold_rate * math.ceil(init * 1000) / 1000 * gb * PRICES["lambda_gb_second"] * million,
         "reads": units * PRICES["dynamodb_read_unit"] * million,
+        "writes_usd": writes * PRICES["dynamodb_write_unit"] * million,
         "s3": s3_gets * PRICES["s3_get"] * million,
         "logs": log_bytes / 1e9 * PRICES["logs_gb"] * million,
     }
-    return {"invocations": invocations, "billed_ms": billed_ms, "units": units, "s3_gets": s3_gets,
+    return {"invocations": invocations, "billed_ms": billed_ms, "units": units, "writes": writes, "s3_gets": s3_gets,
             "log_bytes": log_bytes, **parts, "total": sum(parts.values())}
 
 
@@ -369,6 +413,7 @@ def report(pulls, init: float) -> None:
           f"emulator, over moto; {MEMORY_MB} MB; a {LAYERS}-layer image; INIT (importing the handler in a fresh "
           f"interpreter) measured at {init * 1000:.0f} ms of CPU\n")
     audit = pulls.pop("audit")
+    pushes = pulls.pop("push")
     for client, scenarios in pulls.items():
         if isinstance(scenarios, str):
             print(f"**{client}**: not measured ({scenarios})\n")
@@ -393,22 +438,37 @@ def report(pulls, init: float) -> None:
           "START/END/REPORT lines), and text format for comparison. Billed time: the handler's CPU time here "
           "plus each AWS call at an assumed in-region latency (DynamoDB 3 ms, Secrets Manager 15 ms), rounded up "
           "to the ms; this machine is shared, so its wall clock (last column above) counts other work too.\n")
-    print("| pull | invocations | billed time | read units | S3 GETs | Lambda requests | compute | INIT | reads | "
-          "S3 | logs | **total** | text logs, 1% cold |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| pull | invocations | billed time | read units | write units | S3 GETs | Lambda requests | compute | INIT | "
+          "reads | writes | S3 | logs | **total** | text logs, 1% cold |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for client, scenarios in pulls.items():
         if isinstance(scenarios, str):
             continue
-        for scenario, label in SCENARIOS:
+        for scenario, label in (*((s, f"first pull, {label}") for s, label in SCENARIOS),
+                                ("metered", "warm, usage counts written by this pull (worst case)")):
             run = _typical(scenarios[scenario])
             model = costs(run, init, COLD_START_RATES[0], platform_logs=False)
             worst = costs(run, init, COLD_START_RATES[1], platform_logs=True)
-            print(f"| {client}, first pull, {label} | {model['invocations']} | {model['billed_ms']} ms | {model['units']:g} | "
-                  f"{model['s3_gets']} | ${model['requests']:.2f} | ${model['compute']:.2f} | ${model['init']:.2f} | "
-                  f"${model['reads']:.2f} | ${model['s3']:.2f} | ${model['logs']:.2f} | **${model['total']:.2f}** | "
+            print(f"| {client}, {label} | {model['invocations']} | {model['billed_ms']} ms | {model['units']:g} | "
+                  f"{model['writes']:g} | {model['s3_gets']} | ${model['requests']:.2f} | ${model['compute']:.2f} | "
+                  f"${model['init']:.2f} | ${model['reads']:.2f} | ${model['writes_usd']:.2f} | ${model['s3']:.2f} | "
+                  f"${model['logs']:.2f} | **${model['total']:.2f}** | "
                   f"${worst['total']:.2f} (logs ${worst['logs']:.2f}) |")
     print(f"\nRead auditing (`dockyard:auditReads=true`) adds one line of {audit['log_bytes']} bytes per pull (its "
           f"manifest GET): ${audit['log_bytes'] / 1e9 * PRICES['logs_gb'] * 1e6:.2f} per million pulls.")
+    print("\nUsage metering (`dockyard usage`): an instance counts manifest GETs and blob redirects in memory and "
+          "writes them as one UpdateItem per repository and day when its oldest count is `meter_interval` (60 s) "
+          "old, so a warm pull above writes nothing; the *worst case* row has every manifest GET write (interval 0): "
+          "one write unit more per pull.")
+    print("\n## What a push costs, with and without a storage quota\n")
+    print("A fresh 5-layer image (5 layers and a config, then the manifest), on an instance that has read the "
+          "quotas (it reads them again every `quota_cache_ttl` seconds: one Query).\n")
+    print("| push | AWS calls | write units | writes at list price, per million pushes |")
+    print("| --- | --- | --- | --- |")
+    for label, found in pushes.items():
+        calls = ", ".join(f"{n} {op}" for (_, op), n in sorted(found["calls"].items()))
+        print(f"| {label} | {calls} | {found['write_units']:g} | "
+              f"${found['write_units'] * PRICES['dynamodb_write_unit'] * 1e6:.2f} |")
     print("\nBudget: $5.00 per million docker first pulls at the default memory.")
     # Egress, and the requests of the downloads themselves, from S3 or from CloudFront (edge downloads).
     print("\n" + edge_cost.report().replace("# ", "## ", 1))

@@ -34,6 +34,11 @@ class WouldBlock(BaseException):
     for a failed call and goes on without it."""
 
 
+def may_block() -> bool:
+    """Whether a backend call may be made here (False on the event loop, where it would be refused)."""
+    return not _ON_EVENT_LOOP.get()
+
+
 def forbid_on_event_loop(**_) -> None:
     """A botocore handler for `BOTOCORE_EVENT` (and a check before an AWS client is built)."""
     if _ON_EVENT_LOOP.get():

@@ -12,6 +12,8 @@
     dockyard gc [--dry-run] [--json] [--grace DURATION]                (see dockyard.client.maintenance)
     dockyard retention set GLOB [--keep-last N] [--expire-after D] ... | list | delete GLOB | preview
     dockyard manifests REPOSITORY
+    dockyard quota set GLOB --bytes SIZE | list | delete GLOB
+    dockyard usage [--json] [--since 30d] [GLOB]
     dockyard signing-key rotate --secret-id ID [--region R]      (operator's AWS credentials)
     dockyard push SOURCE HOST[:PORT]/REPO[:TAG] [--creds ID:SECRET] [--json]  (SOURCE: oci:PATH[:TAG], docker-archive:PATH)
 """

@@ -88,6 +88,11 @@ class Settings:
     # The function that carries GC runs on (a deployed stack; the only one that may delete blob bytes);
     # None: runs go on in a thread of this process.
     gc_function: str | None = None
+    # Usage metering: seconds an instance holds pull counts before it adds them to the table (0: every
+    # manifest GET writes them).
+    meter_interval: int = 60
+    # Seconds an instance trusts the storage quotas it read.
+    quota_cache_ttl: int = 5
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
@@ -156,6 +161,8 @@ class Settings:
             ("edge_key_secret", Env.EDGE_KEY_SECRET, str),
             ("gc_grace", Env.GC_GRACE, int),
             ("gc_function", Env.GC_FUNCTION, str),
+            ("meter_interval", Env.METER_INTERVAL, int),
+            ("quota_cache_ttl", Env.QUOTA_CACHE_TTL, int),
         ):
             if env.get(var):
                 values[field] = cast(env[var])
@@ -198,6 +205,7 @@ class Settings:
         env[Env.GC_GRACE] = str(self.gc_grace)
         if self.gc_function:
             env[Env.GC_FUNCTION] = self.gc_function
+        env[Env.METER_INTERVAL], env[Env.QUOTA_CACHE_TTL] = str(self.meter_interval), str(self.quota_cache_ttl)
         return env
 
 

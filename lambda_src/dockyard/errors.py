@@ -12,6 +12,8 @@ import logging
 from enum import Enum
 from typing import Any
 
+from dockyard.domain.sizes import human_size
+
 log = logging.getLogger("dockyard")
 
 
@@ -36,6 +38,8 @@ class Err(Enum):
     # filled from the detail, which carries the same fields for programs).
     TAG_IMMUTABLE = ("DENIED", 403, "tag {tag} of {repository} is immutable (rule {rule}): it points to {digest} "
                                     "and cannot be {action}")
+    QUOTA_EXCEEDED = ("DENIED", 403, "quota exceeded in namespace {namespace}: {used:size} of {limit:size} used, "
+                                     "and blob {digest} of {repository} needs {size:size} more")
     # The same OCI codes where the spec asks for another status.
     INSUFFICIENT_SCOPE = ("DENIED", 401, "requested access to the resource is denied")
     RANGE_NOT_SATISFIABLE = ("BLOB_UPLOAD_INVALID", 416, "chunk does not start at the current upload offset")
@@ -87,14 +91,24 @@ class RegistryError(Exception):
         self.err = err
         self.detail = detail
         self.headers = headers or {}
-        self.message = err.message.format_map(detail) if isinstance(detail, dict) and "{" in err.message \
-            else err.message
+        self.message = err.message.format_map({k: _Field(v) for k, v in detail.items()}) \
+            if isinstance(detail, dict) and "{" in err.message else err.message
 
     def body(self) -> bytes:
         entry: dict[str, Any] = {"code": self.err.code, "message": self.message}
         if self.detail is not None:
             entry["detail"] = self.detail
         return json.dumps({"errors": [entry]}).encode()
+
+
+class _Field:
+    """A detail value in a message template; `{name:size}` writes a byte count for people (`50.0 MiB`)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return human_size(self.value) if spec == "size" else format(self.value, spec)
 
 
 def error_response(exc: RegistryError, method: str = "GET"):

@@ -48,6 +48,8 @@ class Env:
     EDGE_KEY_SECRET = "DOCKYARD_EDGE_KEY_SECRET"
     GC_GRACE = "DOCKYARD_GC_GRACE"
     GC_FUNCTION = "DOCKYARD_GC_FUNCTION"
+    METER_INTERVAL = "DOCKYARD_METER_INTERVAL"
+    QUOTA_CACHE_TTL = "DOCKYARD_QUOTA_CACHE_TTL"
     # The client commands' credentials (push, gateway), then the admin ones (keys, and serve --auth).
     KEY_ID = "DOCKYARD_KEY_ID"
     SECRET = "DOCKYARD_SECRET"

@@ -11,6 +11,13 @@ from tests.support.registry import image_manifest, push_blob, push_image
 LARGE = b"l" * (SMALL_BLOB + 1)  # too large for a warm instance to answer itself: always redirected
 
 
+@pytest.fixture(autouse=True)
+def steady_quotas(registry):
+    """The instance keeps the quotas it read for the test's length (else, on a loaded machine, a test that
+    outlasts `quota_cache_ttl` reads them again: one Query more)."""
+    registry.quotas.ttl = 3600
+
+
 @pytest.fixture
 def image(client):
     return push_image(client, "team/app", "v1", layers=[b"a" * 100, b"b" * 100, b"c" * 100])
@@ -127,7 +134,7 @@ def test_a_link_collected_elsewhere_is_forgotten_once_a_manifest_put_finds_it_mi
                       headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
 
 
-def test_manifest_put_costs_one_batched_read_and_one_transaction(client, calls):
+def test_manifest_put_costs_one_batched_read_one_transaction_and_its_push_count(client, calls):
     config, layers = b"{}", [bytes([i]) * 10 for i in range(5)]
     for blob in [config, *layers]:
         push_blob(client, "team/app", blob)
@@ -135,7 +142,8 @@ def test_manifest_put_costs_one_batched_read_and_one_transaction(client, calls):
     calls.clear()
     response = client.put("/v2/team/app/manifests/v1", content=body, headers={"Content-Type": mt.OCI_MANIFEST})
     assert response.status_code == 201
-    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("dynamodb", "UpdateItem"): 1}  # the repository's push count of the day
 
 
 def test_tag_page_costs_one_query(client, calls):
@@ -257,3 +265,80 @@ def test_deleting_content_costs_one_read_and_one_transaction(client, calls, tran
     assert client.delete(f"/v2/team/app/blobs/{sha256(b'a' * 100)}").status_code == 202
     assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
     assert transaction_items == [2]  # the link, and its record
+def test_an_instance_reads_the_quotas_again_every_few_seconds(client, registry, calls, transaction_items):
+    push_blob(client, "team/app", b"warm")  # this instance has read the quotas (none)
+    calls.clear()
+    registry.quotas.forget()  # read again every few seconds (`quota_cache_ttl`)
+    transaction_items.clear()
+    push_blob(client, "team/app", b"other")
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("s3", "PutObject"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("dynamodb", "Query"): 1}
+    assert transaction_items == [2]
+
+
+def test_a_link_under_a_quota_reads_its_counts_once_more_and_writes_two_items_more(client, registry, calls,
+                                                                                   transaction_items):
+    assert client.put("/dockyard/v1/quotas/team/*", json={"bytes": 10 ** 6}).status_code == 200
+    push_blob(client, "team/app", b"warm")
+    calls.clear()
+    transaction_items.clear()
+    push_blob(client, "team/app", b"layer")
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("s3", "PutObject"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("dynamodb", "BatchGetItem"): 1}
+    assert transaction_items == [4]  # the link, its record, the blob's membership of the namespace, `used`
+    calls.clear()
+    transaction_items.clear()
+    push_blob(client, "team/other", b"layer")  # in the namespace already: its membership counts one link more
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("s3", "HeadObject"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("dynamodb", "BatchGetItem"): 1}
+    assert transaction_items == [3]
+
+
+def test_deleting_a_blob_under_a_quota_counts_it_out_in_its_transaction(client, registry, calls, transaction_items):
+    assert client.put("/dockyard/v1/quotas/team/*", json={"bytes": 10 ** 6}).status_code == 200
+    push_blob(client, "team/app", b"layer")
+    calls.clear()
+    transaction_items.clear()
+    assert client.delete(f"/v2/team/app/blobs/{sha256(b'layer')}").status_code == 202
+    # The link's read names the quotas that counted it; one batched read of their memberships.
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "BatchGetItem"): 1,
+                           ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [4]  # the link, its record, the membership's delete, `used`
+
+
+def test_pulls_are_metered_in_memory_and_written_in_batches(client, registry, calls, image):
+    digest = push_blob(client, "team/app", b"layer")
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200  # its hourly pull stamp is written
+    registry.blobs.links.clear()
+    registry.meter.flush()
+    calls.clear()
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200
+    assert client.get(f"/v2/team/app/blobs/{digest}", follow_redirects=False).status_code == 307
+    assert dict(calls) == {("dynamodb", "GetItem"): 2}  # counted, not written
+    registry.meter.interval = 0  # the batch is due: the next manifest GET writes it
+    calls.clear()
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1}
+
+
+def test_gc_collecting_a_link_reads_it_and_counts_it_out_in_one_transaction(client, registry, calls,
+                                                                            transaction_items):
+    from dockyard.domain.digest import Digest
+
+    digest = Digest.parse(push_blob(client, "team/app", b"plain"))
+    state = registry.storage.collector.link_state("team/app", digest)
+    calls.clear()
+    transaction_items.clear()
+    assert registry.storage.collector.collect_link("team/app", digest, state.since, state.since + 1)
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [2]  # the link, its record
+    assert client.put("/dockyard/v1/quotas/team/*", json={"bytes": 10 ** 6}).status_code == 200
+    digest = Digest.parse(push_blob(client, "team/app", b"counted"))
+    state = registry.storage.collector.link_state("team/app", digest)
+    calls.clear()
+    transaction_items.clear()
+    assert registry.storage.collector.collect_link("team/app", digest, state.since, state.since + 1)
+    # Under a quota: its membership is read (one batched read) and counted out with the link.
+    assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "BatchGetItem"): 1,
+                           ("dynamodb", "TransactWriteItems"): 1}
+    assert transaction_items == [4]  # the link, its record, the membership's delete, `used`

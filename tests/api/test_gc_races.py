@@ -94,20 +94,44 @@ def gc(registry) -> dict:
     return run.counts
 
 
-@settings(max_examples=int(os.environ.get("DOCKYARD_RACE_EXAMPLES", 30)), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), mount=st.booleans(), shared=st.integers(1, 3))
-def test_no_interleaving_of_pushes_deletes_and_gc_loses_a_referenced_blob(settings, registry, seed, mount, shared):
+def instances(settings, registry, name: str, count: int) -> list:
+    """`count` instances of a registry of its own (bucket and table `name`) on `registry`'s clients: each
+    worker is an instance of its own (with its own link cache), as Lambda runs them."""
     from dockyard.factory import build_registry
     from dockyard.storage.aws import ensure_bucket, ensure_table
 
     s3, dynamodb = registry.storage.objects.client, registry.storage.blobs.table.client
-    run = uuid.uuid4().hex[:8]
-    settings = replace(settings, bucket=f"race-{run}", table=f"race-{run}")  # a registry of its own
+    settings = replace(settings, bucket=name, table=name)
     ensure_bucket(s3, settings)
     ensure_table(dynamodb, settings)
-    # Each worker is an instance of its own (with its own link cache), as Lambda runs them.
-    registry, a, b, deleter, gc_instance = (build_registry(settings, s3, dynamodb) for _ in range(5))
+    return [build_registry(settings, s3, dynamodb) for _ in range(count)]
+
+
+def interleave(registry, workers, seed: int, allowed: set) -> list:
+    """Run the workers, one AWS call at a time, in the order `seed` makes; each fails only with an `allowed`
+    error. Returns what each returned (or raised)."""
+    interleaving = Interleaving([registry.storage.blobs.table.client, registry.storage.objects.client])
+    try:
+        # The schedule comes from a seed, not from draws: how many choices a run makes depends on timing.
+        schedule = random.Random(seed)
+        starts = [schedule.randrange(80) for _ in workers]
+        results = interleaving.run(workers, schedule.randrange, starts)
+    finally:
+        interleaving.close()
+    for result in results:
+        if isinstance(result, RegistryError):
+            assert result.err in allowed, result
+        else:
+            assert not isinstance(result, BaseException), repr(result)
+    return results
+
+
+@settings(max_examples=int(os.environ.get("DOCKYARD_RACE_EXAMPLES", 30)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), mount=st.booleans(), shared=st.integers(1, 3))
+def test_no_interleaving_of_pushes_deletes_and_gc_loses_a_referenced_blob(settings, registry, seed, mount, shared):
+    run = uuid.uuid4().hex[:8]
+    registry, a, b, deleter, gc_instance = instances(settings, registry, f"race-{run}", 5)
     repos = [f"race-{run}/a", f"race-{run}/b"]
     base = [os.urandom(64) for _ in range(3)]
     config = json.dumps({"os": "linux", "run": run}).encode()
@@ -121,19 +145,7 @@ def test_no_interleaving_of_pushes_deletes_and_gc_loses_a_referenced_blob(settin
         lambda: deleter.blobs.unlink(repos[0], str(Digest.of(base[-1]))),
         lambda: gc(gc_instance),
     ]
-    interleaving = Interleaving([dynamodb, s3])
-    try:
-        # The schedule comes from a seed, not from draws: how many choices a run makes depends on timing.
-        schedule = random.Random(seed)
-        starts = [schedule.randrange(80) for _ in workers]
-        results = interleaving.run(workers, schedule.randrange, starts)
-    finally:
-        interleaving.close()
-    for result in results:
-        if isinstance(result, RegistryError):
-            assert result.err in ALLOWED, result
-        else:
-            assert not isinstance(result, BaseException), repr(result)
+    results = interleave(registry, workers, seed, ALLOWED)
     pushed = [repo for repo, result in zip(repos, results[:2]) if not isinstance(result, BaseException)]
     assert check_pulls(registry, repos) == len(pushed)
     check_records(registry)

@@ -197,3 +197,26 @@ def test_governance_rules_and_refusals(http, admin, auth):
     assert moved.status_code == 403 and "immutable" in moved.json()["errors"][0]["message"]
     assert http.delete("/v2/locked/app/manifests/1.0", headers=auth).status_code == 403
     assert http.delete("/dockyard/v1/immutability/locked/*", headers=admin).status_code == 200
+
+
+def test_quotas_usage_and_metering(http, admin, auth):
+    """A quota counted in, charged by links and refunded by a DELETE; usage counters written and reported."""
+    created = http.put("/dockyard/v1/quotas/quota/*", json={"bytes": 5000}, headers=admin)
+    assert created.status_code == 200 and created.json()["quota"]["state"] in ("counting", "active"), created.text
+    config, small, large = b'{"os": "linux"}', os.urandom(1000), os.urandom(6000)
+    for blob in (config, small):
+        push_monolithic(http, auth, "quota/app", blob)
+    refused = http.post("/v2/quota/app/blobs/uploads/", params={"digest": sha256(large)}, content=large, headers=auth)
+    assert refused.status_code == 403 and "quota exceeded" in refused.text
+    push_manifest(http, auth, "quota/app", "v1", config, [small])
+    assert http.get("/v2/quota/app/manifests/v1", headers=auth).status_code == 200
+    extra = push_monolithic(http, auth, "quota/app", os.urandom(500))
+    assert http.delete(f"/v2/quota/app/blobs/{extra}", headers=auth).status_code == 202
+    [quota] = http.get("/dockyard/v1/quotas", headers=admin).json()["quotas"]
+    assert quota["used"] == len(config) + len(small)
+    report = http.get("/dockyard/v1/usage", params={"glob": "quota/*"}, headers=admin)
+    assert report.status_code == 200, report.text
+    [repo] = report.json()["repositories"]
+    assert repo["stored"]["blob_bytes"] == len(config) + len(small) and repo["activity"]["pushes"] == 1
+    assert repo["activity"]["pulls"] == 1  # counted in memory; the report writes them first
+    assert http.delete("/dockyard/v1/quotas/quota/*", headers=admin).json()["done"] is True

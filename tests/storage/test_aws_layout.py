@@ -14,7 +14,7 @@ from dockyard.storage import keys
 from dockyard.storage.dynamo.references import entry_item
 from dockyard.storage.dynamo.table import value
 from dockyard.storage.types import (AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, GcRun, ImmutabilityRule,
-                                    Lease, RetentionRule, UpstreamRecord, Uses)
+                                    Lease, Quota, RetentionRule, UpstreamRecord, UsageCounts, Uses)
 from tests.storage.conftest import manifest_record, no_references
 
 NOW = int(time.time())
@@ -123,6 +123,15 @@ def fill(storage, repo: str) -> None:
                                                   username="u", secret_id="arn:secret", created_at=1))
     storage.upstreams.claim_fetch(digest, "t", NOW + 60, NOW)
     storage.governance.put_immutability(ImmutabilityRule("prod/*", ("latest",), NOW))
+    storage.governance.add_usage(repo, "2026-12-01", UsageCounts(1, 1, 5, 1, NOW, NOW), NOW + 60)
+    counted, gone = Quota("team/*", 1000, "q1", count_after=NOW), Quota("old/*", 1000, "q2", count_after=NOW)
+    for quota in (counted, gone):
+        storage.quotas.create_quota(quota)
+    storage.quotas.save_cursor(counted, f"{repo}\0{digest}")
+    storage.quotas.start_delete(gone)
+    other = Digest.of(b"quota")
+    storage.blobs.link_blob(repo, other, BlobRef(5, storage.objects.put_blob(other, b"quota")), record=True,
+                            quotas=(counted,))
 
 
 def test_every_item_has_the_documented_key_and_attributes(aws_storage):
@@ -130,7 +139,7 @@ def test_every_item_has_the_documented_key_and_attributes(aws_storage):
     table = aws_storage.blobs.table
     items = table.client.scan(TableName=table.name, ConsistentRead=True)["Items"]
     entries = documented_items()
-    assert len(entries) == 20
+    assert len(entries) == 23
     seen: set[str] = set()
     for item in items:
         pk, sk = item.pop("pk")["S"], item.pop("sk")["S"]

@@ -52,6 +52,8 @@ def test_a_record_whose_bytes_are_gone_can_be_replaced(storage, repo):
     repaired = BlobRef(4, "blobs/direct/x/repaired")
     storage.blobs.link_blob(repo + "-b", D, repaired, record=True, replaces=REF.location)
     assert storage.blobs.get_blob(D) == repaired
+    storage.blobs.link_blob(repo, D, repaired)  # the link that pointed at the lost bytes follows
+    assert storage.blobs.get_link(repo, D) == repaired
 
 
 def test_a_link_that_closes_a_session_commits_with_it(storage, repo):

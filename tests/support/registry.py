@@ -21,9 +21,14 @@ def image_manifest(config: bytes, layers: list[bytes], **extra) -> bytes:
                        "layers": [descriptor(OCI_LAYER, layer) for layer in layers], **extra}).encode()
 
 
+def image_config(tag: str) -> bytes:
+    """The config blob `push_image` pushes for `tag`."""
+    return json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+
+
 def push_image(client, name: str, tag: str, layers: list[bytes] | None = None, **extra) -> tuple[str, bytes]:
     """Push config, layers and manifest; returns (manifest digest, manifest bytes)."""
-    config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+    config = image_config(tag)
     layers = layers if layers is not None else [hashlib.sha256(tag.encode()).digest() * 10]
     for blob in [config, *layers]:
         push_blob(client, name, blob)

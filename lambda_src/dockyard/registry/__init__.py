@@ -18,6 +18,9 @@ from dockyard.registry.direct import DirectUploads
 from dockyard.registry.immutability import Immutability
 from dockyard.registry.lease import Leases
 from dockyard.registry.manifests import Manifests
+from dockyard.registry.meter import Meter
+from dockyard.registry.quotas import Quotas
+from dockyard.registry.usage import Usage
 from dockyard.registry.pullthrough import PullThrough
 from dockyard.registry.upstreams import Upstreams
 from dockyard.registry.uploads import Uploads
@@ -38,18 +41,24 @@ class Registry:
     immutability: Immutability
     maintenance: Maintenance
     browse: Browse
+    meter: Meter
+    usage: Usage
+    quotas: Quotas
 
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     """The registry over `storage`: its pieces share one link cache, one commit and one lease keeper."""
     links = LinkCache(settings.link_cache_ttl)
-    commit = Commit(storage.blobs, storage.objects, links)
+    quotas = Quotas(storage.quotas, lambda n, last, visible: manifests.catalog(n, last, visible),
+                    settings.quota_cache_ttl)
+    commit = Commit(storage.blobs, storage.objects, links, quotas)
     leases = Leases(storage.uploads, settings.upload_lease)
     upstreams = Upstreams(storage.upstreams, storage.credentials)
     immutability = Immutability(storage.governance)
+    meter = Meter(storage.governance, settings.meter_interval)
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
-    manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, cache)
+    manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, meter, cache)
 
     def forget(repo: str, digest) -> None:  # what a GC run here collected: out of this instance's caches
         links.drop(repo, digest)
@@ -59,7 +68,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     return Registry(
         settings=settings,
         storage=storage,
-        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, cache, manifests.referencing),
+        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, meter, cache, manifests.referencing),
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
         manifests=manifests,
@@ -69,6 +78,9 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         immutability=immutability,
         maintenance=maintenance,
         browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability, maintenance.rule_for),
+        meter=meter,
+        usage=Usage(storage.governance, manifests.catalog, meter),
+        quotas=quotas,
     )
 
 

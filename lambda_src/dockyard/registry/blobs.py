@@ -10,6 +10,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache, SmallBlobs
 from dockyard.registry.commit import Commit
+from dockyard.registry.meter import Meter
 from dockyard.registry.pullthrough import PullThrough, Remote
 from dockyard.storage.interfaces import BlobIndex, ByteReader
 from dockyard.storage.types import BlobRef, StillReferenced
@@ -42,10 +43,10 @@ SMALL_BLOBS_TOTAL = 8 * 1024 * 1024
 
 class Blobs:
     def __init__(self, index: BlobIndex, store: ByteReader, commit: Commit, settings: Settings, links: LinkCache,
-                 cache: PullThrough | None = None, referencing=lambda repo, digest: None):
+                 meter: Meter, cache: PullThrough | None = None, referencing=lambda repo, digest: None):
         """`referencing(repo, digest)` names a manifest of `repo` that references blob `digest` (or None)."""
         self.index, self.store, self.commit, self.settings, self.links = index, store, commit, settings, links
-        self.cache, self.referencing = cache, referencing
+        self.meter, self.cache, self.referencing = meter, cache, referencing
         self.small = SmallBlobs(SMALL_BLOB, SMALL_BLOBS_TOTAL)
 
     def stat(self, repo: str, digest: str) -> BlobInfo:
@@ -68,10 +69,12 @@ class Blobs:
         info = BlobInfo(parsed, ref.size)
         small = whole and ref.size <= SMALL_BLOB
         if small and (data := self._small(parsed, ref)) is not None:
+            self.meter.redirected(repo, ref.size)  # a blob GET all the same (counted last, as below)
             return Located(info, data=data)
         located = Located(info, url=self.store.presign_get(ref.location, self.settings.presign_ttl))
         if small:
             self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
+        self.meter.redirected(repo, ref.size)  # counted last: on the event loop, `offload` may run this again
         return located
 
     def _small(self, digest: Digest, ref: BlobRef) -> bytes | None:

@@ -2,8 +2,9 @@
 
 An upload keeps its bytes first (a `Candidate`), unlinked. Only once they match the claimed digest are
 they linked, in one transaction that also counts the link on the blob's record (or records the blob, unless
-the registry holds a live copy already) and closes the upload session. The `unverified` mark comes off
-first, and this instance's link cache learns the link.
+the registry holds a live copy already), closes the upload session and counts the blob into the storage
+quotas of the repository's namespaces (a link over one is refused, and nothing is written). The
+`unverified` mark comes off first, and this instance's link cache learns the link.
 
 The serving path never deletes blob bytes: bytes it does not link (a duplicate of the registry's copy, a
 mismatch) are handed to garbage collection (`BlobIndex.drop_bytes`), and only after the link to the
@@ -17,8 +18,9 @@ from typing import Protocol
 from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache
+from dockyard.registry.quotas import Quotas, refusal
 from dockyard.storage.interfaces import BlobIndex, ByteStore
-from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, QuotaExceeded
 
 # Attempts at linking while the blob's record changes underneath (recorded by a concurrent upload, or
 # collected); each attempt reads the record again.
@@ -75,17 +77,21 @@ class InMemory:
 
 
 class Commit:
-    def __init__(self, blobs: BlobIndex, objects: ByteStore, links: LinkCache):
-        self.blobs, self.objects, self.links = blobs, objects, links
+    def __init__(self, blobs: BlobIndex, objects: ByteStore, links: LinkCache, quotas: Quotas):
+        self.blobs, self.objects, self.links, self.quotas = blobs, objects, links, quotas
 
     def commit(self, repo: str, claimed: Digest, candidate: Candidate, closing: Lease | None) -> BlobRef:
         """Verify the candidate against `claimed` (`Mismatch` if it is not), then link it into `repo`,
-        closing the session `closing` holds."""
+        closing the session `closing` holds; a link over a quota is refused (`QUOTA_EXCEEDED`) and its bytes
+        are discarded."""
         reason = candidate.mismatch(claimed)
         if reason is not None:
             self.abandon(candidate, claimed)
             raise Mismatch(reason)
-        return self._link(repo, claimed, candidate, closing)
+        try:
+            return self._link(repo, claimed, candidate, closing)
+        except QuotaExceeded as exc:
+            raise refusal(exc, repo, claimed) from None
 
     def abandon(self, candidate: Candidate, digest: Digest | None = None) -> None:
         """Give the candidate's bytes up: garbage collection deletes them."""
@@ -101,6 +107,7 @@ class Commit:
         The `unverified` mark comes off our bytes before they are recorded, never after: a crash between the
         two then leaves verified bytes that nothing links (a leak), never a linked blob that a lifecycle rule
         expires."""
+        quotas = self.quotas.applying(repo)
         for _ in range(ATTEMPTS):
             existing = self.blobs.get_blob(digest)
             usable = existing is not None and not existing.doomed and self.objects.stat(existing.location) is not None
@@ -110,7 +117,7 @@ class Commit:
                 self.objects.mark_verified(ref.location)
             try:
                 linked = self.blobs.link_blob(repo, digest, BlobRef(ref.size, ref.location), record=not usable,
-                                              replaces=stale, closing=closing)
+                                              replaces=stale, closing=closing, quotas=quotas)
             except (BlobRecorded, BlobDoomed):
                 continue  # recorded by a concurrent upload, or being collected: read the record again
             except BaseException as exc:
@@ -137,15 +144,18 @@ class Commit:
         raise exc
 
     def mount(self, repo: str, digest: Digest, ref: BlobRef) -> BlobRef | None:
-        """Link a blob the registry holds already into `repo` (no bytes move); None if it is being collected."""
+        """Link a blob the registry holds already into `repo` (no bytes move); None if it is being collected;
+        `QUOTA_EXCEEDED` over a quota."""
         for _ in range(2):
             try:
-                linked = self.blobs.link_blob(repo, digest, ref)
+                linked = self.blobs.link_blob(repo, digest, ref, quotas=self.quotas.applying(repo))
             except BlobDoomed:
                 ref = self.blobs.get_blob(digest)  # the record moved (or went): link it where it is now
                 if ref is None or ref.doomed:
                     return None
                 continue
+            except QuotaExceeded as exc:
+                raise refusal(exc, repo, digest) from None
             self.links.put(repo, digest, linked)
             return linked
         return None

@@ -19,6 +19,7 @@ from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.immutability import Immutability, refusal
 from dockyard.registry.commit import Commit, InMemory
+from dockyard.registry.meter import Meter
 from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
 from dockyard.storage.types import (ConditionFailed, ItemTooLarge, ManifestRecord, ManifestTags, Page, StillReferenced,
                                     Uses)
@@ -48,9 +49,9 @@ SEEN_BODY_LIMIT = 16 * 1024
 
 class Manifests:
     def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, commit: Commit,
-                 immutability: Immutability, cache=None):
+                 immutability: Immutability, meter: Meter, cache=None):
         self.index, self.store, self.settings, self.commit = index, store, settings, commit
-        self.immutability = immutability
+        self.immutability, self.meter = immutability, meter
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
         # Manifests by digest this instance has read (bodies kept inline, up to SEEN_BODY_LIMIT bytes each).
         self.seen = LinkCache(settings.link_cache_ttl, size=SEEN_MANIFESTS)
@@ -70,6 +71,8 @@ class Manifests:
             raise RegistryError(Err.MANIFEST_UNKNOWN, f"manifest {reference} is not in repository {repo}")
         if pull:
             record = self._stamp_pull(repo, ref, record)
+            if with_body:
+                self.meter.pulled(repo)
         if by_digest and record is not known and record.body is not None and record.size <= SEEN_BODY_LIMIT \
                 and record.checked_at is None:
             self.seen.put(repo, ref, record)  # only a read from the table (or a new stamp) restarts its time
@@ -127,6 +130,7 @@ class Manifests:
             uses = Uses(manifest.blobs, manifest.children, body=stored.body_location is not None)
             try:
                 self.index.put_manifest(repo, stored, tagged, refs, uses)
+                self.meter.pushed(repo)
                 return manifest, tagged
             except ConditionFailed:
                 _pause(attempt)  # a tag moved, a reference or the manifest came or went: read again

@@ -8,6 +8,7 @@ from dockyard.storage.dynamo.governance import DynamoGovernance
 from dockyard.storage.dynamo.collector import DynamoCollector
 from dockyard.storage.dynamo.maintenance import DynamoMaintenance
 from dockyard.storage.dynamo.manifests import DynamoManifests
+from dockyard.storage.dynamo.quotas import DynamoQuotas
 from dockyard.storage.dynamo.table import Table
 from dockyard.storage.dynamo.uploads import DynamoUploads
 from dockyard.storage.dynamo.upstreams import DynamoUpstreams
@@ -24,4 +25,5 @@ def aws_storage(s3, dynamodb, bucket: str, table: str, secrets=None, secret_pref
     return Storage(objects=S3Objects(s3, bucket, edge), blobs=DynamoBlobs(shared), manifests=DynamoManifests(shared),
                    uploads=DynamoUploads(shared), access=DynamoAccess(shared), upstreams=DynamoUpstreams(shared),
                    credentials=SecretsManagerCredentials(secrets, secret_prefix), governance=DynamoGovernance(shared),
-                   collector=DynamoCollector(shared), maintenance=DynamoMaintenance(shared))
+                   collector=DynamoCollector(shared), maintenance=DynamoMaintenance(shared),
+                   quotas=DynamoQuotas(shared))

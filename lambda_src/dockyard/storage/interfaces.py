@@ -36,10 +36,13 @@ from dockyard.storage.types import (
     ObjectStat,
     Page,
     Part,
+    Quota,
     References,
     Session,
+    StoredRepository,
     UpstreamRecord,
     Uses,
+    UsageCounts,
 )
 
 S = TypeVar("S", bound=Session)
@@ -137,16 +140,20 @@ class BlobIndex(BlobLinks, Protocol):
         """The blob's global record, read consistently (`doomed` if it is being collected), or None."""
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, *, record: bool = False,
-                  replaces: str | None = None, closing: Lease | None = None) -> BlobRef:
+                  replaces: str | None = None, closing: Lease | None = None,
+                  quotas: tuple[Quota, ...] = ()) -> BlobRef:
         """Link a blob into `repo`, counted on its record, atomically with: recording it (`record`: a first
         record, or one that is doomed, or one at `replaces`; `BlobRecorded` if another live location was
-        recorded first) and deleting the upload session `closing` holds (`ConditionFailed` if that lease was
-        lost). Without `record`, the record must live at `ref.location` (else `BlobDoomed`). Returns the link
-        as it is: ours, or the one that was there already. Nothing is written on failure."""
+        recorded first), deleting the upload session `closing` holds (`ConditionFailed` if that lease was
+        lost) and counting it into `quotas` (`QuotaExceeded` if that would take one over its limit). Without
+        `record`, the record must live at `ref.location` (else `BlobDoomed`). Returns the link as it is: ours,
+        or the one that was there already (which stays, counted as it was; the session is closed). Nothing is
+        written on failure."""
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
-        """Remove a blob's link from `repo` (not its bytes); False if it was not linked, `StillReferenced`
-        while a manifest of `repo` references it."""
+        """Remove a blob's link from `repo` (not its bytes), counted off its record and out of the quotas
+        that counted it; False if it was not linked, `StillReferenced` while a manifest of `repo` references
+        it."""
 
     def drop_bytes(self, digest: Digest, location: str) -> None:
         """Give up bytes an upload stored but did not link: garbage collection deletes them."""
@@ -323,7 +330,7 @@ class CredentialStore(Protocol):
 
 
 class GovernanceStore(Protocol):
-    """Immutability rules."""
+    """Immutability rules and usage counters."""
 
     def list_immutability(self) -> list[ImmutabilityRule]:
         """Every immutability rule, by glob, read consistently (one query)."""
@@ -333,6 +340,51 @@ class GovernanceStore(Protocol):
 
     def delete_immutability(self, pattern: str) -> bool:
         """Remove the rule with this glob; False if there was none."""
+
+    def add_usage(self, repo: str, day: str, counts: UsageCounts, expires_at: int) -> None:
+        """Add counts to a repository's day (YYYY-MM-DD) and set the last pull and push given (the last writer
+        wins): one write, no read; the day is kept until `expires_at`."""
+
+    def list_usage(self, repo: str) -> dict[str, UsageCounts]:
+        """Every day of a repository's activity that is kept, by day."""
+
+    def stored(self, repo: str) -> StoredRepository:
+        """What the repository holds and its activity by day, read in one walk of its items."""
+
+    def blob_links(self, digests: list[Digest]) -> dict[Digest, int]:
+        """How many repositories link each of these blobs (those with a record)."""
+
+
+class QuotaStore(Protocol):
+    """Storage quotas per namespace (repository glob) and their counts. Links are counted in and out by
+    `BlobIndex.link_blob` and `unlink_blob`, in their own transactions."""
+
+    def list_quotas(self) -> list[Quota]:
+        """Every quota, by glob, read consistently (one query)."""
+
+    def get_quota(self, pattern: str) -> Quota | None:
+        """One quota, read consistently."""
+
+    def create_quota(self, quota: Quota) -> None:
+        """A new quota, counting from 0 (`ConditionFailed` if the glob has one)."""
+
+    def set_limit(self, quota: Quota, limit: int) -> None:
+        """Change a quota's limit (`ConditionFailed` if it was deleted meanwhile)."""
+
+    def save_cursor(self, quota: Quota, cursor: str | None) -> None:
+        """Where counting in continues (None: done)."""
+
+    def start_delete(self, quota: Quota) -> None:
+        """Stop enforcing a quota; its counts go next (`drop_counts`)."""
+
+    def drop_counts(self, quota: Quota, most: int) -> bool:
+        """Remove up to `most` of a deleting quota's counts, and the quota once none is left (True then)."""
+
+    def list_links(self, repo: str, limit: int, last: str | None) -> Page:
+        """(digest, size, ids of the quotas that counted it) of up to `limit` links after digest `last`."""
+
+    def count_link(self, quota: Quota, repo: str, digest: Digest, size: int) -> bool:
+        """Count an existing link into a quota, once (False: counted already, or gone)."""
 
 
 class Collector(Protocol):
@@ -351,7 +403,8 @@ class Collector(Protocol):
 
     def collect_link(self, repo: str, digest: Digest, since: int, now: int) -> bool:
         """Remove a link that no manifest references and that is queued since `since`, counting it out of its
-        record (which is queued from `now`); False if it is referenced or changed."""
+        record (which is queued from `now`) and out of the storage quotas that counted it; False if it is
+        referenced or changed."""
 
     def keep_link(self, repo: str, digest: Digest, since: int) -> None:
         """Take a referenced link out of the queue, unless it was queued again since `since`."""
@@ -436,3 +489,4 @@ class Storage:
     governance: GovernanceStore
     collector: Collector
     maintenance: MaintenanceStore
+    quotas: QuotaStore

@@ -20,17 +20,19 @@ S3, one bucket:
     `blobs/` (`dockyard.storage.edge`), and no other key has one.
 
 DynamoDB, one table, string keys `pk` and `sk`. `expires_at` is the table's TTL attribute: DynamoDB deletes
-an item some time after that moment, so only upload sessions and GC runs carry it. Attributes marked `?` may be absent;
-`a | b` is one of the two. Items that may be garbage carry `gc_at` (epoch seconds: since when) beside their
-`gc_shard` (one hex digit of the hash of their key): the sparse index `gc` on (gc_shard, gc_at) is the
-garbage collector's queue (see `dockyard.maintenance`). Counters (`refs`, `links`, `parents`) are absent or
-0 when nothing counts.
+an item some time after that moment, so only upload sessions, fetch claims, GC runs and their reports, and
+usage counters carry it. Attributes marked `?` may be absent; `a | b` is one of the two. Items that may be
+garbage carry `gc_at` (epoch seconds: since when) beside their `gc_shard` (one hex digit of the hash of their
+key): the sparse index `gc` on (gc_shard, gc_at) is the garbage collector's queue (see `dockyard.maintenance`).
+Counters (`refs`, `links`, `parents`) are absent or 0 when nothing counts.
 
     pk = repo#<name>, sk = blob#<digest>
         a link: the blob is visible in this repository; `refs` counts the manifests of the repository that
-        reference it; `gc_at` is set when it is created and whenever `refs` goes down
-        {size, location, refs?, gc_shard, gc_at?}
-        or a placeholder: a pull-through cache's manifest counted on a blob not fetched yet (not a link)
+        reference it; `gc_at` is set when it is created and whenever `refs` goes down; `quotas` holds the ids
+        of the storage quotas that counted it
+        {size, location, refs?, gc_shard, gc_at?, quotas?}
+        or a placeholder: a pull-through cache's manifest counted on a blob not fetched yet (not a link, and
+        counted by no quota)
         {refs?, gc_shard, gc_at?}
     pk = repo#<name>, sk = manifest#<digest>
         a manifest, the set of the tags that point to it, and a version every change of that set bumps;
@@ -47,6 +49,10 @@ garbage collector's queue (see `dockyard.maintenance`). Counters (`refs`, `links
         pull-through cache stored carries when its upstream last confirmed it
         {digest, media_type, size, body | body_location, subject?, artifact_type?, pushed_at, last_pulled?,
          checked_at?}
+    pk = repo#<name>, sk = usage#<YYYY-MM-DD>
+        the repository's activity on a day (UTC): manifest GETs, blob redirects and their bytes, manifest PUTs,
+        the last pull and push (epoch seconds); counted per instance and added in batches; kept for 400 days
+        {pulls?, redirects?, redirect_bytes?, pushes?, last_pull?, last_push?, expires_at}
     pk = repo#<name>, sk = referrer#<subject>#<digest>
         a manifest whose subject is <subject>, as the referrers API lists it (annotations as JSON)
         {digest, media_type, size, subject, artifact_type?, annotations?}
@@ -91,6 +97,14 @@ garbage collector's queue (see `dockyard.maintenance`). Counters (`refs`, `links
     pk = gc, sk = lock
         the lease of the run that may delete (one at a time)
         {run, lock_until}
+    pk = quota, sk = rule#<repository glob>
+        a storage quota: at most `limit` bytes of distinct blobs linked in the namespace, `used` now; `id`
+        names its counts; `counting` while the links it found are counted in (from `count_after`, after
+        `cursor`), `deleting` while its counts are removed
+        {limit, id, used, created_at, counting?, count_after, cursor?, deleting?}
+    pk = quota#<id>, sk = blob#<digest>
+        a blob in a quota's namespace: how many of its links there are, its size, and the quota's glob
+        {links, size, pattern}
     pk = auth, sk = key#<key id>
         an access key; rules as JSON; its expiry is `key_expires_at`, not the TTL `expires_at`, which would
         have DynamoDB delete expired keys
@@ -158,6 +172,7 @@ def repo_pk(name: str) -> str:
 
 
 LINK_PREFIX = "blob#"
+MANIFEST_ITEM_PREFIX = "manifest#"
 
 
 def link_sk(digest: Digest) -> str:
@@ -165,11 +180,18 @@ def link_sk(digest: Digest) -> str:
 
 
 def manifest_sk(digest: Digest) -> str:
-    return f"manifest#{digest}"
+    return f"{MANIFEST_ITEM_PREFIX}{digest}"
 
 
 def tag_sk(tag: str) -> str:
     return f"{TAG_PREFIX}{tag}"
+
+
+USAGE_PREFIX = "usage#"
+
+
+def usage_sk(day: str) -> str:
+    return f"{USAGE_PREFIX}{day}"
 
 
 def referrer_sk(subject: Digest, digest: Digest | None = None) -> str:
@@ -223,6 +245,12 @@ def rule_sk(pattern: str) -> str:
 
 
 IMMUTABILITY_PK = "immutability"
+QUOTA_PK = "quota"
+
+
+def quota_pk(quota_id: str) -> str:
+    return f"{QUOTA_PK}#{quota_id}"
+
 
 GC_PK = "gc"
 RUN_PREFIX = "run#"

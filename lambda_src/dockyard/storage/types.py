@@ -372,3 +372,62 @@ class LinkTotals:
     count: int
     size: int
     complete: bool
+
+
+@dataclass(frozen=True)
+class UsageCounts:
+    """Activity of one repository on one day: manifest GETs (`pulls`), blob GETs answered with a redirect to
+    the byte store and the bytes of those blobs, manifest PUTs (`pushes`), and the last of each (epoch
+    seconds, 0 if none)."""
+
+    pulls: int = 0
+    redirects: int = 0
+    redirect_bytes: int = 0
+    pushes: int = 0
+    last_pull: int = 0
+    last_push: int = 0
+
+    def __add__(self, other: UsageCounts) -> UsageCounts:
+        return UsageCounts(self.pulls + other.pulls, self.redirects + other.redirects,
+                           self.redirect_bytes + other.redirect_bytes, self.pushes + other.pushes,
+                           max(self.last_pull, other.last_pull), max(self.last_push, other.last_push))
+
+
+@dataclass(frozen=True)
+class StoredRepository:
+    """What a repository holds, as its usage report counts it: its linked blobs (digest -> size), its
+    manifests (count and bytes), tags, an estimate of the bytes of its table items, and its activity by day."""
+
+    blobs: dict[Digest, int]
+    manifests: int
+    manifest_bytes: int
+    tags: int
+    item_bytes: int
+    usage: dict[str, UsageCounts]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A storage quota on the repositories `pattern` matches (a namespace): at most `limit` bytes of blobs
+    linked in them, each blob counted once however many of them link it. `id` names this rule's counts (a
+    rule set again after a delete starts afresh). While `counting`, the links that existed before the rule
+    are being counted in (from `count_after`, epoch seconds, continuing after `cursor`); while `deleting`,
+    its counts are being removed."""
+
+    pattern: str
+    limit: int
+    id: str
+    used: int = 0
+    created_at: int = 0
+    counting: bool = False
+    count_after: int = 0
+    cursor: str | None = None
+    deleting: bool = False
+
+
+class QuotaExceeded(StorageError):
+    """Linking a blob would take a namespace over its quota; nothing was written."""
+
+    def __init__(self, quota: Quota, size: int):
+        super().__init__(f"quota {quota.pattern} exceeded")
+        self.quota, self.size = quota, size

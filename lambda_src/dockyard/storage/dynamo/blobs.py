@@ -5,6 +5,10 @@ carry the blob's size and location, so that a blob GET presigns from the link al
 The record counts its links (`links`), in the transaction that creates or removes each link, and a link is
 created only while its record lives (not doomed); a link counts the manifests that reference it (`refs`), and
 is removed only while none does. See `dockyard.maintenance` for why this makes collection race-free.
+
+The same transactions count a link into the storage quotas of its namespaces and out of them
+(`dockyard.storage.dynamo.quotas`), whoever removes it: a DELETE or garbage collection (`unlink_ops`). A
+placeholder link holds no bytes: no quota counts it.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import time
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table as Schema
 from dockyard.storage import keys
+from dockyard.storage.dynamo.quotas import DynamoQuotas, charges, counted_out
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, equals, exists, has, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
-from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, LinkTotals, StillReferenced
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, LinkTotals, Quota, \
+    QuotaExceeded, StillReferenced
 
 GC_SHARD, GC_AT = Schema.GC_SHARD, Schema.GC_AT
+# Attempts at a counted link or unlink while the counts it read change underneath.
+ATTEMPTS = 8
 
 
 def _ref(item: dict | None) -> BlobRef | None:
@@ -49,17 +57,40 @@ def link_refs(repo: str, digest: Digest, delta: int, now: int, placeholder: bool
     return change
 
 
-def unlink_ops(table: Table, repo: str, digest: Digest, now: int, condition: Cond) -> list[dict]:
-    """Remove a link on `condition`, and count it out of its record, which enters the queue."""
+def unlink_ops(table: Table, repo: str, digest: Digest, now: int, condition: Cond, link: dict) -> list[dict]:
+    """Remove the link `link` (the item as read, with its bytes) on `condition`, count it out of its record,
+    which enters the queue, and out of the quotas that counted it (its delete is conditioned on their set
+    being the one read, so that it is counted out exactly once)."""
     rpk = keys.blob_record_pk(digest)
-    return [table.delete_op(keys.repo_pk(repo), keys.link_sk(digest), has("location") & condition),
+    same, refunds = counted_out(table, link, digest)
+    return [table.delete_op(keys.repo_pk(repo), keys.link_sk(digest), has("location") & condition & same),
             table.change_op(Change(rpk, keys.BLOB_RECORD_SK, adds={"links": -1}, sets={GC_AT: now},
-                                   condition=exists()))]
+                                   condition=exists())),
+            *refunds]
+
+
+def _record_change(digest: Digest, ref: BlobRef, record: bool, replaces: str | None, count: bool = True) -> Change:
+    """The record's part of a link: one link more on it (`count`) and, with `record`, the record written: a
+    first record, our own again, one whose bytes were found gone (`replaces`), or a doomed one (rescued: its
+    collection stops at its last step, and deletes only the old location). Without `record`, the record must
+    live at the link's location."""
+    rpk = keys.blob_record_pk(digest)
+    change = Change(rpk, keys.BLOB_RECORD_SK, adds={"links": 1} if count else {}, removes={GC_AT} if count else set())
+    if not record:
+        change.condition = exists() & has("doomed", False) & equals("location", ref.location)
+        return change
+    change.sets.update({"size": ref.size, "location": ref.location, GC_SHARD: keys.gc_shard(rpk, keys.BLOB_RECORD_SK)})
+    change.removes.add("doomed")
+    change.condition = Cond("attribute_not_exists(#pk) OR #location IN (:location, :replaces) OR "
+                            "attribute_exists(#doomed)", {"#pk": PK, "#location": "location", "#doomed": "doomed"},
+                            {":location": value(ref.location), ":replaces": value(replaces or ref.location)})
+    return change
 
 
 class DynamoBlobs:
     def __init__(self, table: Table):
         self.table = table
+        self.quotas = DynamoQuotas(table)
 
     def get_link(self, repo: str, digest: Digest) -> BlobRef | None:
         return _ref(self.table.get_immutable(keys.repo_pk(repo), keys.link_sk(digest)))
@@ -68,50 +99,96 @@ class DynamoBlobs:
         return _ref(self.table.get(keys.blob_record_pk(digest), keys.BLOB_RECORD_SK))
 
     def link_blob(self, repo: str, digest: Digest, ref: BlobRef, *, record: bool = False,
-                  replaces: str | None = None, closing: Lease | None = None) -> BlobRef:
+                  replaces: str | None = None, closing: Lease | None = None,
+                  quotas: tuple[Quota, ...] = ()) -> BlobRef:
+        """One transaction: the session's close, the link (or a placeholder's bytes), its count on the record
+        (which `record` writes) and its charges on `quotas`; a charge that failed (the counts it read moved)
+        is read again and retried, `QuotaExceeded` once a quota has no room."""
+        pending = list(quotas)
+        for _ in range(ATTEMPTS):
+            ops, first, charged = self._link_ops(repo, digest, ref, record, replaces, closing, pending)
+            try:
+                self.table.transact(ops)
+            except ConditionFailed as failed:
+                if closing is not None and 0 in failed.failed:
+                    raise ConditionFailed() from None  # the session was cancelled or taken over
+                if first in failed.failed:  # linked already (by an earlier attempt, or a concurrent push)
+                    return self._already_linked(repo, digest, ref, record, replaces, closing, quotas)
+                if first + 1 in failed.failed:
+                    if record:
+                        raise BlobRecorded() from None
+                    raise BlobDoomed() from None
+                if not any(i >= charged for i in failed.failed):
+                    raise
+                pending = self._fresh(pending, ref.size, digest)  # a count moved meanwhile: read them again
+                continue
+            return BlobRef(ref.size, ref.location)
+        raise ConditionFailed()
+
+    def _link_ops(self, repo: str, digest: Digest, ref: BlobRef, record: bool, replaces: str | None,
+                  closing: Lease | None, quotas: list[Quota]) -> tuple[list[dict], int, int]:
+        """The transaction of a link, the index of its link item and that of its first charge."""
         now = int(time.time())
         pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
-        rpk = keys.blob_record_pk(digest)
+        members = self.quotas.memberships(quotas, digest) if quotas else {}
         ops = [closing_op(self.table, closing)] if closing is not None else []
+        first = len(ops)
         # A new link, or a placeholder (a cached manifest counted on it) that gets its bytes now.
-        ops.append(self.table.change_op(Change(pk, sk, sets={"size": ref.size, "location": ref.location,
-                                                             GC_SHARD: keys.gc_shard(pk, sk), GC_AT: now},
-                                               condition=has("location", False))))
-        counted = Change(rpk, keys.BLOB_RECORD_SK, adds={"links": 1}, removes={GC_AT})
-        if record:
-            # A first record, our own again, one whose bytes were found gone (`replaces`), or a doomed one
-            # (rescued: its collection stops at its last step, and deletes only the old location).
-            counted.sets.update({"size": ref.size, "location": ref.location,
-                                 GC_SHARD: keys.gc_shard(rpk, keys.BLOB_RECORD_SK)})
-            counted.removes.add("doomed")
-            counted.condition = Cond("attribute_not_exists(#pk) OR #location IN (:location, :replaces) OR "
-                                     "attribute_exists(#doomed)", {"#pk": PK, "#location": "location",
-                                                                   "#doomed": "doomed"},
-                                     {":location": value(ref.location), ":replaces": value(replaces or ref.location)})
-        else:
-            counted.condition = exists() & has("doomed", False) & equals("location", ref.location)
-        ops.append(self.table.change_op(counted))
-        try:
-            self.table.transact(ops)
-        except ConditionFailed as failed:
-            first = 1 if closing is not None else 0
-            if closing is not None and 0 in failed.failed:
-                raise ConditionFailed() from None  # the session was cancelled or taken over
-            if first in failed.failed:  # linked already (by an earlier attempt, or a concurrent push)
-                return self._already_linked(repo, digest, ref, record, replaces, closing)
-            if record:
-                raise BlobRecorded() from None
-            raise BlobDoomed() from None
-        return BlobRef(ref.size, ref.location)
+        sets = {"size": ref.size, "location": ref.location, GC_SHARD: keys.gc_shard(pk, sk), GC_AT: now,
+                **({"quotas": {q.id for q in quotas}} if quotas else {})}
+        ops.append(self.table.change_op(Change(pk, sk, sets=sets, condition=has("location", False))))
+        ops.append(self.table.change_op(_record_change(digest, ref, record, replaces)))
+        return ops + charges(self.table, quotas, members, digest, ref.size), first, len(ops)
+
+    def _fresh(self, quotas: list[Quota], size: int, digest: Digest) -> list[Quota]:
+        """The quotas as they are now, after a charge failed; `QuotaExceeded` if one has no room left."""
+        fresh = []
+        members = self.quotas.memberships(quotas, digest)
+        for quota in quotas:
+            now = self.quotas.get_quota(quota.pattern)
+            if now is None or now.deleting or now.id != quota.id:
+                continue
+            if quota.id not in members and now.used + size > now.limit:
+                raise QuotaExceeded(now, size)
+            fresh.append(now)
+        return fresh
 
     def _already_linked(self, repo: str, digest: Digest, ref: BlobRef, record: bool, replaces: str | None,
-                        closing: Lease | None) -> BlobRef:
+                        closing: Lease | None, quotas: tuple[Quota, ...]) -> BlobRef:
+        """The link that is there stays, counted as it was; the session closes."""
         item = self.table.get(keys.repo_pk(repo), keys.link_sk(digest))
         if _ref(item) is None:  # unlinked again meanwhile: link anew
-            return self.link_blob(repo, digest, ref, record=record, replaces=replaces, closing=closing)
+            return self.link_blob(repo, digest, ref, record=record, replaces=replaces, closing=closing, quotas=quotas)
+        if _ref(item).location != ref.location:
+            return self._repoint(repo, digest, ref, _ref(item).location, record, replaces, closing, quotas)
         if closing is not None:
             self.table.delete(keys.upload_pk(closing.upload_id), keys.UPLOAD_SK, equals("lock", closing.token))
         return _ref(item)
+
+    def _repoint(self, repo: str, digest: Digest, ref: BlobRef, old: str, record: bool, replaces: str | None,
+                 closing: Lease | None, quotas: tuple[Quota, ...]) -> BlobRef:
+        """A link left at another location than its record's (bytes found gone, and recorded again since)
+        follows the record to `ref`, in one transaction with the record's write (`record`) or a check that
+        the record lives there; the same blob, so nothing is counted again."""
+        pk, sk, rpk = keys.repo_pk(repo), keys.link_sk(digest), keys.blob_record_pk(digest)
+        ops = [closing_op(self.table, closing)] if closing is not None else []
+        ops.append(self.table.change_op(Change(pk, sk, sets={"location": ref.location},
+                                               condition=equals("location", old))))
+        if record:
+            ops.append(self.table.change_op(_record_change(digest, ref, True, replaces, count=False)))
+        else:
+            ops.append(self.table.condition_check_op(rpk, keys.BLOB_RECORD_SK, exists() & has("doomed", False) &
+                                                     equals("location", ref.location)))
+        try:
+            self.table.transact(ops)
+        except ConditionFailed as failed:
+            if closing is not None and 0 in failed.failed:
+                raise ConditionFailed() from None
+            if len(ops) - 1 in failed.failed:
+                raise BlobRecorded() if record else BlobDoomed() from None
+            # The link moved or went meanwhile: read it again.
+            return self._already_linked(repo, digest, ref, record, replaces, closing, quotas)
+        return BlobRef(ref.size, ref.location)
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
         pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
@@ -122,9 +199,9 @@ class DynamoBlobs:
             if n(item, "refs"):
                 raise StillReferenced(n(item, "refs"))
             try:
-                self.table.transact(unlink_ops(self.table, repo, digest, int(time.time()), unreferenced()))
+                self.table.transact(unlink_ops(self.table, repo, digest, int(time.time()), unreferenced(), item))
             except ConditionFailed:
-                continue  # referenced meanwhile, or gone: read again
+                continue  # referenced meanwhile, gone, or counted differently: read again
             return True
         raise ConditionFailed()
 

@@ -12,7 +12,7 @@ import secrets
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table as Schema
 from dockyard.storage import keys
-from dockyard.storage.dynamo.blobs import GC_AT, _ref, unlink_ops, unreferenced
+from dockyard.storage.dynamo.blobs import ATTEMPTS, GC_AT, _ref, unlink_ops, unreferenced
 from dockyard.storage.dynamo.references import PENDING, UNREF, Batches
 from dockyard.storage.dynamo.table import PK, SK, TTL, Change, Cond, Table, equals, exists, has, n, s, value
 from dockyard.storage.dynamo.uploads import session_of
@@ -64,17 +64,24 @@ class DynamoCollector:
         return LinkState(_ref(item), n(item, "refs"), n(item, GC_AT) or None) if item else None
 
     def collect_link(self, repo: str, digest: Digest, since: int, now: int) -> bool:
-        """Remove a link no manifest references, queued since `since` and not changed since (a placeholder
-        link has no record to count it out of: it simply goes)."""
+        """Remove a link no manifest references, queued since `since` and not changed since, counted out of
+        its record and of the quotas that counted it (a placeholder link has no record and no quota to count
+        it out of: it simply goes). A count that moved meanwhile is read again."""
+        pk, sk = keys.repo_pk(repo), keys.link_sk(digest)
         unused = unreferenced() & _since(since)
-        try:
+        for _ in range(ATTEMPTS):
+            item = self.table.get(pk, sk)
+            if item is None or n(item, "refs") or n(item, GC_AT) != since:
+                return False
             try:
-                self.table.transact(unlink_ops(self.table, repo, digest, now, unused))
+                if "location" not in item:
+                    self.table.delete(pk, sk, has("location", False) & exists() & unused)
+                else:
+                    self.table.transact(unlink_ops(self.table, repo, digest, now, unused, item))
             except ConditionFailed:
-                self.table.delete(keys.repo_pk(repo), keys.link_sk(digest), has("location", False) & exists() & unused)
-        except ConditionFailed:
-            return False
-        return True
+                continue  # changed meanwhile (referenced, queued again, counted in or out): read again
+            return True
+        return False
 
     def keep_link(self, repo: str, digest: Digest, since: int) -> None:
         """Take a referenced link out of the queue (unless queued again since `since`)."""

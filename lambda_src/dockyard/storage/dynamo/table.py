@@ -347,6 +347,9 @@ class Table:
         return response.get("Items", []), response.get("LastEvaluatedKey")
 
     def _under(self, pk: str, prefix: str) -> dict:
+        if not prefix:  # the whole partition
+            return {"TableName": self.name, "KeyConditionExpression": "#pk = :pk",
+                    "ExpressionAttributeNames": {"#pk": PK}, "ExpressionAttributeValues": {":pk": {"S": pk}}}
         return {"TableName": self.name, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
                 "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
                 "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}}}
