@@ -70,8 +70,9 @@ class Maintenance(Construct):
             sid="ListOwnBucket", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         self.role.add_to_policy(iam.PolicyStatement(
             sid="CollectMetadata",
-            actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                     "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+            # BatchGetItem: a collected link's storage quota memberships, counted out with it.
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
             resources=[table.table_arn, f"{table.table_arn}/index/{Table.GC_INDEX}"],
         ))
         if storage.key is not None:

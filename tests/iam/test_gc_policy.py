@@ -59,3 +59,18 @@ def test_the_gc_role_less_one_action_fails_its_run(deployment, http, auth):
     weakened = deployment.user_for(GC_HANDLER, without="s3:DeleteObject")
     result = deployment.invoke(GC_HANDLER, weakened, {"scheduled": True, "grace": 0})
     assert result["state"] == "failed" and "AccessDenied" in result["error"], result
+
+
+def used(http, admin, pattern: str) -> int:
+    [quota] = [q for q in http.get("/dockyard/v1/quotas", headers=admin).json()["quotas"] if q["pattern"] == pattern]
+    return quota["used"]
+
+
+def test_the_gc_role_counts_what_it_collects_out_of_a_storage_quota(deployment, http, auth, admin, gc_keys):
+    assert http.put("/dockyard/v1/quotas/counted/*", json={"bytes": 100_000}, headers=admin).status_code == 200
+    blobs = garbage(http, auth, "counted/app")
+    assert used(http, admin, "counted/*") == sum(len(blob) for blob in blobs)
+    result = deployment.invoke(GC_HANDLER, gc_keys, {"scheduled": True, "grace": 0})
+    assert result["state"] == "done", result
+    assert used(http, admin, "counted/*") == 0
+    assert http.delete("/dockyard/v1/quotas/counted/*", headers=admin).json()["done"] is True

@@ -59,7 +59,9 @@ the stamp it read, so that a newer event keeps it queued), garbage is collected.
 costs 16 queries, a rule read and the run's own items per run, whatever its size.
 
 The steps of a collection, each one conditional:
-- **Link** (`refs = 0`, untouched for the grace): delete it, subtract 1 from its record, queue the record.
+- **Link** (`refs = 0`, untouched for the grace): delete it, subtract 1 from its record, queue the record,
+  and count it out of the storage quotas that counted it (`dockyard.storage.dynamo.quotas`), all in one
+  transaction conditioned on the quotas it read.
 - **Record** (`links = 0`, untouched for the grace): mark it doomed, delete the object at its location, then
   delete the record on condition it is still doomed with the same stamp (an upload that rescued it with a
   new copy meanwhile keeps it).
