@@ -70,6 +70,10 @@ def test_the_gc_role_counts_what_it_collects_out_of_a_storage_quota(deployment, 
     assert http.put("/dockyard/v1/quotas/counted/*", json={"bytes": 100_000}, headers=admin).status_code == 200
     blobs = garbage(http, auth, "counted/app")
     assert used(http, admin, "counted/*") == sum(len(blob) for blob in blobs)
+    weakened = deployment.user_for(GC_HANDLER, without="dynamodb:BatchGetItem")  # the quota's memberships
+    result = deployment.invoke(GC_HANDLER, weakened, {"scheduled": True, "grace": 0})
+    assert result["state"] == "failed" and "AccessDenied" in result["error"], result
+    assert used(http, admin, "counted/*") == sum(len(blob) for blob in blobs)
     result = deployment.invoke(GC_HANDLER, gc_keys, {"scheduled": True, "grace": 0})
     assert result["state"] == "done", result
     assert used(http, admin, "counted/*") == 0
