@@ -94,3 +94,38 @@ def test_a_push_is_written_at_once_and_a_failed_one_joins_the_batch():
     clock.at += 60
     meter.pulled("team/app")
     assert store.writes[1][2] == UsageCounts(pulls=1, pushes=1, last_pull=NOON + 60, last_push=NOON)
+
+
+def test_a_batch_refused_on_the_event_loop_keeps_every_count_and_waits_for_a_request_that_may_block():
+    import asyncio
+
+    from dockyard.blocking import WouldBlock, without_blocking
+
+    class Refusing:
+        def __init__(self):
+            self.written = []
+
+        def add_usage(self, repo, day, counts, expires):
+            from dockyard.blocking import may_block
+
+            if not may_block():
+                raise WouldBlock
+            self.written.append((repo, counts.pulls))
+
+    store = Refusing()
+    meter = Meter(store, 0)
+    asyncio.run(without_blocking(meter.pulled, "team/app"))  # on the event loop: counted, not written
+    assert store.written == []
+    meter._pending[("team/other", "2026-12-01")] = meter._pending.get(("team/other", "2026-12-01"), UsageCounts()) \
+        + UsageCounts(pulls=2)
+    from dockyard.blocking import _ON_EVENT_LOOP
+
+    token = _ON_EVENT_LOOP.set(True)  # a batch that meets a refusal halfway keeps what it did not write
+    try:
+        meter.flush()
+    except WouldBlock:
+        pass
+    finally:
+        _ON_EVENT_LOOP.reset(token)
+    meter.pulled("team/app")  # a request that may block writes all of it
+    assert sorted(store.written) == [("team/app", 2), ("team/other", 2)]

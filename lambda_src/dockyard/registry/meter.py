@@ -72,16 +72,21 @@ class Meter:
                 del self._pending[entry]
             if not self._pending:  # else what is left is due too (with the next request)
                 self._since = None
-        for (repo, day), counts in taken:
+        for n, ((repo, day), counts) in enumerate(taken):
             try:
                 self._write(repo, day, counts)
-            except BaseException as exc:  # metering never fails a pull; what was taken is put back
-                with self._lock:
-                    self._pending[(repo, day)] = self._pending.get((repo, day), UsageCounts()) + counts
-                    self._since = self._since or self.clock()
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:  # metering never fails a pull
                 log.warning("usage counts of %s not written yet: %s", repo, exc)
+                self._put_back([((repo, day), counts)])
+            except BaseException:  # not a failed write (refused on the event loop, say): keep all that is left
+                self._put_back(taken[n:])
+                raise
+
+    def _put_back(self, entries) -> None:
+        with self._lock:
+            for entry, counts in entries:
+                self._pending[entry] = self._pending.get(entry, UsageCounts()) + counts
+            self._since = self._since or self.clock()
 
     def _count(self, repo: str, now: float, counts: UsageCounts) -> float:
         """Add to the pending counts; returns the age of the oldest."""
