@@ -96,3 +96,39 @@ def test_maintenance_pages_cost_two_queries_to_show_and_one_write_per_change(ui,
     calls.clear()
     assert ui.get(started.headers["location"]).status_code == 200
     assert dict(calls) == {("dynamodb", "GetItem"): 2}
+
+
+def test_quota_pages_cost_a_query_to_show_and_a_few_items_per_change(ui, calls):
+    """The quotas (one query); a new quota: read it, count the quotas, write it, read it back (as the API's
+    PUT); a new limit: read, update, read back; a delete: read, mark, one page of its counts, delete."""
+    push_full_image(ui, "a/one", "v1")
+    csrf = csrf_of(ui, "/ui/admin/quotas")
+    steps = ((lambda: ui.get("/ui/admin/quotas"), 200, {("dynamodb", "Query"): 1}),
+             (lambda: ui.post("/ui/admin/quotas", data={"csrf": csrf, "pattern": "a/*", "limit": "1GiB"},
+                              follow_redirects=False), 303,
+              {("dynamodb", "GetItem"): 2, ("dynamodb", "Query"): 1, ("dynamodb", "PutItem"): 1}),
+             (lambda: ui.post("/ui/admin/quotas", data={"csrf": csrf, "pattern": "a/*", "limit": "2GiB"},
+                              follow_redirects=False), 303, {("dynamodb", "GetItem"): 2, ("dynamodb", "UpdateItem"): 1}),
+             (lambda: ui.get("/ui/admin/quotas/delete", params={"pattern": "a/*"}), 200, {("dynamodb", "Query"): 1}),
+             (lambda: ui.post("/ui/admin/quotas/delete", data={"csrf": csrf, "pattern": "a/*"}, follow_redirects=False),
+              303, {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1, ("dynamodb", "Query"): 1,
+                    ("dynamodb", "DeleteItem"): 1}))
+    for step, status, cost in steps:
+        calls.clear()
+        assert step().status_code == status
+        assert dict(calls) == cost
+
+
+def test_a_usage_page_costs_a_catalog_query_and_a_walk_and_a_batch_per_repository(ui, calls):
+    """Plus the write of what this instance counted and has not written yet (one per repository and day)."""
+    for repo in ("a/one", "b/two", "c/three"):
+        push_full_image(ui, repo, "v1")
+    ui.get("/ui/admin/quotas/usage")
+    calls.clear()
+    assert ui.get("/ui/admin/quotas/usage").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 1 + 3, ("dynamodb", "BatchGetItem"): 3}
+    assert ui.get("/v2/a/one/manifests/v1").status_code == 200
+    calls.clear()
+    assert ui.get("/ui/admin/quotas/usage").status_code == 200
+    assert dict(calls) == {("dynamodb", "Query"): 1 + 3, ("dynamodb", "BatchGetItem"): 3,
+                           ("dynamodb", "UpdateItem"): 1}

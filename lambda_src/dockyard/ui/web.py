@@ -109,6 +109,15 @@ def ago(value, now: float | None = None) -> str:
     return "just now"
 
 
+def usd(value) -> str:
+    """Dollars: cents from a dollar, four places below (a repository's month is often a fraction of a cent)."""
+    if value == 0:
+        return "$0"
+    if value < 0.0001:
+        return "< $0.0001"
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
 def iso(value) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(value))) if value else ""
 
@@ -128,7 +137,7 @@ def environment():
     env.globals.update(static=static_url, prefix=PREFIX)
     from dockyard.domain.durations import text as duration
 
-    env.filters.update(size=human_size, ago=ago, iso=iso, short=short, duration=duration,
+    env.filters.update(size=human_size, ago=ago, iso=iso, short=short, duration=duration, usd=usd,
                        path=lambda value: quote(str(value), safe="/:@"))
     return env
 

@@ -47,9 +47,10 @@ def one(rows: list[dict], field: str, value: str, what: str) -> dict:
 
 
 def sections() -> list[Section]:
-    from dockyard.ui.sections import anonymous, immutability, keys, maintenance, upstreams
+    from dockyard.ui.sections import anonymous, immutability, keys, maintenance, quotas, upstreams
 
-    return [keys.SECTION, anonymous.SECTION, immutability.SECTION, maintenance.SECTION, upstreams.SECTION]
+    return [keys.SECTION, anonymous.SECTION, immutability.SECTION, maintenance.SECTION, quotas.SECTION,
+            upstreams.SECTION]
 
 
 def available(registry) -> list[Section]:
