@@ -138,9 +138,15 @@ def test_the_maintenance_pages_fit_a_phone_and_have_readable_contrast(browser, r
     page.click("button:has-text('Preview')")
     page.wait_for_selector("dl.facts .badge.ok", timeout=60_000)
     run = page.url
-    for path in ("/ui/admin/maintenance", run.removeprefix(registry.url), "/ui/admin/maintenance/gc",
-                 "/ui/admin/maintenance/delete?pattern=tools/*", "/ui/r/tools/ci"):
+    fit_a_phone_and_read_well(page, registry, ("/ui/admin/maintenance", run.removeprefix(registry.url),
+                                               "/ui/admin/maintenance/gc",
+                                               "/ui/admin/maintenance/delete?pattern=tools/*", "/ui/r/tools/ci"))
+    page.context.close()
+
+
+def fit_a_phone_and_read_well(page, registry, paths) -> None:
+    """Each page is no wider than the phone's screen, and all its text has readable contrast."""
+    for path in paths:
         page.goto(registry.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
         assert page.evaluate(CONTRAST) == [], path
-    page.context.close()

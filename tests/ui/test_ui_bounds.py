@@ -47,8 +47,8 @@ def test_past_the_sorted_tags_a_filter_searches_by_name_in_bounded_steps(ui, mon
     page = ui.get("/ui/r/team/app", params={"q": "c"}).text
     assert tag_names(page) == []  # a1..b2 searched, then it offers to go on
     go_on = re.search(r'href="([^"]+)" rel="next">Search on after b2', page)[1].replace("&amp;", "&")
-    # The sorted read, then one page of the search, and the retention rules (the viewer is an admin).
-    assert calls[("dynamodb", "Query")] == 3
+    # The sorted read, one page of the search, the pulls per day, the retention rules (the viewer is an admin).
+    assert calls[("dynamodb", "Query")] == 4
     assert tag_names(ui.get("/ui/r/team/app" + go_on).text) == ["c1", "c2", "c3"]
 
 

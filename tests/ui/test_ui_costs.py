@@ -12,9 +12,9 @@ def test_the_repository_list_costs_a_catalog_query_and_two_queries_per_repositor
     assert dict(calls) == {("dynamodb", "Query"): 1 + 2 * 3}
 
 
-def test_a_repository_page_costs_two_queries_two_batches_and_one_s3_read_per_image_config(secured, calls):
-    """The tags, the immutability rules, the page's config links and platform manifests, their configs; for
-    an admin, one query more: the retention rules."""
+def test_a_repository_page_costs_three_queries_two_batches_and_one_s3_read_per_image_config(secured, calls):
+    """The tags, the immutability rules, its pulls per day, the page's config links and platform manifests,
+    their configs; for an admin, one query more: the retention rules."""
     from tests.support.auth import create_key
     from tests.ui.test_ui_maintenance import ADMIN
 
@@ -25,12 +25,12 @@ def test_a_repository_page_costs_two_queries_two_batches_and_one_s3_read_per_ima
     secured.get("/ui/")  # the anonymous rules, read once a minute per instance
     calls.clear()
     assert secured.get("/ui/r/team/app").status_code == 200
-    assert dict(calls) == {("dynamodb", "Query"): 3, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+    assert dict(calls) == {("dynamodb", "Query"): 4, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
     sign_in(secured, *create_key(secured, ADMIN, "reader", "team/*=pull"))
     secured.get("/ui/")
     calls.clear()
     assert secured.get("/ui/r/team/app").status_code == 200
-    assert dict(calls) == {("dynamodb", "Query"): 2, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+    assert dict(calls) == {("dynamodb", "Query"): 3, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
 
 
 def test_an_image_page_costs_five_reads_an_s3_read_a_query_of_the_rules_and_one_per_referrer_level(ui, calls):
@@ -108,7 +108,8 @@ def test_quota_pages_cost_a_query_to_show_and_a_few_items_per_change(ui, calls):
                               follow_redirects=False), 303,
               {("dynamodb", "GetItem"): 2, ("dynamodb", "Query"): 1, ("dynamodb", "PutItem"): 1}),
              (lambda: ui.post("/ui/admin/quotas", data={"csrf": csrf, "pattern": "a/*", "limit": "2GiB"},
-                              follow_redirects=False), 303, {("dynamodb", "GetItem"): 2, ("dynamodb", "UpdateItem"): 1}),
+                              follow_redirects=False), 303,
+              {("dynamodb", "GetItem"): 2, ("dynamodb", "UpdateItem"): 1}),
              (lambda: ui.get("/ui/admin/quotas/delete", params={"pattern": "a/*"}), 200, {("dynamodb", "Query"): 1}),
              (lambda: ui.post("/ui/admin/quotas/delete", data={"csrf": csrf, "pattern": "a/*"}, follow_redirects=False),
               303, {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1, ("dynamodb", "Query"): 1,

@@ -41,7 +41,7 @@ def test_a_repository_lists_tags_with_digest_size_platform_and_pull_commands(ui)
     assert "linux/amd64" in plain and "linux/arm64/v8" in plain and "index" in plain
     assert "4.4 kB" in plain  # config and both layers
     assert "Delete…" in page
-    assert "does not count pulls per day yet" in plain
+    assert "0 pulls (manifest GETs) in the last 30 days" in plain and "Pulls per day" not in plain
 
 
 def test_an_image_shows_its_layers_and_config(ui):

@@ -3,6 +3,7 @@ the form as the registry words them), a push over the limit refused by the regis
 repository stores, pulls and costs, filtered and paged as the usage API does."""
 
 import re
+import time
 
 import pytest
 
@@ -111,3 +112,15 @@ def test_only_admins_see_quotas_and_usage(secured):
                                                      "limit": "1GiB"})
     assert refused.status_code == 403
     assert secured.get("/dockyard/v1/quotas", headers=ADMIN).json()["quotas"] == []
+
+
+def test_a_repository_page_charts_its_pulls_per_day(ui, registry):
+    push_full_image(ui, "team/app", "v1")
+    for _ in range(3):
+        assert ui.get("/v2/team/app/manifests/v1").status_code == 200
+    registry.meter.flush(most=None)  # the batch of this instance's counts, as when it is a minute old
+    page = ui.get("/ui/r/team/app").text
+    assert "3 pulls (manifest GETs) in the last 30 days" in text(page)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    bars = re.findall(r'<li><span class="label" title="([^"]+)">.*?<span class="value">(\d+)</span></li>', page)
+    assert len(bars) == 14 and bars[-1] == (today, "3") and {count for _, count in bars[:-1]} == {"0"}

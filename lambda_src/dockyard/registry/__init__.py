@@ -65,6 +65,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         manifests.seen.drop(repo, digest)
 
     maintenance = Maintenance(storage, settings, Runner(storage, manifests.uses, forget), launcher(settings))
+    usage = Usage(storage.governance, manifests.catalog, meter)
     return Registry(
         settings=settings,
         storage=storage,
@@ -77,9 +78,10 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
         upstreams=upstreams,
         immutability=immutability,
         maintenance=maintenance,
-        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability, maintenance.rule_for),
+        browse=Browse(manifests, storage.manifests, storage.blobs, storage.objects, immutability, maintenance.rule_for,
+                      usage.daily_pulls),
         meter=meter,
-        usage=Usage(storage.governance, manifests.catalog, meter),
+        usage=usage,
         quotas=quotas,
     )
 

@@ -8,8 +8,8 @@ Every view costs a bounded number of reads, whatever the registry holds (the fig
 - a repository: its tags (one query per MB of tag items, at most `MAX_SORTED` tags read to sort them by
   push time), one query of the immutability rules, one batched read of the page's config links and one of
   the page's platform manifests, and one S3 read per single-platform image config on the page; a tag filter
-  past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies; for an admin, one query
-  of the retention rules more;
+  past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies; one query of its pulls
+  per day; for an admin, one query of the retention rules more;
 - an image: the manifest (one read), its config (one link read and one S3 read), its tags (one read), its
   platform manifests (one batched read of at most `MAX_CHILD_SIZES`), the immutability rules if it is
   tagged (one query) and its referrers (one query per node of the tree, at most `MAX_REFERRERS` nodes);
@@ -51,10 +51,11 @@ WORKERS = 8  # reads made side by side
 
 class Browse:
     def __init__(self, manifests: Manifests, index: ManifestIndex, blobs: BlobIndex, objects: ByteReader,
-                 immutability: Immutability, retention_rule=lambda repo: None):
-        """`retention_rule(repo)`: the retention rule that applies to a repository (one query), or None."""
+                 immutability: Immutability, retention_rule=lambda repo: None, daily_pulls=lambda repo: None):
+        """`retention_rule(repo)`: the retention rule that applies to a repository, or None; `daily_pulls(repo)`:
+        its pulls per day (one query each)."""
         self.manifests, self.index, self.blobs, self.objects = manifests, index, blobs, objects
-        self.immutability, self.retention_rule = immutability, retention_rule
+        self.immutability, self.retention_rule, self.daily_pulls = immutability, retention_rule, daily_pulls
 
     # --- repositories ------------------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ class Browse:
         """Tags newest first (by push time, where recorded), or by name past `MAX_SORTED` tags; with a
         `query`, only those whose name contains it; with `retention` (for admins), the retention rule that
         applies to the repository (one query more)."""
-        listing = self._tags(repo, page, after, query)
+        listing = replace(self._tags(repo, page, after, query), pulls=self.daily_pulls(repo))
         return replace(listing, retention=self.retention_rule(repo)) if retention else listing
 
     def _tags(self, repo: str, page: int, after: str | None, query: str) -> TagPage:

@@ -45,6 +45,14 @@ class Usage:
                 "repositories": [self._repository(name, since, days, rate) for name in page.items],
                 "next": page.last}
 
+    def daily_pulls(self, repo: str, days: int = 30) -> list[tuple[str, int]]:
+        """Pulls of `repo` on each of the last `days` days, oldest first (one query; what instances counted
+        and have not written yet, at most a batch interval's, is not in it)."""
+        counts = self.store.list_usage(repo)
+        now = self.clock()
+        return [(day, counts[day].pulls if day in counts else 0)
+                for day in (day_of(now - back * DAY) for back in range(days - 1, -1, -1))]
+
     def _repository(self, name: str, since: str, days: int, rate: float) -> dict:
         stored = self.store.stored(name)
         links = self.store.blob_links(list(stored.blobs)) if stored.blobs else {}

@@ -53,6 +53,7 @@ class TagPage:
     query: str = ""  # only tags whose name contains this
     searched_to: str | None = None  # a search past `MAX_SORTED` tags that stopped early: searched up to here
     retention: dict | None = None  # the retention rule that applies (read for admins only)
+    pulls: list[tuple[str, int]] | None = None  # pulls per day, oldest first (None: not counted)
 
 
 @dataclass

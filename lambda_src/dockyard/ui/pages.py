@@ -15,6 +15,7 @@ from dockyard.ui.web import PREFIX, asset_response, human_size, registry_host, r
 
 pages = router()
 CHART_ROWS = 100  # bars of the layer-size chart
+PULL_DAYS = 14  # days of the pulls chart
 
 
 @pages.get("/static/{name}")
@@ -62,6 +63,6 @@ def repository(request: Request, name: str, registry: RegistryDep, viewer: Brows
                after: str | None = None, deleted: str | None = None, q: str = ""):
     viewer.require(name, "pull")
     tags = registry.browse.tags(name, page, after, q[:128], retention=viewer.is_admin)
-    # Pulls per day come with usage tracking; until the registry records them the page says so.
+    pulls = [(day, count, str(count)) for day, count in tags.pulls[-PULL_DAYS:]] if tags.pulls is not None else None
     return render(request, "repository.html", tags=tags, host=registry_host(request, registry), deleted=deleted,
-                  can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled, pulls=None)
+                  can_delete=viewer.can(name, "delete") and registry.settings.delete_enabled, pulls=pulls)
