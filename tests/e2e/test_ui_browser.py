@@ -240,8 +240,8 @@ def test_the_keyboard_alone_signs_in_and_browses(browser, registry):
 
 PAGES = ("/ui/", "/ui/r/team/app", "/ui/r/team/app/-/manifests/1.0", "/ui/r/team/app/-/manifests/multi",
          "/ui/r/team/app/-/delete/1.0", "/ui/admin/", "/ui/admin/keys", "/ui/admin/anonymous", "/ui/admin/upstreams",
-         "/ui/admin/immutability", "/ui/admin/maintenance", "/ui/admin/maintenance/gc",
-         "/ui/r/team/none")
+         "/ui/admin/immutability", "/ui/admin/maintenance", "/ui/admin/maintenance/gc", "/ui/admin/quotas",
+         "/ui/admin/quotas/usage", "/ui/r/team/none")
 SHOTS = {"/ui/r/team/app": "tags-phone.png", "/ui/r/team/app/-/manifests/1.0": "image-phone.png"}
 
 
