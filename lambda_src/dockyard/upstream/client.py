@@ -120,17 +120,26 @@ class UpstreamClient:
                 auth = self._authorization(scope)
                 if auth:
                     sent["Authorization"] = auth
-            try:
-                response = _pool(*self.timeouts).request(method, url, headers=sent, preload_content=not stream,
-                                                         redirect=False)
-            except urllib3.exceptions.HTTPError as exc:
-                raise Unavailable(0, f"upstream unreachable: {type(exc).__name__}") from None
+            response = self._once(urllib3, method, url, sent, stream)
             if follow and response.status in (301, 302, 303, 307, 308) and response.headers.get("location"):
                 _drain(response)
                 url = urljoin(url, response.headers["location"])
                 continue
             return response
         raise UpstreamError(502, "upstream redirected too many times")
+
+    def _once(self, urllib3, method: str, url: str, headers: dict, stream: bool):
+        """One request; a GET or HEAD whose pooled connection the upstream had closed meanwhile (a
+        `ProtocolError` before any answer) is sent once more on a new one. Timeouts are not retried."""
+        for attempt in (0, 1):
+            try:
+                return _pool(*self.timeouts).request(method, url, headers=headers, preload_content=not stream,
+                                                     redirect=False)
+            except urllib3.exceptions.ProtocolError as exc:
+                if attempt or method not in ("GET", "HEAD"):
+                    raise Unavailable(0, f"upstream unreachable: {type(exc).__name__}") from None
+            except urllib3.exceptions.HTTPError as exc:
+                raise Unavailable(0, f"upstream unreachable: {type(exc).__name__}") from None
 
     # --- authentication -----------------------------------------------------------------------------
 
