@@ -69,11 +69,11 @@ class Blobs:
         info = BlobInfo(parsed, ref.size)
         small = whole and ref.size <= SMALL_BLOB
         if small and (data := self._small(parsed, ref)) is not None:
-            self.meter.redirected(repo, ref.size)  # a blob GET all the same (counted last, as below)
-            return Located(info, data=data)
-        located = Located(info, url=self.store.presign_get(ref.location, self.settings.presign_ttl))
-        if small:
-            self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
+            located = Located(info, data=data)
+        else:
+            located = Located(info, url=self.store.presign_get(ref.location, self.settings.presign_ttl))
+            if small:
+                self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
         self.meter.redirected(repo, ref.size)  # counted last: on the event loop, `offload` may run this again
         return located
 
