@@ -5,7 +5,7 @@
 The registry (moto, in a process of its own) gets `repos` x `tags` tags, each on a manifest of its own with
 `layers` blobs of its own: by default 10,000 tags and 100,000 links (and as many blob records). It is filled
 through the storage and registry layers (links as an upload commits them, manifests through the registry's
-PUT), with no blob bytes but those of the garbage. Then four runs, each measured alone:
+PUT), with no blob bytes but the configs' and those of the garbage. Then four runs, each measured alone:
 1. a real run with nothing to collect and no retention rule;
 2. a real run after one manifest per repository was deleted (1% of the registry is garbage);
 3. a dry run, then a real run, of a rule `*` that keeps the newest `tags - 1` tags of each repository.
@@ -108,9 +108,11 @@ def fill(registry, repos: int, tags: int, layers: int) -> list[tuple[str, str]]:
     def image(r: int, t: int) -> tuple[str, str]:
         repo = f"team{r:03d}/app"
         blobs = [f"{repo}:{t}:{n}".encode() for n in range(layers)]
-        for blob in blobs:
+        for n, blob in enumerate(blobs):
             digest = Digest.of(blob)
-            registry.storage.blobs.link_blob(repo, digest, BlobRef(len(blob), keys.blob_key(digest)), record=True)
+            # The config's bytes are in S3 (the push reads them for the pull hints); the layers' are not needed.
+            location = registry.storage.objects.put_blob(digest, blob) if n == 0 else keys.blob_key(digest)
+            registry.storage.blobs.link_blob(repo, digest, BlobRef(len(blob), location), record=True)
         body = image_manifest(blobs[0], blobs[1:])
         return repo, str(registry.manifests.put(repo, f"v{t:04d}", body, mt.OCI_MANIFEST)[0].digest)
 

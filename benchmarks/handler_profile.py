@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--inline", action="store_true", help="run sync routes and dependencies inline")
+    parser.add_argument("--replay", action="store_true",
+                        help="answer each AWS call from a recording of moto's answer (no round trip)")
     parser.add_argument("labels", nargs="*")
     args = parser.parse_args()
     os.environ.update(FAKE_ENV)
@@ -50,22 +52,24 @@ def main() -> None:
     moto = MotoServer()
     print("# Handler profile: where a warm request's time goes\n")
     print(f"{environment()}; cProfile over {args.requests} requests each, through Mangum, auth on, over moto"
-          f"{'; sync routes and dependencies run inline' if args.inline else ''}\n")
+          f"{'; sync routes and dependencies run inline' if args.inline else ''}"
+          f"{'; AWS answers replayed from a recording' if args.replay else ''}\n")
     try:
         bench = Bench(moto.endpoint)
         bench.push_image()
-        for label, (method, path, params, headers, cold) in bench.pull_requests().items():
+        for label, (method, path, params, headers, forget) in bench.pull_requests().items():
             if args.labels and label not in args.labels:
                 continue
             event, context = function_url.event(method, path, params, headers), function_url.LambdaContext()
             if args.inline:
                 run_sync_inline()
+            bench.replay = args.replay
             for _ in range(20):
                 bench.handler(event, context)
             profile = cProfile.Profile()
             for _ in range(args.requests):
-                if cold:
-                    bench.registry.blobs.links.clear()
+                if forget is not None:
+                    forget()
                 profile.enable()
                 bench.handler(event, context)
                 profile.disable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -292,6 +293,24 @@ def test_basic_credentials_are_cached_per_instance(auth_client, calls, stored):
     # A revocation through this instance drops its cache at once.
     auth_client.delete(f"/dockyard/v1/keys/{key_id}", headers=ADMIN)
     assert auth_client.get(f"/v2/{NAME}/manifests/v1", headers=basic(key_id, secret)).status_code == 401
+
+
+def test_a_token_for_a_key_this_instance_verified_lately_costs_no_read(auth_client, auth_registry, calls):
+    key_id, secret = create_key(auth_client, ADMIN, "per-pull", "team/*=pull")
+    token_for(auth_client, key_id, secret, f"repository:{NAME}:pull")  # read (and stamped as used)
+    calls.clear()
+    for _ in range(3):
+        assert token_for(auth_client, key_id, secret, f"repository:{NAME}:pull")["token"]
+    assert dict(calls) == {}
+    assert auth_client.get("/token", headers=basic(key_id, secret + "x")).status_code == 401  # never cached
+    assert auth_client.delete(f"/dockyard/v1/keys/{key_id}", headers=ADMIN).status_code == 200
+    assert auth_client.get("/token", headers=basic(key_id, secret)).status_code == 401  # forgotten at once here
+    # A key that expires in a second is trusted no longer than that, however fresh the cache.
+    short_id, short_secret = create_key(auth_client, ADMIN, "short-lived", "team/*=pull", expires_in=1)
+    token_for(auth_client, short_id, short_secret, f"repository:{NAME}:pull")
+    expires_at = auth_registry.access.store.get_access_key(short_id).expires_at
+    time.sleep(max(0.0, expires_at - time.time()) + 0.05)
+    assert auth_client.get("/token", headers=basic(short_id, short_secret)).status_code == 401
 
 
 def test_token_verification_makes_no_aws_call(auth_client, calls, stored):

@@ -1,12 +1,15 @@
 """AWS calls per registry operation: the unit of the pay-per-pull price (see benchmarks/ for figures)."""
 
+import json
+
 import pytest
 
 from dockyard.domain import mediatypes as mt
 from dockyard.domain.digest import Digest
 from dockyard.registry.blobs import SMALL_BLOB
+from dockyard.registry.hints import CONFIG_HINT
 from tests.support.oci import sha256
-from tests.support.registry import image_manifest, push_blob, push_image
+from tests.support.registry import image_config, image_manifest, push_blob, push_image
 
 LARGE = b"l" * (SMALL_BLOB + 1)  # too large for a warm instance to answer itself: always redirected
 
@@ -36,10 +39,11 @@ def test_manifest_pull_costs_one_dynamodb_read(client, registry, calls, image, m
     assert dict(calls) == {("dynamodb", "GetItem"): 1}
 
 
-def test_the_first_pull_of_an_item_in_an_hour_costs_one_write_more(client, calls, image):
+def test_the_first_pull_of_an_item_in_an_hour_costs_one_write_more(client, registry, calls, image):
     digest, _ = image
     # A tag is read on every pull; a manifest by digest once, then from this instance's memory.
     for path, reads in (("/v2/team/app/manifests/v1", 4), (f"/v2/team/app/manifests/{digest}", 1)):
+        registry.manifests.seen.clear()  # else the digest is answered from what the tag's read brought
         calls.clear()
         assert client.get(path).status_code == 200
         assert dict(calls) == {("dynamodb", "GetItem"): 1, ("dynamodb", "UpdateItem"): 1}
@@ -111,6 +115,75 @@ def test_a_small_blob_asked_for_again_is_read_once_and_then_answered_from_memory
     assert client.get(path, follow_redirects=False).status_code == 404
 
 
+def _cold(registry) -> None:
+    """This instance forgets every link, manifest and blob it knows: one that has not served the image."""
+    registry.blobs.links.clear()
+    registry.blobs.small.clear()
+    registry.manifests.seen.clear()
+
+
+@pytest.mark.parametrize("client_kind", ["skopeo", "docker"])
+def test_an_instance_that_reads_an_image_pulls_its_blobs_with_no_call_and_answers_its_config(client, registry, calls,
+                                                                                           image, client_kind):
+    """The pull hints (registry.hints): a manifest's read tells the instance where its blobs are linked and
+    what its config holds. skopeo GETs by tag; docker HEADs the tag, then GETs by digest."""
+    digest, body = image
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200  # the hour's pull stamps
+    manifest = json.loads(body)
+    _cold(registry)
+    calls.clear()
+    if client_kind == "docker":
+        assert client.head("/v2/team/app/manifests/v1").status_code == 200
+        response = client.get(f"/v2/team/app/manifests/{digest}")
+    else:
+        response = client.get("/v2/team/app/manifests/v1")
+    assert (response.status_code, response.content) == (200, body)
+    assert dict(calls) == {("dynamodb", "GetItem"): 1}
+    calls.clear()
+    config = client.get(f"/v2/team/app/blobs/{manifest['config']['digest']}", follow_redirects=False)
+    assert (config.status_code, config.content) == (200, image_config("v1"))
+    for layer in manifest["layers"]:
+        redirect = client.get(f"/v2/team/app/blobs/{layer['digest']}", follow_redirects=False)
+        assert redirect.status_code == 307
+        assert client.head(f"/v2/team/app/blobs/{layer['digest']}").headers["content-length"] == str(layer["size"])
+    assert dict(calls) == {}
+    assert client.get(f"/v2/team/other/blobs/{manifest['config']['digest']}").status_code == 404  # not linked there
+
+
+def test_a_config_too_large_to_travel_with_its_manifest_is_not_read_by_the_push(client, registry, calls):
+    config, layer = b"{" + b" " * CONFIG_HINT + b"}", b"layer"
+    for blob in (config, layer):
+        push_blob(client, "team/app", blob)
+    calls.clear()
+    body = image_manifest(config, [layer])
+    assert client.put("/v2/team/app/manifests/v1", content=body,
+                      headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
+    assert ("s3", "GetObject") not in calls
+    _cold(registry)
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200
+    calls.clear()
+    for blob in (config, layer):  # both linked as the hints say: redirected with no call
+        assert client.get(f"/v2/team/app/blobs/{sha256(blob)}", follow_redirects=False).status_code == 307
+    assert dict(calls) == {}
+
+
+def test_a_push_whose_config_cannot_be_read_goes_without_it(client, registry, calls):
+    """The hints are an optimization: a push never fails for them (here the config's bytes are gone from S3)."""
+    config, layer = b'{"os": "linux"}', b"layer"
+    for blob in (config, layer):
+        push_blob(client, "team/app", blob)
+    objects = registry.storage.objects
+    objects.client.delete_object(Bucket=objects.bucket,
+                                 Key=registry.storage.blobs.get_link("team/app", Digest.parse(sha256(config))).location)
+    assert client.put("/v2/team/app/manifests/v1", content=image_manifest(config, [layer]),
+                      headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
+    _cold(registry)
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200
+    calls.clear()
+    assert client.get(f"/v2/team/app/blobs/{sha256(config)}", follow_redirects=False).status_code == 307
+    assert dict(calls) == {}  # its link still known from the hints
+
+
 def test_an_unlinked_blob_is_forgotten_at_once(client):
     digest = push_blob(client, "team/app", b"layer")
     assert client.head(f"/v2/team/app/blobs/{digest}").status_code == 200
@@ -134,7 +207,7 @@ def test_a_link_collected_elsewhere_is_forgotten_once_a_manifest_put_finds_it_mi
                       headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
 
 
-def test_manifest_put_costs_one_batched_read_one_transaction_and_its_push_count(client, calls):
+def test_manifest_put_costs_one_batched_read_its_config_one_transaction_and_its_push_count(client, calls):
     config, layers = b"{}", [bytes([i]) * 10 for i in range(5)]
     for blob in [config, *layers]:
         push_blob(client, "team/app", blob)
@@ -143,6 +216,7 @@ def test_manifest_put_costs_one_batched_read_one_transaction_and_its_push_count(
     response = client.put("/v2/team/app/manifests/v1", content=body, headers={"Content-Type": mt.OCI_MANIFEST})
     assert response.status_code == 201
     assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("s3", "GetObject"): 1,  # the config's bytes, for the pull hints (registry.hints)
                            ("dynamodb", "UpdateItem"): 1}  # the repository's push count of the day
 
 

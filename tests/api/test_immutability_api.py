@@ -126,6 +126,7 @@ def test_moving_a_tag_reads_the_rules_once_and_a_first_push_does_not(client, cal
     calls.clear()
     assert put(client, "team/app", "1.0", first).status_code == 201
     push = {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1,
+            ("s3", "GetObject"): 1,  # the config, for the pull hints
             ("dynamodb", "UpdateItem"): 1}  # (the push count)
     assert dict(calls) == push
     calls.clear()

@@ -144,6 +144,7 @@ def test_a_push_with_tags_costs_one_batched_read_and_one_transaction(client, cal
     assert put(client, sha256(body), body, ["a", "b", "c"]).status_code == 201
     # "a" moves: the immutability rules are read once, whatever the number of tags moved.
     push = {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1,
+            ("s3", "GetObject"): 1,  # the config, for the pull hints
             ("dynamodb", "UpdateItem"): 1}  # (the repository's push count)
     assert dict(calls) == {**push, ("dynamodb", "Query"): 1}
     calls.clear()

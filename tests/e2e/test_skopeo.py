@@ -96,7 +96,7 @@ def test_pulls_stay_byte_exact_when_a_warm_server_answers_small_blobs_itself(ser
     layout.tag(desc, "v1")
     push(f"oci:{tmp_path / 'src'}:v1", server, "team/small:v1")
     config = json.loads(manifest)["config"]["digest"]
-    for n in range(3):  # the config and the small layer: redirected, then read once, then from memory
+    for n in range(3):  # the small layer: redirected, then read once, then from memory (the config: at once)
         pull(server, "team/small:v1", tmp_path / f"out{n}", "v1")
         pulled = verify_layout(tmp_path / f"out{n}")
         assert pulled[desc["digest"]] == manifest
@@ -120,8 +120,53 @@ def test_docker_pulls_an_image_whose_small_blobs_a_warm_server_answers_itself(se
     layout.tag(desc, "v1")
     push(f"oci:{tmp_path / 'src'}:v1", server, "team/docker:v1")
     with tempfile.TemporaryDirectory(prefix="dk") as root, dockerd(Path(root)) as env:  # a short socket path
-        for _ in range(3):  # the config and the small layer: redirected, then read once, then from memory
+        for _ in range(3):  # the small layer: redirected, then read once, then from memory (the config: at once)
             docker(env, "pull", f"{server.host}/team/docker:v1")
             digests = docker(env, "image", "inspect", "--format", "{{json .RepoDigests}}", f"{server.host}/team/docker:v1")
             assert f"{server.host}/team/docker@{desc['digest']}" in json.loads(digests.stdout)
             docker(env, "image", "rm", f"{server.host}/team/docker:v1")
+
+
+def test_servers_that_never_saw_an_image_pull_it_with_what_its_manifest_told_them(server, backend_args, tmp_path):
+    """The pull hints (registry.hints), end to end: pushed through one server, the image is pulled byte-exact by
+    skopeo and by docker from servers that have never seen it. Such a server answers the config with 200 right
+    after reading the manifest: its push stored the config's bytes with it (else its first answer is a 307)."""
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from tests.support.docker import docker, dockerd
+    from tests.support.oci import OCI_MANIFEST
+    from tests.support.processes import Server
+
+    layout = Layout(tmp_path / "src")
+    large = random_layer(300_000)
+    desc, manifest = layout.image([layer_tar({"etc/motd": b"hinted\n"}), large])
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/hinted:v1")
+    config = json.loads(manifest)["config"]["digest"]
+
+    fresh = Server(*backend_args)
+    try:
+        pull(fresh, "team/hinted:v1", tmp_path / "out", "v1")
+        assert verify_layout(tmp_path / "out")[desc["digest"]] == manifest
+    finally:
+        fresh.stop()
+    fresh = Server(*backend_args)
+    try:
+        base = f"http://{fresh.host}/v2/team/hinted"
+        assert httpx.get(f"{base}/manifests/v1", headers={"Accept": OCI_MANIFEST}).content == manifest
+        answer = httpx.get(f"{base}/blobs/{config}", follow_redirects=False)
+        assert answer.status_code == 200 and sha256(answer.content) == config
+        assert httpx.get(f"{base}/blobs/{sha256(large[0])}", follow_redirects=False).status_code == 307
+    finally:
+        fresh.stop()
+    fresh = Server(*backend_args)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dk") as root, dockerd(Path(root)) as env:  # a short socket path
+            docker(env, "pull", f"{fresh.host}/team/hinted:v1")
+            digests = docker(env, "image", "inspect", "--format", "{{json .RepoDigests}}", f"{fresh.host}/team/hinted:v1")
+            assert f"{fresh.host}/team/hinted@{desc['digest']}" in json.loads(digests.stdout)
+    finally:
+        fresh.stop()

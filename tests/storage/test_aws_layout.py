@@ -14,7 +14,7 @@ from dockyard.storage import keys
 from dockyard.storage.dynamo.references import entry_item
 from dockyard.storage.dynamo.table import value
 from dockyard.storage.types import (AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, GcRun, ImmutabilityRule,
-                                    Lease, Quota, RetentionRule, UpstreamRecord, UsageCounts, Uses)
+                                    Lease, PullHints, Quota, RetentionRule, UpstreamRecord, UsageCounts, Uses)
 from tests.storage.conftest import manifest_record, no_references
 
 NOW = int(time.time())
@@ -61,7 +61,8 @@ def fill(storage, repo: str) -> None:
     data = b"layer"
     digest = Digest.of(data)
     storage.blobs.link_blob(repo, digest, BlobRef(len(data), storage.objects.put_blob(digest, data)), record=True)
-    base = manifest_record(b'{"base": 1}')
+    ref = storage.blobs.get_link(repo, digest)
+    base = replace(manifest_record(b'{"base": 1}'), hints=PullHints(((digest, ref),), data))
     storage.manifests.put_manifest(repo, base, ("v1",), no_references(v1=None), Uses(blobs=(digest,)))
     referrer = manifest_record(b'{"sbom": 1}', subject=base.digest, artifact_type="application/sbom",
                                annotations={"a": "b"})

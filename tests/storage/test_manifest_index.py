@@ -171,3 +171,55 @@ def test_a_tag_is_deleted_only_as_the_push_it_was_read_as(storage, repo):
         storage.manifests.delete_tag(repo, "v1", expected=TWO.digest)
     assert storage.manifests.delete_tag(repo, "v1", expected=ONE.digest, pushed_at=200) is True
     assert storage.manifests.get_tag(repo, "v1") is None
+
+
+def _hinted(storage, repo, data: bytes = b"config"):
+    """A manifest referencing one linked blob, with the pull hints its push would give it."""
+    from dockyard.storage.types import BlobRef, PullHints, Uses
+
+    digest = Digest.of(data)
+    storage.blobs.link_blob(repo, digest, BlobRef(len(data), storage.objects.put_blob(digest, data)), record=True)
+    refs = storage.manifests.check_references(repo, [digest], [], ("v1",))
+    assert refs.links == {digest: storage.blobs.get_link(repo, digest)}  # where the read found it linked
+    record = replace(ONE, hints=PullHints(((digest, refs.links[digest]),), data))
+    return record, refs, Uses(blobs=(digest,))
+
+
+def test_a_manifest_and_its_tag_read_back_with_their_pull_hints_and_its_referrer_entry_without(storage, repo):
+    record, refs, uses = _hinted(storage, repo)
+    storage.manifests.put_manifest(repo, replace(record, subject=TWO.digest), ("v1",), refs, uses)
+    for read in (storage.manifests.get_manifest(repo, ONE.digest), storage.manifests.get_tag(repo, "v1")):
+        assert read.hints == record.hints
+    [entry] = storage.manifests.list_referrers(repo, TWO.digest, 10, None, None, MAX_PAGE_BYTES).items
+    assert entry.digest == ONE.digest
+
+
+def test_hints_are_written_only_if_each_link_is_still_where_they_say(storage, repo):
+    """A link collected and made again (another location) between the push's read and its write: the write
+    fails, so no item ever points a pull at bytes that are gone."""
+    from dockyard.storage.types import BlobRef
+
+    record, refs, uses = _hinted(storage, repo)
+    [(digest, ref)] = record.hints.links
+    storage.blobs.unlink_blob(repo, digest)  # collected: unlinked, its record doomed and forgotten
+    stamp = storage.collector.doom(digest, storage.collector.record_state(digest).since)
+    assert storage.collector.forget_record(digest, stamp) is True
+    storage.blobs.link_blob(repo, digest, BlobRef(ref.size, storage.objects.put_blob(digest, b"config")),
+                            record=True)  # an upload of it again
+    assert storage.blobs.get_link(repo, digest).location != ref.location
+    with pytest.raises(ConditionFailed):
+        storage.manifests.put_manifest(repo, record, ("v1",), refs, uses)
+    assert storage.manifests.get_manifest(repo, ONE.digest) is None
+    refs = storage.manifests.check_references(repo, [digest], [], ("v1",))  # read again: the new location
+    storage.manifests.put_manifest(repo, replace(record, hints=replace(record.hints, links=tuple(refs.links.items()))),
+                                   ("v1",), refs, uses)
+    assert storage.manifests.get_tag(repo, "v1").hints.links == ((digest, storage.blobs.get_link(repo, digest)),)
+
+
+def test_a_manifest_put_again_without_hints_loses_the_old_ones(storage, repo):
+    record, refs, uses = _hinted(storage, repo)
+    storage.manifests.put_manifest(repo, record, ("v1",), refs, uses)
+    refs = storage.manifests.check_references(repo, [], [], ("v1",), ONE.digest)
+    storage.manifests.put_manifest(repo, ONE, ("v1",), refs, uses)
+    assert storage.manifests.get_manifest(repo, ONE.digest).hints is None
+    assert storage.manifests.get_tag(repo, "v1").hints is None

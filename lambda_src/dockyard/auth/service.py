@@ -2,10 +2,11 @@
 
 - Bearer tokens are verified locally (no AWS call), once per token and instance: a verified token is
   remembered until it expires (or the keyring is re-read), so a pull's many requests verify it once.
-- Basic credentials (an access key id and secret) on registry endpoints cost one DynamoDB read, then are
-  cached for a minute per warm instance, so a client sending them on every request costs nothing more
-  (a revocation reaches such a client within that minute). The token endpoint always reads the key, so a
-  revoked key gets no new token.
+- Basic credentials (an access key id and secret), on registry endpoints and the token endpoint alike, cost
+  one DynamoDB read, then are cached for a minute per warm instance, so a client sending them on every
+  request, or asking for a token per pull, costs nothing more. A revocation takes effect at once on the
+  instance that made it, and on every other within that minute; the tokens a key got before live out their
+  `token_ttl` (5 minutes) in any case, as the token flow has it. A wrong secret is never cached.
 - The token endpoint grants the intersection of what was asked and what the key's policy allows.
 """
 
@@ -136,27 +137,30 @@ class Auth:
         return principal
 
     def key_principal(self, key_id: str, secret: str, cached: bool = True) -> Principal | None:
-        """The principal of a valid key; with `cached`, remembered for a minute per (id, secret) pair."""
+        """The principal of a valid key; with `cached`, remembered for a minute per (id, secret) pair (never past
+        the key's expiry)."""
         now = time.time()
         cache_key = (key_id, hashlib.sha256(secret.encode()).hexdigest())
         hit = self._keys.get(cache_key) if cached else None
         if hit and hit[0] > now:
             return hit[1]
         self.throttle.check(key_id)  # 429 while this key id is closed by failures, before any read
-        principal = self._verify_key(key_id, secret, now)
-        if principal is None:
+        verified = self._verify_key(key_id, secret, now)
+        if verified is None:
             self.throttle.failed(key_id)
-        else:
-            self.throttle.succeeded(key_id)
-            if len(self._keys) > 1000:
-                self._keys.clear()
-            self._keys[cache_key] = (now + CACHE_SECONDS, principal)
+            return None
+        principal, expires_at = verified
+        self.throttle.succeeded(key_id)
+        if len(self._keys) > 1000:
+            self._keys.clear()
+        self._keys[cache_key] = (min(now + CACHE_SECONDS, expires_at or now + CACHE_SECONDS), principal)
         return principal
 
-    def _verify_key(self, key_id: str, secret: str, now: float) -> Principal | None:
+    def _verify_key(self, key_id: str, secret: str, now: float) -> tuple[Principal, int | None] | None:
+        """The key's principal and when the key expires (None: never), if the secret is its own."""
         if key_id == BOOTSTRAP_KEY_ID:
             bootstrap = self.bootstrap_admin()
-            return Principal(key_id, policy=ADMIN) \
+            return (Principal(key_id, policy=ADMIN), None) \
                 if bootstrap and hmac.compare_digest(secret.encode(), bootstrap.encode()) else None
         if not keys.is_key_id(key_id):
             return None
@@ -165,7 +169,7 @@ class Auth:
             return None
         if record.last_used is None or record.last_used < now - TOUCH_EVERY:
             self.store.touch_access_key(key_id, int(now), int(now) - TOUCH_EVERY)  # at most hourly: a write
-        return Principal(key_id, policy=Policy.from_data(record.rules))
+        return Principal(key_id, policy=Policy.from_data(record.rules)), record.expires_at
 
     def bootstrap_admin(self) -> str | None:
         """The secret of the deployment's bootstrap admin key, or None. Read only when that key is
@@ -248,7 +252,7 @@ class Auth:
         if refresh_token:
             subject, policy = self._refresh(refresh_token)
         elif key:
-            principal = self.key_principal(*key, cached=False)
+            principal = self.key_principal(*key)
             if principal is None:
                 raise RegistryError(Err.UNAUTHORIZED, "unknown, revoked or expired key, or wrong secret")
             subject, policy = principal.subject, principal.policy

@@ -58,7 +58,10 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     meter = Meter(storage.governance, settings.meter_interval)
     cache = PullThrough(upstreams, storage.manifests, storage.blobs, storage.objects, storage.upstreams, commit, links,
                         settings)
-    manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, meter, cache)
+    blobs = Blobs(storage.blobs, storage.objects, commit, settings, links, meter, cache,
+                  lambda repo, digest: manifests.referencing(repo, digest))
+    manifests = Manifests(storage.manifests, storage.objects, settings, commit, immutability, meter, cache,
+                          blobs.prime)
 
     def forget(repo: str, digest) -> None:  # what a GC run here collected: out of this instance's caches
         links.drop(repo, digest)
@@ -69,7 +72,7 @@ def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     return Registry(
         settings=settings,
         storage=storage,
-        blobs=Blobs(storage.blobs, storage.objects, commit, settings, links, meter, cache, manifests.referencing),
+        blobs=blobs,
         uploads=Uploads(storage.uploads, storage.objects, commit, leases, settings),
         direct=DirectUploads(storage.blobs, storage.uploads, storage.objects, commit, leases, settings),
         manifests=manifests,

@@ -10,10 +10,11 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache, SmallBlobs
 from dockyard.registry.commit import Commit
+from dockyard.registry.hints import config_of
 from dockyard.registry.meter import Meter
 from dockyard.registry.pullthrough import PullThrough, Remote
 from dockyard.storage.interfaces import BlobIndex, ByteReader
-from dockyard.storage.types import BlobRef, StillReferenced
+from dockyard.storage.types import BlobRef, PullHints, StillReferenced
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ class Blobs:
                 self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
         self.meter.redirected(repo, ref.size)  # counted last: on the event loop, `offload` may run this again
         return located
+
+    def prime(self, repo: str, hints: PullHints) -> None:
+        """Remember what a manifest of `repo` just read from the table says of its blobs (`registry.hints`):
+        where each is linked, and its config's bytes."""
+        for digest, ref in hints.links:
+            self.links.put(repo, digest, ref)
+        if (config := config_of(hints)) is not None:
+            self.small.put(*config)
 
     def _small(self, digest: Digest, ref: BlobRef) -> bytes | None:
         data = self.small.get(digest)

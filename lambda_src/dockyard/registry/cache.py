@@ -1,8 +1,9 @@
 """A small per-process cache of what never changes while it exists: blob links, (repository, digest) ->
 where the bytes are, and manifests by digest, (repository, digest) -> the stored manifest.
 
-So a warm instance can answer a blob HEAD or GET it has seen (or linked itself), and a manifest GET or HEAD
-by digest it has read, without a DynamoDB read, as distribution's in-memory descriptor cache does. A
+So a warm instance can answer a blob HEAD or GET it has seen (or linked itself, or read of in a manifest's
+pull hints: `registry.hints`), and a manifest GET or HEAD by digest it has read (by digest or through a tag),
+without a DynamoDB read, as distribution's in-memory descriptor cache does. A
 deletion drops the entry here at once; other instances may keep serving it for at most `ttl` seconds, well
 inside the lifetime of a presigned URL they may already have handed out. Tags move, and are never cached.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from dockyard.config import Settings
@@ -17,12 +18,13 @@ from dockyard.domain.names import is_tag, parse_reference, validate_name, valida
 from dockyard.errors import Err, RegistryError
 from dockyard.domain.mediatypes import OCI_INDEX
 from dockyard.registry.cache import LinkCache
+from dockyard.registry.hints import pull_hints
 from dockyard.registry.immutability import Immutability, refusal
 from dockyard.registry.commit import Commit, InMemory
 from dockyard.registry.meter import Meter
 from dockyard.storage.interfaces import MAX_INLINE_BODY_BYTES, MAX_TAGS_PER_PUT, ByteStore, ManifestIndex
-from dockyard.storage.types import (ConditionFailed, ItemTooLarge, ManifestRecord, ManifestTags, Page, StillReferenced,
-                                    Uses)
+from dockyard.storage.types import (ConditionFailed, ItemTooLarge, ManifestRecord, ManifestTags, Page, PullHints,
+                                    StillReferenced, Uses)
 
 log = logging.getLogger("dockyard")
 
@@ -49,18 +51,21 @@ SEEN_BODY_LIMIT = 16 * 1024
 
 class Manifests:
     def __init__(self, index: ManifestIndex, store: ByteStore, settings: Settings, commit: Commit,
-                 immutability: Immutability, meter: Meter, cache=None):
+                 immutability: Immutability, meter: Meter, cache=None,
+                 prime: Callable[[str, PullHints], None] = lambda repo, hints: None):
+        """`prime(repo, hints)` hands what a manifest read from the table says of its blobs to the blob reads."""
         self.index, self.store, self.settings, self.commit = index, store, settings, commit
-        self.immutability, self.meter = immutability, meter
+        self.immutability, self.meter, self.prime = immutability, meter, prime
         self.cache = cache  # the pull-through cache (`PullThrough`), if any
         # Manifests by digest this instance has read (bodies kept inline, up to SEEN_BODY_LIMIT bytes each).
         self.seen = LinkCache(settings.link_cache_ttl, size=SEEN_MANIFESTS)
 
     def get(self, repo: str, reference: str, with_body: bool = True, pull: bool = True) -> ManifestRecord:
         """By tag or digest: one DynamoDB read (plus one S3 read for a body too large to keep inline); none
-        for a manifest by digest this instance read lately (see `registry.cache`). A miss, or a cached tag
-        past its TTL, goes to the pull-through cache. Not a `pull` (a person looking at the web page): what
-        is stored, with no stamp and no upstream."""
+        for a manifest by digest this instance read lately, by digest or through a tag (see `registry.cache`:
+        docker's GET by digest after its HEAD by tag). What the read says of the image's blobs goes to the
+        blob reads (`registry.hints`). A miss, or a cached tag past its TTL, goes to the pull-through cache.
+        Not a `pull` (a person looking at the web page): what is stored, with no stamp and no upstream."""
         ref = parse_reference(reference)
         by_digest = isinstance(ref, Digest)
         known = self.seen.get(repo, ref) if by_digest else None
@@ -73,9 +78,13 @@ class Manifests:
             record = self._stamp_pull(repo, ref, record)
             if with_body:
                 self.meter.pulled(repo)
-        if by_digest and record is not known and record.body is not None and record.size <= SEEN_BODY_LIMIT \
-                and record.checked_at is None:
-            self.seen.put(repo, ref, record)  # only a read from the table (or a new stamp) restarts its time
+        if record is not known and record.checked_at is None:
+            if pull and record.hints is not None:
+                self.prime(repo, record.hints)
+            if record.body is not None and record.size <= SEEN_BODY_LIMIT:
+                # Only a read from the table (or a new stamp) restarts its time. Read through a tag, it has
+                # the tag's pull stamp: retention counts a tag's pulls for its manifest too.
+                self.seen.put(repo, record.digest, replace(record, hints=None))
         if with_body and record.body is None:
             return replace(record, body=self.store.read_blob(record.body_location))
         return record
@@ -109,6 +118,7 @@ class Manifests:
         # Each tag item holds a copy of an inline body: many tags push a mid-sized body out (a blob).
         out = manifest.size > INLINE_BODY_LIMIT or manifest.size * (1 + len(tagged)) > MAX_INLINE_BODY_BYTES
         stored, kept = record, False
+        read = functools.cache(self._config)  # the config, for the hints: once, whatever the attempts
         for attempt in range(RETRIES):
             blobs = [*manifest.blobs, *([manifest.digest] if out else [])]
             refs = self.index.check_references(repo, blobs, manifest.children, tagged, manifest.digest)
@@ -128,8 +138,9 @@ class Manifests:
                 stored, kept = kept_body(self.commit, self.store, repo, record, out=True), True
                 continue
             uses = Uses(manifest.blobs, manifest.children, body=stored.body_location is not None)
+            hints = None if stored.body_location else pull_hints(manifest, refs.links, 1 + len(tagged), read)
             try:
-                self.index.put_manifest(repo, stored, tagged, refs, uses)
+                self.index.put_manifest(repo, replace(stored, hints=hints), tagged, refs, uses)
                 self.meter.pushed(repo)
                 return manifest, tagged
             except ConditionFailed:
@@ -141,6 +152,14 @@ class Manifests:
                                                        "hold; delete some first") from None
                 out = True
         raise RegistryError(Err.TOOMANYREQUESTS, f"tags {', '.join(tagged)} are changing too fast; retry")
+
+    def _config(self, location: str) -> bytes | None:
+        """A config's bytes for the pull hints: a push never fails for them."""
+        try:
+            return self.store.read_blob(location)
+        except Exception:  # noqa: BLE001 - the hints then carry no config; its pulls are redirected
+            log.warning("could not read the config at %s for the pull hints", location, exc_info=True)
+            return None
 
     def uses(self, digest: Digest, media_type: str, body: bytes | None, body_location: str | None,
              lazy: bool = False) -> Uses:

@@ -195,16 +195,18 @@ class ManifestIndex(ManifestReads, Protocol):
 
     def check_references(self, repo: str, blobs: list[Digest], manifests: list[Digest],
                          tags: tuple[str, ...] = (), digest: Digest | None = None) -> References:
-        """Which of these are missing from `repo`, where each of `tags` points, whether `repo` is listed, and
-        whether manifest `digest` is stored already."""
+        """Which of these are missing from `repo` (and where each blob found is linked), where each of `tags`
+        points, whether `repo` is listed, and whether manifest `digest` is stored already."""
 
     def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References,
                      uses: Uses = Uses(), lazy: bool = False) -> None:
         """Store a manifest, move each of `tags` (at most `MAX_TAGS_PER_PUT`) to it from where `refs.tags`
         says it points, add its referrer entry (and the catalog entry of a new repository) atomically; a new
         manifest (`refs.exists` false) is counted on everything it `uses`, each of which must exist (a `lazy`
-        one, a pull-through cache's, on its blobs only, placeholders where they are not fetched yet).
-        `ConditionFailed` if anything read in `refs` changed meanwhile."""
+        one, a pull-through cache's, on its blobs only, placeholders where they are not fetched yet). The
+        record's pull hints are kept with the manifest and its tags (not its referrer entry); a new manifest is
+        counted on each hinted link only where the hints say it is, and stored without them if it is counted
+        in batches. `ConditionFailed` if anything read in `refs` changed meanwhile."""
 
     def manifest_tags(self, repo: str, digest: Digest) -> ManifestTags | None:
         """The tags pointing to a manifest and their version, how many indexes list it and its body, read

@@ -40,15 +40,17 @@ Counters (`refs`, `links`, `parents`) are absent or 0 when nothing counts.
         `untagged_at` the last time a tag left it, `last_pulled` the last pull by digest (epoch seconds;
         stamped at most hourly); a body too large for the item is a blob of the repository, at
         `body_location`; `lazy` marks a pull-through cache's manifest, counted on its blobs only (on
-        placeholders where not fetched yet), not on its children
-        {digest, media_type, size, body | body_location, subject?, artifact_type?, tags?, version, parents?,
-         pushed_at, untagged_at?, last_pulled?, lazy?}
+        placeholders where not fetched yet), not on its children; an image's push keeps what its pull asks
+        next: `blob_refs`, one line `<digest> <size> <location>` per blob it references (config first), as
+        linked when it was pushed, and `config_bytes`, its config's bytes when small
+        {digest, media_type, size, body | body_location, subject?, artifact_type?, blob_refs?, config_bytes?,
+         tags?, version, parents?, pushed_at, untagged_at?, last_pulled?, lazy?}
     pk = repo#<name>, sk = tag#<tag>
         a tag, with a copy of its manifest's fields, so that a pull by tag costs one read; `pushed_at` is
         when the tag was last pushed, `last_pulled` its last pull since (stamped at most hourly); a tag the
         pull-through cache stored carries when its upstream last confirmed it
-        {digest, media_type, size, body | body_location, subject?, artifact_type?, pushed_at, last_pulled?,
-         checked_at?}
+        {digest, media_type, size, body | body_location, subject?, artifact_type?, blob_refs?, config_bytes?,
+         pushed_at, last_pulled?, checked_at?}
     pk = repo#<name>, sk = usage#<YYYY-MM-DD>
         the repository's activity on a day (UTC): manifest GETs, blob redirects and their bytes, manifest PUTs,
         the last pull and push (epoch seconds); counted per instance and added in batches; kept for 400 days

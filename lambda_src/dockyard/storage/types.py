@@ -59,6 +59,17 @@ class BlobRef:
 
 
 @dataclass(frozen=True)
+class PullHints:
+    """What a pull of a manifest asks for next, kept with the manifest by its push so that an instance that
+    reads the manifest needs no read for it: where each blob it references is linked (`links`, as the push's
+    transaction found them: a link that a manifest counts is neither removed nor moved while the manifest
+    exists), and the bytes of its config (`links[0]`), when small."""
+
+    links: tuple[tuple[Digest, BlobRef], ...] = ()
+    config: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Uses:
     """What a manifest references in its repository: blobs (config, layers), child manifests (an index's),
     and, when `body` is set, its own body kept as a blob (linked under the manifest's digest)."""
@@ -160,6 +171,7 @@ class ManifestRecord:
     pushed_at: int = 0
     # When it was last pulled, as recorded at most once an hour (None: never, or not since it was pushed).
     last_pulled: int | None = None
+    hints: PullHints | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,7 @@ class References:
     listed: bool  # whether the repository is in the catalog already
     exists: bool = False  # whether the manifest is stored already (then its references are counted)
     body_location: str | None = None  # where the stored manifest keeps its body, if not inline
+    links: dict[Digest, BlobRef] = field(default_factory=dict)  # where each blob asked about is linked
 
 
 @dataclass(frozen=True)

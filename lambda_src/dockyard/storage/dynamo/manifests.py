@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.pages import Budget
@@ -18,8 +19,8 @@ from dockyard.domain.manifest import Descriptor
 from dockyard.storage.dynamo.blobs import link_refs
 from dockyard.storage.dynamo.references import TRANSACTION_LIMIT, Batches, changes, entry_item
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, has, key, n, s, value
-from dockyard.storage.types import (ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page, References,
-                                    StillReferenced, TagDetail, TagInfo, Uses)
+from dockyard.storage.types import (BlobRef, ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page,
+                                    PullHints, References, StillReferenced, TagDetail, TagInfo, Uses)
 
 # What a listing for people reads of a tag item, without its body.
 _SUMMARY = ("digest", "media_type", "size", "body_location", "subject", "artifact_type", "pushed_at", "last_pulled")
@@ -36,7 +37,26 @@ def _values(record: ManifestRecord) -> dict:
         values["subject"] = str(record.subject)
     if record.artifact_type:
         values["artifact_type"] = record.artifact_type
+    if record.hints is not None:
+        values["blob_refs"] = "\n".join(f"{digest} {ref.size} {ref.location}" for digest, ref in record.hints.links)
+        if record.hints.config is not None:
+            values["config_bytes"] = record.hints.config
     return values
+
+
+# What only a manifest's own item and its tags' items hold: not its referrer entry.
+_HINTS = ("blob_refs", "config_bytes")
+
+
+def _hints(item: dict) -> PullHints | None:
+    text = s(item, "blob_refs")
+    if not text:
+        return None
+    links = []
+    for line in text.split("\n"):
+        digest, size, location = line.split(" ", 2)
+        links.append((Digest.parse(digest), BlobRef(int(size), location)))
+    return PullHints(tuple(links), b(item, "config_bytes"))
 
 
 def _attrs(record: ManifestRecord) -> dict:
@@ -49,7 +69,7 @@ def _record(item: dict) -> ManifestRecord:
                           size=n(item, "size"), body=b(item, "body"), body_location=s(item, "body_location"),
                           subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
                           checked_at=n(item, "checked_at") or None, pushed_at=n(item, "pushed_at"),
-                          last_pulled=n(item, "last_pulled") or None)
+                          last_pulled=n(item, "last_pulled") or None, hints=_hints(item))
 
 
 def _info(item: dict) -> ManifestInfo:
@@ -137,18 +157,21 @@ class DynamoManifests:
         found: set[tuple[str, str]] = set()
         current: dict[str, Digest | None] = dict.fromkeys(tags)
         extra = [k for k in (*tag_keys, own_key) if k is not None and k not in wanted]
-        body_location = None
-        for item in self.table.batch_get([*wanted, *extra, catalog_key], ("digest", "location", "body_location")):
+        body_location, links = None, {}
+        for item in self.table.batch_get([*wanted, *extra, catalog_key],
+                                         ("digest", "location", "body_location", "size")):
             item_key = (item[PK]["S"], item[SK]["S"])
-            if item_key[1].startswith("blob#") and "location" not in item:
-                continue  # a placeholder link: no bytes yet
+            if item_key[1].startswith("blob#"):
+                if "location" not in item:
+                    continue  # a placeholder link: no bytes yet
+                links[wanted[item_key]] = BlobRef(n(item, "size"), item["location"]["S"])
             found.add(item_key)
             if item_key in tag_keys:
                 current[tag_keys[item_key]] = Digest.parse(item["digest"]["S"])
             elif item_key == own_key:
                 body_location = s(item, "body_location")
         return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found,
-                          own_key in found, body_location)
+                          own_key in found, body_location, links)
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -159,7 +182,8 @@ class DynamoManifests:
         creating = not refs.exists
         manifest = Change(pk, keys.manifest_sk(record.digest), sets=_values(record),
                           defaults={"pushed_at": record.pushed_at}, adds={"version": 0},
-                          removes={"body_location" if "body" in fields else "body"},
+                          removes={"body_location" if "body" in fields else "body",
+                                   *(name for name in _HINTS if name not in fields)},
                           condition=absent() if creating else exists() & (
                               equals("body_location", refs.body_location) if refs.body_location
                               else has("body_location", False)))  # the body where it was read: counted once
@@ -185,7 +209,7 @@ class DynamoManifests:
         changed += [self._untag(repo, digest, removed, record.pushed_at) for digest, removed in left.items()]
         if record.subject is not None:
             referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
-                        **{k: v for k, v in fields.items() if k not in ("body", "body_location")}}
+                        **{k: v for k, v in fields.items() if k not in ("body", "body_location", *_HINTS)}}
             if record.annotations:  # only the referrers API shows them
                 referrer["annotations"] = value(json.dumps(record.annotations))
             ops.append(self.table.put_op(referrer))
@@ -194,13 +218,22 @@ class DynamoManifests:
             changed.append(link_refs(repo, record.digest, 1, record.pushed_at))
         own = len(ops) + len(changed)
         if creating and uses.count + own > TRANSACTION_LIMIT:
+            if record.hints is not None:  # the batches do not check where the links are: no hints then
+                return self.put_manifest(repo, replace(record, hints=None), tags, refs, uses, lazy)
             body = {k: v for k, v in fields.items() if k in ("media_type", "body", "body_location")}
             if lazy:
                 body["lazy"] = value(True)
             entry = self.batches.count_in(self.batches.pending(repo, record.digest, body, uses.count), uses, lazy)
             ops.append(self.table.delete_op(pk, entry.handle, equals("done", entry.total)))
         elif creating:
-            changed += changes(repo, record.digest, uses, 1, record.pushed_at, placeholder=lazy)
+            counted = changes(repo, record.digest, uses, 1, record.pushed_at, placeholder=lazy)
+            if record.hints is not None:  # each link still where the hints say: not collected and made again
+                where = {keys.link_sk(digest): ref.location for digest, ref in record.hints.links}
+                for change in counted:
+                    if change.pk == pk and change.sk in where:
+                        at = equals("location", where[change.sk])
+                        change.condition = at if change.condition is None else change.condition & at
+            changed += counted
         self.table.transact([*map(self.table.change_op, _merged(changed)), *ops])
 
     def _untag(self, repo: str, digest: Digest, tags: set[str], now: int) -> Change:
