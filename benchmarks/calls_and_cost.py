@@ -230,6 +230,7 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
                             registry.blobs.links.clear()  # an instance that has not seen this image
                             registry.manifests.seen.clear()
                             registry.blobs.small.clear()
+                            registry.auth.forget(creds.split(":")[0])  # nor verified its key
                         else:  # one pull more: a warm instance keeps the small blobs it was asked for twice
                             run(reset)
                         # metered: the usage counts' worst case, written by every manifest GET (interval 0)

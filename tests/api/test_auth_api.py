@@ -302,9 +302,18 @@ def test_a_token_for_a_key_this_instance_verified_lately_costs_no_read(auth_clie
     for _ in range(3):
         assert token_for(auth_client, key_id, secret, f"repository:{NAME}:pull")["token"]
     assert dict(calls) == {}
+    # docker's refresh tokens (after `docker login`): the key behind one is read once a minute too.
+    refresh = token_for(auth_client, key_id, secret, offline_token="true")["refresh_token"]
+    calls.clear()
+    for expected in ({("dynamodb", "GetItem"): 1}, {}, {}):
+        response = auth_client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
+                                                    "service": "dockyard", "scope": f"repository:{NAME}:pull"})
+        assert response.status_code == 200 and dict(calls) == expected
+        calls.clear()
     assert auth_client.get("/token", headers=basic(key_id, secret + "x")).status_code == 401  # never cached
     assert auth_client.delete(f"/dockyard/v1/keys/{key_id}", headers=ADMIN).status_code == 200
     assert auth_client.get("/token", headers=basic(key_id, secret)).status_code == 401  # forgotten at once here
+    assert auth_client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh}).status_code == 401
     # A key that expires in a second is trusted no longer than that, however fresh the cache.
     short_id, short_secret = create_key(auth_client, ADMIN, "short-lived", "team/*=pull", expires_in=1)
     token_for(auth_client, short_id, short_secret, f"repository:{NAME}:pull")

@@ -74,6 +74,7 @@ class Auth:
         self._forced_reload = 0.0
         self._bootstrap: tuple[float, str | None] | None = None
         self._keys: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._refreshable: dict[str, tuple[float, Policy]] = {}  # key id -> (until, its policy), for refreshes
         self._anonymous: tuple[float, Policy] | None = None
         self.throttle = Throttle()
         self._verified: dict[str, tuple[float, Principal]] = {}
@@ -188,6 +189,7 @@ class Auth:
         else:
             for cache_key in [k for k in self._keys if k[0] == key_id]:
                 self._keys.pop(cache_key, None)
+            self._refreshable.pop(key_id, None)
 
     def anonymous_policy(self) -> Policy:
         now = time.time()
@@ -288,13 +290,22 @@ class Auth:
         return None
 
     def _refresh(self, refresh_token: str) -> tuple[str, Policy]:
-        """A refresh token is only as good as its key is now: revocation and expiry apply at once."""
+        """A refresh token is only as good as its key is now: its key is read (then trusted for a minute per
+        instance, never past its expiry, as a key's secret is), so a revocation or expiry applies to it too."""
         try:
             subject = self._verify(refresh_token, use=REFRESH).subject
         except InvalidToken as exc:
             raise RegistryError(Err.UNAUTHORIZED, f"invalid refresh token: {exc}") from None
+        now = time.time()
+        hit = self._refreshable.get(subject)
+        if hit is not None and hit[0] > now:
+            return subject, hit[1]
         record = self.store.get_access_key(subject)
-        if record is None or not keys.usable(record, time.time()):
+        if record is None or not keys.usable(record, now):
             raise RegistryError(Err.UNAUTHORIZED, "the key behind this refresh token is revoked or expired")
-        return subject, Policy.from_data(record.rules)
+        policy = Policy.from_data(record.rules)
+        if len(self._refreshable) > 1000:
+            self._refreshable.clear()
+        self._refreshable[subject] = (min(now + CACHE_SECONDS, record.expires_at or now + CACHE_SECONDS), policy)
+        return subject, policy
 

@@ -42,7 +42,7 @@ def pull_hints(manifest: Manifest, links: dict[Digest, BlobRef], copies: int,
     hinted = tuple((digest, links[digest]) for digest in manifest.blobs)  # the config first
     config_ref = hinted[0][1]
     config = read(config_ref.location) if config_ref.size <= CONFIG_HINT else None
-    weight = sum(len(str(digest)) + len(ref.location) + 24 for digest, ref in hinted) + len(config or b"")
+    weight = sum(len(str(digest)) + len(ref.location) + 24 for digest, ref in hinted) + len(config or b"")  # at most
     if (manifest.size + weight) * copies > MAX_INLINE_BODY_BYTES:
         return None
     return PullHints(hinted, config)

@@ -42,7 +42,7 @@ Counters (`refs`, `links`, `parents`) are absent or 0 when nothing counts.
         `body_location`; `lazy` marks a pull-through cache's manifest, counted on its blobs only (on
         placeholders where not fetched yet), not on its children; an image's push keeps what its pull asks
         next: `blob_refs`, one line `<digest> <size> <location>` per blob it references (config first), as
-        linked when it was pushed, and `config_bytes`, its config's bytes when small
+        linked when it was pushed, and `config_bytes`, its config's bytes (zlib) when small
         {digest, media_type, size, body | body_location, subject?, artifact_type?, blob_refs?, config_bytes?,
          tags?, version, parents?, pushed_at, untagged_at?, last_pulled?, lazy?}
     pk = repo#<name>, sk = tag#<tag>

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from dataclasses import replace
 
 from dockyard.domain.digest import Digest
@@ -40,7 +41,7 @@ def _values(record: ManifestRecord) -> dict:
     if record.hints is not None:
         values["blob_refs"] = "\n".join(f"{digest} {ref.size} {ref.location}" for digest, ref in record.hints.links)
         if record.hints.config is not None:
-            values["config_bytes"] = record.hints.config
+            values["config_bytes"] = zlib.compress(record.hints.config)  # JSON: a quarter of it, or less
     return values
 
 
@@ -56,7 +57,8 @@ def _hints(item: dict) -> PullHints | None:
     for line in text.split("\n"):
         digest, size, location = line.split(" ", 2)
         links.append((Digest.parse(digest), BlobRef(int(size), location)))
-    return PullHints(tuple(links), b(item, "config_bytes"))
+    config = b(item, "config_bytes")
+    return PullHints(tuple(links), zlib.decompress(config) if config is not None else None)
 
 
 def _attrs(record: ManifestRecord) -> dict:
