@@ -152,7 +152,8 @@ async def _mount_from(request: Request, name: str, registry: RegistryDep,
     return MountFrom(True, source)
 
 
-Pull = Annotated[str, Depends(_repository("pull"))]
+pull_access = _repository("pull")  # called by the plain routes of blob reads (`api.blobs`)
+Pull = Annotated[str, Depends(pull_access)]
 Push = Annotated[str, Depends(_repository("push"))]
 PushOrMount = Annotated[str, Depends(_repository("push", mounting=True))]
 Delete = Annotated[str, Depends(_repository("delete"))]
