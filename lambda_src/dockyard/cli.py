@@ -305,22 +305,11 @@ def _pages(args, path: str, field: str) -> list:
             params = {k: v[0] for k, v in parse_qs(urlsplit(response.links["next"]["url"]).query).items()}
 
 
-def parse_duration(text: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    try:
-        value, unit = int(text[:-1]), units[text[-1]]
-    except (ValueError, KeyError, IndexError):
-        raise SystemExit(f"dockyard: invalid duration {text!r} (use e.g. 90d, 12h, 30m)") from None
-    if value <= 0:
-        raise SystemExit("dockyard: the duration must be positive")
-    return value * unit
-
-
 def keys(args) -> int:
     if args.action == "create":
         body = {"name": args.name, "allow": args.allow}
         if args.expires:
-            body["expires_in"] = parse_duration(args.expires)
+            body["expires_in"] = maintenance.duration(args.expires)
         data = _call(args, "POST", "/keys", body)
         if args.json:
             print(json.dumps({"id": data["id"], "secret": data["secret"]}))

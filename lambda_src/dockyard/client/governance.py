@@ -113,9 +113,9 @@ def quota(args, call) -> int:
 
 
 def usage(args, call) -> int:
-    from dockyard.cli import parse_duration
+    from dockyard.client.maintenance import duration
 
-    days = math.ceil(parse_duration(args.since) / 86400)
+    days = math.ceil(duration(args.since) / 86400)
     pages, last = [], None
     while True:
         query = {"glob": args.glob, "days": days, "egress": args.egress, **({"last": last} if last else {})}
