@@ -193,3 +193,28 @@ def test_quotas_are_bounded_so_that_a_link_fits_one_transaction(client):
     assert refused.status_code == 400 and error_code(refused) == "UNSUPPORTED"
     assert f"at most {MAX_QUOTAS} storage quotas" in refused.json()["errors"][0]["detail"]
     assert quota(client, "many0/*", 2000)["limit"] == 2000  # a limit still changes in place
+
+
+def test_an_upload_whose_quota_keeps_changing_under_it_is_told_to_retry_and_links_nothing(client, registry, settings):
+    """Another writer moves the quota's limit before each of the link's transactions (every attempt's
+    charge then fails): after its attempts the upload gets 429 TOOMANYREQUESTS, not a claim that it was
+    cancelled, and nothing is linked."""
+    from dockyard.storage.aws import make_clients
+
+    quota(client, "team/*", 1_000_000)
+    _, other = make_clients(settings)
+    rule = {"pk": {"S": keys.QUOTA_PK}, "sk": {"S": keys.rule_sk("team/*")}}
+
+    def move_the_count(**_):
+        other.update_item(TableName=settings.table, Key=rule, UpdateExpression="ADD #limit :one",  # a quota set
+                          ExpressionAttributeNames={"#limit": "limit"}, ExpressionAttributeValues={":one": {"N": "1"}})
+
+    dynamodb = registry.storage.blobs.table.client
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", move_the_count)
+    try:
+        response = upload(client, "team/app", b"contended")
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", move_the_count)
+    assert (response.status_code, error_code(response)) == (429, "TOOMANYREQUESTS")
+    assert client.head(f"/v2/team/app/blobs/{sha256(b'contended')}").status_code == 404
+    assert upload(client, "team/app", b"contended").status_code == 201  # once the counts keep still

@@ -20,7 +20,7 @@ from dockyard.errors import Err, RegistryError
 from dockyard.registry.cache import LinkCache
 from dockyard.registry.quotas import Quotas, refusal
 from dockyard.storage.interfaces import BlobIndex, ByteStore
-from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, QuotaExceeded
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Contended, Lease, QuotaExceeded
 
 # Attempts at linking while the blob's record changes underneath (recorded by a concurrent upload, or
 # collected); each attempt reads the record again.
@@ -141,6 +141,8 @@ class Commit:
         recorded = self.blobs.get_blob(digest)
         if candidate.stored is not None and (recorded is None or recorded.location != candidate.stored):
             self.abandon(candidate, digest)
+        if isinstance(exc, Contended):
+            raise _contended(repo, digest) from None
         raise exc
 
     def mount(self, repo: str, digest: Digest, ref: BlobRef) -> BlobRef | None:
@@ -156,6 +158,8 @@ class Commit:
                 continue
             except QuotaExceeded as exc:
                 raise refusal(exc, repo, digest) from None
+            except Contended:
+                raise _contended(repo, digest) from None
             self.links.put(repo, digest, linked)
             return linked
         return None
@@ -169,6 +173,14 @@ class Commit:
     def unlink(self, repo: str, digest: Digest) -> bool:
         """Take a blob's link out of `repo` and out of this instance's cache; False if it was not linked."""
         self.links.drop(repo, digest)
-        unlinked = self.blobs.unlink_blob(repo, digest)
+        try:
+            unlinked = self.blobs.unlink_blob(repo, digest)
+        except Contended:
+            raise _contended(repo, digest) from None
         self.links.drop(repo, digest)  # again: a read racing the delete may have cached it meanwhile
         return unlinked
+
+
+def _contended(repo: str, digest: Digest) -> RegistryError:
+    """What the counts of a link (its manifests, its quotas) changing under every attempt answers."""
+    return RegistryError(Err.TOOMANYREQUESTS, f"the counts of blob {digest} in {repo} are changing too fast; retry")

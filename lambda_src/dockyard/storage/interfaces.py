@@ -147,13 +147,13 @@ class BlobIndex(BlobLinks, Protocol):
         recorded first), deleting the upload session `closing` holds (`ConditionFailed` if that lease was
         lost) and counting it into `quotas` (`QuotaExceeded` if that would take one over its limit). Without
         `record`, the record must live at `ref.location` (else `BlobDoomed`). Returns the link as it is: ours,
-        or the one that was there already (which stays, counted as it was; the session is closed). Nothing is
-        written on failure."""
+        or the one that was there already (which stays, counted as it was; the session is closed);
+        `Contended` if the quotas' counts kept moving under it. Nothing is written on failure."""
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:
         """Remove a blob's link from `repo` (not its bytes), counted off its record and out of the quotas
         that counted it; False if it was not linked, `StillReferenced` while a manifest of `repo` references
-        it."""
+        it, `Contended` if its counts kept moving under every attempt."""
 
     def drop_bytes(self, digest: Digest, location: str) -> None:
         """Give up bytes an upload stored but did not link: garbage collection deletes them."""

@@ -40,6 +40,10 @@ class BlobDoomed(StorageError):
     """The blob's record is being collected (or is gone): nothing can be linked to it any more."""
 
 
+class Contended(StorageError):
+    """The counts a write is conditioned on kept changing under it, however often it read them again."""
+
+
 class StillReferenced(StorageError):
     """The item is still referenced: a link by `count` manifests, a manifest by `count` indexes."""
 

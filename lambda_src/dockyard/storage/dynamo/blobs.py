@@ -21,8 +21,8 @@ from dockyard.storage import keys
 from dockyard.storage.dynamo.quotas import DynamoQuotas, charges, counted_out
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, equals, exists, has, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
-from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Lease, LinkTotals, Quota, \
-    QuotaExceeded, StillReferenced
+from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionFailed, Contended, Lease, LinkTotals, \
+    Quota, QuotaExceeded, StillReferenced
 
 GC_SHARD, GC_AT = Schema.GC_SHARD, Schema.GC_AT
 # Attempts at a counted link or unlink while the counts it read change underneath.
@@ -123,7 +123,7 @@ class DynamoBlobs:
                 pending = self._fresh(pending, ref.size, digest)  # a count moved meanwhile: read them again
                 continue
             return BlobRef(ref.size, ref.location)
-        raise ConditionFailed()
+        raise Contended()
 
     def _link_ops(self, repo: str, digest: Digest, ref: BlobRef, record: bool, replaces: str | None,
                   closing: Lease | None, quotas: list[Quota]) -> tuple[list[dict], int, int]:
@@ -203,7 +203,7 @@ class DynamoBlobs:
             except ConditionFailed:
                 continue  # referenced meanwhile, gone, or counted differently: read again
             return True
-        raise ConditionFailed()
+        raise Contended()
 
     def drop_bytes(self, digest: Digest, location: str) -> None:
         pk = keys.drop_pk(location)
