@@ -187,13 +187,15 @@ def test_browse_a_repository_a_tag_an_index_and_a_referrer(browser, registry, sh
 
 
 def test_copy_buttons_copy_the_pull_command(browser, registry):
+    from playwright.sync_api import expect
+
     page = new_page(browser)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=registry.url)
     sign_in(page, registry)
     page.goto(f"{registry.url}/ui/r/team/app")
     button = page.locator(f'button[data-copy="podman pull {registry.host}/team/app:multi"]')
     button.click()
-    assert button.inner_text() == "Copied"
+    expect(button).to_have_text("Copied")  # once the clipboard's write resolved
     assert page.evaluate("navigator.clipboard.readText()") == f"podman pull {registry.host}/team/app:multi"
     page.context.close()
 

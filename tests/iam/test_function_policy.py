@@ -46,6 +46,8 @@ def push_manifest(http, auth, name: str, tag: str, config: bytes, layers: list[b
 
 def pull_blob(http, auth, name: str, digest: str) -> bytes:
     redirect = http.get(f"/v2/{name}/blobs/{digest}", headers=auth)
+    if redirect.status_code == 200:  # a config the function answers itself (its manifest's pull hints)
+        return redirect.content
     assert redirect.status_code == 307, redirect.text
     fetched = httpx.get(redirect.headers["location"], timeout=60)  # presigned, signed by the function's user
     assert fetched.status_code == 200, fetched.text
