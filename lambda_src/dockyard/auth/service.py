@@ -154,7 +154,7 @@ class Auth:
         self.throttle.succeeded(key_id)
         if len(self._keys) > 1000:
             self._keys.clear()
-        self._keys[cache_key] = (min(now + CACHE_SECONDS, expires_at or now + CACHE_SECONDS), principal)
+        self._keys[cache_key] = (_trusted_until(now, expires_at), principal)
         return principal
 
     def _verify_key(self, key_id: str, secret: str, now: float) -> tuple[Principal, int | None] | None:
@@ -306,6 +306,10 @@ class Auth:
         policy = Policy.from_data(record.rules)
         if len(self._refreshable) > 1000:
             self._refreshable.clear()
-        self._refreshable[subject] = (min(now + CACHE_SECONDS, record.expires_at or now + CACHE_SECONDS), policy)
+        self._refreshable[subject] = (_trusted_until(now, record.expires_at), policy)
         return subject, policy
 
+
+def _trusted_until(now: float, expires_at: int | None) -> float:
+    """Until when a key verified at `now` is trusted without a new read: CACHE_SECONDS, never past its expiry."""
+    return min(now + CACHE_SECONDS, expires_at) if expires_at else now + CACHE_SECONDS

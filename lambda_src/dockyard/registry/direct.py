@@ -25,7 +25,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import Err, RegistryError
 from dockyard.registry.blobs import BlobInfo
 from dockyard.registry.commit import Commit, Mismatch
-from dockyard.registry.lease import Leases
+from dockyard.registry.lease import Leases, taken_over
 from dockyard.storage.interfaces import BlobIndex, ByteStore, UploadSessions
 from dockyard.storage.s3_limits import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PUT_SIZE, MIB, MIN_PART_SIZE
 from dockyard.storage.types import BlobRef, ConditionFailed, DirectSession, ObjectStat, Part
@@ -153,7 +153,7 @@ class DirectUploads:
             try:
                 self.sessions.delete_session(upload_id, held.lease)
             except ConditionFailed:
-                raise RegistryError(Err.UPLOAD_BUSY, "the upload was taken over by another request") from None
+                raise taken_over() from None
         self.commit.abandon(DirectObject(self.store, held.session, ObjectStat(0)), held.session.digest)
 
     # --- helpers ----------------------------------------------------------------------------------------
