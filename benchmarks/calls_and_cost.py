@@ -227,9 +227,7 @@ def measure(endpoint: str, docker: bool, repeat: int = 3):
                 for _ in range(repeat):
                     for scenario in ("unseen", "warm", "metered"):
                         if scenario == "unseen":
-                            registry.blobs.links.clear()  # an instance that has not seen this image
-                            registry.manifests.seen.clear()
-                            registry.blobs.small.clear()
+                            registry.forget_caches()  # an instance that has not seen this image
                             registry.auth.forget(creds.split(":")[0])  # nor verified its key
                         else:  # one pull more: a warm instance keeps the small blobs it was asked for twice
                             run(reset)

@@ -115,13 +115,6 @@ def test_a_small_blob_asked_for_again_is_read_once_and_then_answered_from_memory
     assert client.get(path, follow_redirects=False).status_code == 404
 
 
-def _cold(registry) -> None:
-    """This instance forgets every link, manifest and blob it knows: one that has not served the image."""
-    registry.blobs.links.clear()
-    registry.blobs.small.clear()
-    registry.manifests.seen.clear()
-
-
 @pytest.mark.parametrize("client_kind", ["skopeo", "docker"])
 def test_an_instance_that_reads_an_image_pulls_its_blobs_with_no_call_and_answers_its_config(client, registry, calls,
                                                                                            image, client_kind):
@@ -130,7 +123,7 @@ def test_an_instance_that_reads_an_image_pulls_its_blobs_with_no_call_and_answer
     digest, body = image
     assert client.get("/v2/team/app/manifests/v1").status_code == 200  # the hour's pull stamps
     manifest = json.loads(body)
-    _cold(registry)
+    registry.forget_caches()
     calls.clear()
     if client_kind == "docker":
         assert client.head("/v2/team/app/manifests/v1").status_code == 200
@@ -159,7 +152,7 @@ def test_a_config_too_large_to_travel_with_its_manifest_is_not_read_by_the_push(
     assert client.put("/v2/team/app/manifests/v1", content=body,
                       headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
     assert ("s3", "GetObject") not in calls
-    _cold(registry)
+    registry.forget_caches()
     assert client.get("/v2/team/app/manifests/v1").status_code == 200
     calls.clear()
     for blob in (config, layer):  # both linked as the hints say: redirected with no call
@@ -177,7 +170,7 @@ def test_a_push_whose_config_cannot_be_read_goes_without_it(client, registry, ca
                                  Key=registry.storage.blobs.get_link("team/app", Digest.parse(sha256(config))).location)
     assert client.put("/v2/team/app/manifests/v1", content=image_manifest(config, [layer]),
                       headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
-    _cold(registry)
+    registry.forget_caches()
     assert client.get("/v2/team/app/manifests/v1").status_code == 200
     calls.clear()
     assert client.get(f"/v2/team/app/blobs/{sha256(config)}", follow_redirects=False).status_code == 307
@@ -314,6 +307,39 @@ def test_pushing_a_blob_the_registry_has_counts_one_more_link_on_its_record(clie
     assert transaction_items == [2]
 
 
+def test_pushing_again_a_blob_whose_bytes_were_lost_moves_its_link_and_clears_the_hints_naming_it(
+        client, registry, settings, calls, transaction_items):
+    """The hints of the manifest and its tag that named where the layer was go (dockyard.storage.dynamo.hints):
+    one Query per prefix (manifests, tags), one UpdateItem per item, and one for the link's mark."""
+    layer = b"a layer whose bytes went missing"
+    push_image(client, "team/app", "v1", layers=[layer])
+    s3 = registry.storage.objects.client
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]
+             if o["Size"] == len(layer)]
+    s3.delete_object(Bucket=settings.bucket, Key=key)
+    calls.clear()
+    transaction_items.clear()
+    push_blob(client, "team/app", layer)
+    assert dict(calls) == {("dynamodb", "GetItem"): 2,  # the record (and its bytes found gone), then the link
+                           ("s3", "HeadObject"): 1, ("s3", "PutObject"): 1,
+                           ("dynamodb", "TransactWriteItems"): 2,  # the link found there; then moved with its record
+                           ("dynamodb", "Query"): 2, ("dynamodb", "UpdateItem"): 3}
+    assert transaction_items == [2, 2]
+
+
+def test_a_stored_manifest_pushed_again_checks_each_link_its_hints_name(client, calls, transaction_items):
+    """A push of a stored manifest (a new tag, say) writes hints too: each link they name is checked in its
+    transaction, so that none names a location a link left after the push read it."""
+    digest, body = push_image(client, "team/app", "v1", layers=[b"a" * 100, b"b" * 100])
+    calls.clear()
+    transaction_items.clear()
+    response = client.put("/v2/team/app/manifests/v2", content=body, headers={"Content-Type": mt.OCI_MANIFEST})
+    assert response.status_code == 201
+    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("s3", "GetObject"): 1,
+                           ("dynamodb", "TransactWriteItems"): 1, ("dynamodb", "UpdateItem"): 1}  # and the push count
+    assert transaction_items == [2 + 3]  # the manifest's item and the new tag's, and a check of each of 3 links
+
+
 def test_a_new_manifest_counts_itself_on_each_of_its_blobs_in_its_transaction(client, calls, transaction_items):
     config, layers = b"{}", [bytes([i]) * 10 for i in range(5)]
     for blob in [config, *layers]:
@@ -322,8 +348,9 @@ def test_a_new_manifest_counts_itself_on_each_of_its_blobs_in_its_transaction(cl
     transaction_items.clear()
     assert client.put("/v2/team/app/manifests/v1", content=body, headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
     assert client.put("/v2/team/app/manifests/v2", content=body, headers={"Content-Type": mt.OCI_MANIFEST}).status_code == 201
-    # New: the manifest, its tag, the catalog entry and its 6 links; known already: the manifest and the tag.
-    assert transaction_items == [9, 2]
+    # New: the manifest, its tag, the catalog entry and its 6 links; known already: the manifest and the tag,
+    # and a check of each link its pull hints name.
+    assert transaction_items == [9, 2 + 6]
 
 
 def test_deleting_content_costs_one_read_and_one_transaction(client, calls, transaction_items):

@@ -11,7 +11,9 @@ from dockyard.resources import BOOTSTRAP_KEY_ID
 from tests.conftest import ADMIN_ID, ADMIN_SECRET
 from tests.support.auth import basic, token_for
 from tests.support.oci import descriptor, sha256
-from tests.support.registry import error_code, push_blob, push_image
+from tests.support.faults import throttled_filtered_queries
+from tests.support.gc import pull_blob, run_gc
+from tests.support.registry import error_code, image_config, push_blob, push_image
 
 MIB = 1024 * 1024
 
@@ -50,6 +52,46 @@ def test_a_record_whose_object_is_gone_is_repaired_by_the_next_upload(client, re
     push_blob(client, "team/two", data)
     redirect = client.get(f"/v2/team/two/blobs/{digest}", follow_redirects=False)
     assert httpx.get(redirect.headers["Location"]).content == data
+
+
+def _lose_and_push_again(client, registry, settings, layer: bytes) -> None:
+    """The layer's object is deleted from S3 behind the registry's back; a client pushes the layer again."""
+    s3 = registry.storage.objects.client
+    [stored] = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket, Prefix="blobs/")["Contents"]
+                if s3.get_object(Bucket=settings.bucket, Key=o["Key"])["Body"].read() == layer]
+    s3.delete_object(Bucket=settings.bucket, Key=stored)
+    push_blob(client, "team/app", layer)
+
+
+def _cold_pull(client, registry, layer: bytes) -> bytes | None:
+    """What an instance that has not served the image gets for the layer, after reading the tag."""
+    registry.forget_caches()
+    assert client.get("/v2/team/app/manifests/v1").status_code == 200
+    return pull_blob(client, "team/app", sha256(layer))
+
+
+def test_a_layer_whose_bytes_were_lost_pulls_from_every_instance_once_pushed_again(client, registry, settings):
+    """The push's pull hints said where the layer was; the push that brings it back takes them away (an
+    instance that read the tag would otherwise redirect to the lost bytes for as long as the tag lives)."""
+    layer = b"a layer whose bytes went missing" * 100
+    push_image(client, "team/app", "v1", [layer])
+    _lose_and_push_again(client, registry, settings, layer)
+    assert _cold_pull(client, registry, layer) == layer
+    push_image(client, "team/app", "v1", [layer])  # pushed again: the hints come back, with where it is now
+    assert registry.storage.manifests.get_tag("team/app", "v1").hints is not None
+    assert _cold_pull(client, registry, layer) == layer
+
+
+def test_hints_left_by_a_clearing_cut_short_are_cleared_by_the_next_gc_run(client, registry, settings):
+    layer = b"a layer whose bytes went missing while DynamoDB throttled" * 100
+    push_image(client, "team/app", "v1", [layer])
+    with throttled_filtered_queries(registry.storage.blobs.table.client):
+        _lose_and_push_again(client, registry, settings, layer)  # linked again, the hints still there
+    assert _cold_pull(client, registry, layer) is None  # what the collector is there to end
+    run = run_gc(client)
+    assert run["state"] == "done" and run["counts"]["deleted_links"] == 0
+    assert _cold_pull(client, registry, layer) == layer
+    assert pull_blob(client, "team/app", sha256(image_config("v1"))) == image_config("v1")
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 50_000])

@@ -134,9 +134,7 @@ def test_cached_content_costs_what_ordinary_content_costs(client, registry, call
     assert len(blob_gets(upstream.requests()[before:])) == 1
     registry.manifests.seen.clear()  # (else answered from what the tag's fetch brought, the manifest unstamped)
     assert client.get(f"/v2/dist/team/app/manifests/{digest}").status_code == 200  # pulls stamped (hourly)
-    registry.blobs.links.clear()  # a cold instance: no link, no manifest by digest, no small blob in memory
-    registry.blobs.small.clear()
-    registry.manifests.seen.clear()
+    registry.forget_caches()  # a cold instance: no link, no manifest by digest, no small blob in memory
     registry.upstreams.forget()
     calls.clear()
     assert client.get("/v2/dist/team/app/manifests/v1").headers["docker-content-digest"] == digest

@@ -170,3 +170,33 @@ def test_servers_that_never_saw_an_image_pull_it_with_what_its_manifest_told_the
             assert f"{fresh.host}/team/hinted@{desc['digest']}" in json.loads(digests.stdout)
     finally:
         fresh.stop()
+
+
+def test_a_layer_whose_bytes_were_lost_pulls_from_a_new_server_once_pushed_again(server, backend_args, moto_endpoint,
+                                                                               tmp_path):
+    """The layer's object is deleted from S3 behind the registry's back, and the layer is pushed again (a
+    monolithic upload: skopeo would HEAD it and skip it). A server that never saw the image reads the tag,
+    whose push stored where the layer was: skopeo pulls it byte-exact all the same."""
+    import boto3
+    import httpx
+
+    from tests.support.processes import Server
+
+    layout = Layout(tmp_path / "src")
+    layer = random_layer(200_000)
+    desc, manifest = layout.image([layer])
+    layout.tag(desc, "v1")
+    push(f"oci:{tmp_path / 'src'}:v1", server, "team/lost:v1")
+    s3, bucket = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1"), backend_args[3]
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="blobs/")["Contents"]
+             if o["Size"] == len(layer[0])]
+    s3.delete_object(Bucket=bucket, Key=key)
+    again = httpx.post(f"http://{server.host}/v2/team/lost/blobs/uploads/", params={"digest": sha256(layer[0])},
+                       content=layer[0])
+    assert again.status_code == 201, again.text
+    fresh = Server(*backend_args)
+    try:
+        pull(fresh, "team/lost:v1", tmp_path / "out", "v1")
+        assert verify_layout(tmp_path / "out")[desc["digest"]] == manifest
+    finally:
+        fresh.stop()

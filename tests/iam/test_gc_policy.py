@@ -4,6 +4,7 @@ control enforced: it deletes what nothing references; the registry's own role ca
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -52,6 +53,26 @@ def test_only_the_gc_role_deletes_blob_objects_and_it_collects_what_nothing_refe
                        (keys.blob_record_pk(Digest.parse(sha256(blob))), keys.BLOB_RECORD_SK)):
             assert "Item" not in deployment.dynamodb.get_item(TableName=deployment.name, Key={
                 "pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+
+
+def test_the_gc_role_finishes_the_clearing_of_pull_hints_that_a_moved_link_left(deployment, http, auth, gc_keys):
+    """As a move whose clearing was cut short leaves it: the link marked with the location it left (here, for
+    the test, the one the hints name), and queued. The run clears the hints (a filtered Query, UpdateItems)."""
+    config, layer = b'{"os": "linux", "n": "hints"}', os.urandom(2000)
+    for blob in (config, layer):
+        push_monolithic(http, auth, "team/hints", blob)
+    push_manifest(http, auth, "team/hints", "v1", config, [layer])
+    db, pk = deployment.dynamodb, {"S": keys.repo_pk("team/hints")}
+    tag = {"pk": pk, "sk": {"S": keys.tag_sk("v1")}}
+    assert "blob_refs" in db.get_item(TableName=deployment.name, Key=tag, ConsistentRead=True)["Item"]
+    link = {"pk": pk, "sk": {"S": keys.link_sk(Digest.parse(sha256(layer)))}}
+    location = db.get_item(TableName=deployment.name, Key=link, ConsistentRead=True)["Item"]["location"]
+    db.update_item(TableName=deployment.name, Key=link, UpdateExpression="SET stale_hints = :left, gc_at = :at",
+                   ExpressionAttributeValues={":left": location, ":at": {"N": str(int(time.time()) - 10)}})
+    result = deployment.invoke(GC_HANDLER, gc_keys, {"scheduled": True, "grace": 0})
+    assert result["state"] == "done", result
+    assert "blob_refs" not in db.get_item(TableName=deployment.name, Key=tag, ConsistentRead=True)["Item"]
+    assert "stale_hints" not in db.get_item(TableName=deployment.name, Key=link, ConsistentRead=True)["Item"]
 
 
 def test_the_gc_role_less_one_action_fails_its_run(deployment, http, auth):

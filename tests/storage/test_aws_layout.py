@@ -16,6 +16,7 @@ from dockyard.storage.dynamo.table import value
 from dockyard.storage.types import (AccessKeyRecord, BlobRef, ChunkedSession, DirectSession, GcRun, ImmutabilityRule,
                                     Lease, PullHints, Quota, RetentionRule, UpstreamRecord, UsageCounts, Uses)
 from tests.storage.conftest import manifest_record, no_references
+from tests.support.faults import throttled_filtered_queries
 
 NOW = int(time.time())
 
@@ -130,6 +131,13 @@ def fill(storage, repo: str) -> None:
         storage.quotas.create_quota(quota)
     storage.quotas.save_cursor(counted, f"{repo}\0{digest}")
     storage.quotas.start_delete(gone)
+    # A link whose bytes were found gone and uploaded again, the clearing of its pull hints cut short.
+    lost = Digest.of(b"lost")
+    first = BlobRef(4, storage.objects.put_blob(lost, b"lost"))
+    storage.blobs.link_blob(repo, lost, first, record=True)
+    with throttled_filtered_queries(table.client):
+        storage.blobs.link_blob(repo, lost, BlobRef(4, storage.objects.put_blob(lost, b"lost")), record=True,
+                                replaces=first.location)
     other = Digest.of(b"quota")
     storage.blobs.link_blob(repo, other, BlobRef(5, storage.objects.put_blob(other, b"quota")), record=True,
                             quotas=(counted,))

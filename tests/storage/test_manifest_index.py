@@ -11,6 +11,7 @@ from dockyard.domain.digest import Digest
 from dockyard.domain.pages import MAX_PAGE_BYTES
 from dockyard.storage.types import ConditionFailed, References
 from tests.storage.conftest import manifest_record, no_references
+from tests.support.faults import throttled_filtered_queries
 
 ONE, TWO = manifest_record(b'{"n": 1}'), manifest_record(b'{"n": 2}')
 
@@ -223,3 +224,54 @@ def test_a_manifest_put_again_without_hints_loses_the_old_ones(storage, repo):
     storage.manifests.put_manifest(repo, ONE, ("v1",), refs, uses)
     assert storage.manifests.get_manifest(repo, ONE.digest).hints is None
     assert storage.manifests.get_tag(repo, "v1").hints is None
+
+
+def _move(storage, repo, digest, data: bytes = b"config"):
+    """The blob's bytes were found gone, and it is uploaded again: recorded, and linked, at a new location."""
+    from dockyard.storage.types import BlobRef
+
+    old = storage.blobs.get_link(repo, digest)
+    moved = BlobRef(old.size, storage.objects.put_blob(digest, data))
+    storage.blobs.link_blob(repo, digest, moved, record=True, replaces=old.location)
+    assert storage.blobs.get_link(repo, digest) == moved
+    return old, moved
+
+
+def test_a_link_that_moves_takes_the_hints_that_name_where_it_was_away(storage, repo):
+    """Lost bytes uploaded again move the link: no item keeps pointing pulls at the bytes that are gone."""
+    record, refs, uses = _hinted(storage, repo)
+    storage.manifests.put_manifest(repo, record, ("v1",), refs, uses)
+    [(digest, _)] = record.hints.links
+    _move(storage, repo, digest)
+    assert storage.manifests.get_manifest(repo, ONE.digest).hints is None
+    assert storage.manifests.get_tag(repo, "v1").hints is None
+    assert storage.manifests.get_tag(repo, "v1").digest == ONE.digest  # the rest of the items is kept
+    state = storage.collector.link_state(repo, digest)
+    assert (state.refs, state.stale) == (1, None)  # cleared: nothing left for the collector to finish
+
+
+def test_a_stored_manifest_put_again_with_hints_read_before_a_move_fails(storage, repo):
+    record, refs, uses = _hinted(storage, repo)
+    storage.manifests.put_manifest(repo, record, ("v1",), refs, uses)
+    refs = storage.manifests.check_references(repo, [record.hints.links[0][0]], [], ("v2",), ONE.digest)
+    assert refs.exists
+    _move(storage, repo, record.hints.links[0][0])
+    with pytest.raises(ConditionFailed):
+        storage.manifests.put_manifest(repo, record, ("v2",), refs, uses)
+    assert storage.manifests.get_tag(repo, "v2") is None
+    assert storage.manifests.get_manifest(repo, ONE.digest).hints is None
+
+
+def test_a_clearing_cut_short_leaves_the_link_marked_and_the_collector_finishes_it(storage, repo):
+    record, refs, uses = _hinted(storage, repo)
+    storage.manifests.put_manifest(repo, record, ("v1",), refs, uses)
+    [(digest, hinted)] = record.hints.links
+    with throttled_filtered_queries(storage.blobs.table.client):
+        old, _ = _move(storage, repo, digest)  # the upload succeeds all the same
+    assert storage.manifests.get_tag(repo, "v1").hints == record.hints  # not cleared yet
+    state = storage.collector.link_state(repo, digest)
+    assert state.stale == old.location == hinted.location and state.since is not None  # marked, and queued
+    storage.collector.clear_hints(repo, digest, state.stale)
+    assert storage.manifests.get_tag(repo, "v1").hints is None
+    assert storage.manifests.get_manifest(repo, ONE.digest).hints is None
+    assert storage.collector.link_state(repo, digest).stale is None

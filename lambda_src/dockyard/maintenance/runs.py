@@ -249,6 +249,8 @@ class _Work:
         state = self.steps.link_state(entry.repo, entry.digest)
         if state is None or state.since is None:
             return
+        if state.stale is not None:  # it moved, and the pull hints naming where it was may be left
+            self.steps.clear_hints(entry.repo, entry.digest, state.stale)
         if state.refs > 0:
             self.steps.keep_link(entry.repo, entry.digest, state.since)
         elif state.since <= self.cutoff and \

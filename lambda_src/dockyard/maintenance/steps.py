@@ -43,6 +43,9 @@ class Live:
     def keep_link(self, repo: str, digest: Digest, since: int) -> None:
         self.collector.keep_link(repo, digest, since)
 
+    def clear_hints(self, repo: str, digest: Digest, left: str) -> None:
+        self.collector.clear_hints(repo, digest, left)
+
     def doom(self, digest: Digest, since: int) -> str | None:
         return self.collector.doom(digest, since)
 
@@ -126,6 +129,9 @@ class Dry(Live):
         return True
 
     def keep_link(self, repo, digest, since):
+        pass
+
+    def clear_hints(self, repo, digest, left):
         pass
 
     def doom(self, digest, since):

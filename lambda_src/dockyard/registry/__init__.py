@@ -45,6 +45,13 @@ class Registry:
     usage: Usage
     quotas: Quotas
 
+    def forget_caches(self) -> None:
+        """Forget what this instance remembers of links, small blobs and manifests: it is then as an instance
+        that has served nothing (what the benchmarks and the tests measure a cold pull on)."""
+        self.blobs.links.clear()
+        self.blobs.small.clear()
+        self.manifests.seen.clear()
+
 
 def assemble(settings: Settings, storage: Storage, auth: Auth) -> Registry:
     """The registry over `storage`: its pieces share one link cache, one commit and one lease keeper."""

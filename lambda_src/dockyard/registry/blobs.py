@@ -80,9 +80,11 @@ class Blobs:
 
     def prime(self, repo: str, hints: PullHints) -> None:
         """Remember what a manifest of `repo` just read from the table says of its blobs (`registry.hints`):
-        where each is linked, and its config's bytes."""
+        where each is linked (unless a read of the link itself is remembered: it may be the later), and its
+        config's bytes."""
         for digest, ref in hints.links:
-            self.links.put(repo, digest, ref)
+            if self.links.get(repo, digest) is None:
+                self.links.put(repo, digest, ref)
         if (config := config_of(hints)) is not None:
             self.small.put(*config)
 

@@ -4,9 +4,11 @@ docker, containerd and skopeo read a manifest, then its config and its layers. O
 served the image lately, each of those is a DynamoDB read of its link, and the config (a few KiB) is a
 redirect that costs the client an S3 GET as well. The push knows all of it already: it checks that every
 blob is linked, and its transaction counts the manifest on each link, conditioned on the link's location
-being the one it read. A link that a manifest counts is neither removed nor moved while the manifest exists.
-So the manifest's item and its tags' items carry where each blob is linked, and the config's bytes when
-small (`PullHints`). An instance that reads such an item from the table remembers both (`Blobs.prime`), for
+being the one it read. A link that a manifest counts is not removed while the manifest exists, and moves
+only when its bytes were lost and uploaded again: the move removes the hints that name where it was
+(`dockyard.storage.dynamo.hints`), and a push that read it before the move fails its write. So the
+manifest's item and its tags' items carry where each blob is linked, and the config's bytes when small
+(`PullHints`). An instance that reads such an item from the table remembers both (`Blobs.prime`), for
 as long as it would remember a link it read itself: the blob GETs of the pull that follow cost no AWS call,
 and the config is answered from memory.
 

@@ -411,6 +411,9 @@ class Collector(Protocol):
     def keep_link(self, repo: str, digest: Digest, since: int) -> None:
         """Take a referenced link out of the queue, unless it was queued again since `since`."""
 
+    def clear_hints(self, repo: str, digest: Digest, left: str) -> None:
+        """Remove the pull hints of `repo` that name `digest` at `left`, a location its link left."""
+
     def record_state(self, digest: Digest) -> RecordState | None:
         """A blob record, its link count, its queue time and doom, read consistently."""
 

@@ -28,9 +28,10 @@ Counters (`refs`, `links`, `parents`) are absent or 0 when nothing counts.
 
     pk = repo#<name>, sk = blob#<digest>
         a link: the blob is visible in this repository; `refs` counts the manifests of the repository that
-        reference it; `gc_at` is set when it is created and whenever `refs` goes down; `quotas` holds the ids
-        of the storage quotas that counted it
-        {size, location, refs?, gc_shard, gc_at?, quotas?}
+        reference it; `gc_at` is set when it is created, whenever `refs` goes down and when it moves; `quotas`
+        holds the ids of the storage quotas that counted it; `stale_hints` is the location it moved from
+        (its bytes were found gone and uploaded again) while pull hints may still name it
+        {size, location, refs?, gc_shard, gc_at?, quotas?, stale_hints?}
         or a placeholder: a pull-through cache's manifest counted on a blob not fetched yet (not a link, and
         counted by no quota)
         {refs?, gc_shard, gc_at?}

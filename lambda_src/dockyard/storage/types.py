@@ -66,8 +66,9 @@ class BlobRef:
 class PullHints:
     """What a pull of a manifest asks for next, kept with the manifest by its push so that an instance that
     reads the manifest needs no read for it: where each blob it references is linked (`links`, as the push's
-    transaction found them: a link that a manifest counts is neither removed nor moved while the manifest
-    exists), and the bytes of its config (`links[0]`), when small."""
+    transaction found them: a link that a manifest counts is not removed while the manifest exists, and a
+    move of it removes the hints that name where it was), and the bytes of its config (`links[0]`), when
+    small."""
 
     links: tuple[tuple[Digest, BlobRef], ...] = ()
     config: bytes | None = None
@@ -318,11 +319,13 @@ class QueueEntry:
 @dataclass(frozen=True)
 class LinkState:
     """A link as garbage collection sees it: where its bytes are (None: a placeholder, no bytes yet), how
-    many manifests reference it, and since when it is queued (None: it is not)."""
+    many manifests reference it, since when it is queued (None: it is not), and the location it left whose
+    pull hints may still be around (`stale`: a move whose clearing was cut short)."""
 
     ref: BlobRef | None
     refs: int
     since: int | None
+    stale: str | None = None
 
 
 @dataclass(frozen=True)

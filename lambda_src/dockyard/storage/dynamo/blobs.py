@@ -13,11 +13,13 @@ placeholder link holds no bytes: no quota counts it.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table as Schema
 from dockyard.storage import keys
+from dockyard.storage.dynamo import hints
 from dockyard.storage.dynamo.quotas import DynamoQuotas, charges, counted_out
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, equals, exists, has, key, n, value
 from dockyard.storage.dynamo.uploads import closing as closing_op
@@ -27,6 +29,8 @@ from dockyard.storage.types import BlobDoomed, BlobRecorded, BlobRef, ConditionF
 GC_SHARD, GC_AT = Schema.GC_SHARD, Schema.GC_AT
 # Attempts at a counted link or unlink while the counts it read change underneath.
 ATTEMPTS = 8
+
+log = logging.getLogger(__name__)
 
 
 def _ref(item: dict | None) -> BlobRef | None:
@@ -169,11 +173,12 @@ class DynamoBlobs:
                  closing: Lease | None, quotas: tuple[Quota, ...]) -> BlobRef:
         """A link left at another location than its record's (bytes found gone, and recorded again since)
         follows the record to `ref`, in one transaction with the record's write (`record`) or a check that
-        the record lives there; the same blob, so nothing is counted again."""
+        the record lives there; the same blob, so nothing is counted again. The pull hints that name the
+        location it left go next (`dockyard.storage.dynamo.hints`): the link is marked and queued until then."""
         pk, sk, rpk = keys.repo_pk(repo), keys.link_sk(digest), keys.blob_record_pk(digest)
         ops = [closing_op(self.table, closing)] if closing is not None else []
-        ops.append(self.table.change_op(Change(pk, sk, sets={"location": ref.location},
-                                               condition=equals("location", old))))
+        moved = {"location": ref.location, hints.STALE: old, GC_AT: int(time.time())}
+        ops.append(self.table.change_op(Change(pk, sk, sets=moved, condition=equals("location", old))))
         if record:
             ops.append(self.table.change_op(_record_change(digest, ref, True, replaces, count=False)))
         else:
@@ -188,6 +193,10 @@ class DynamoBlobs:
                 raise BlobRecorded() if record else BlobDoomed() from None
             # The link moved or went meanwhile: read it again.
             return self._already_linked(repo, digest, ref, record, replaces, closing, quotas)
+        try:
+            hints.clear(self.table, repo, digest, old)
+        except Exception:  # noqa: BLE001 - the blob is linked: garbage collection clears them when it visits
+            log.warning("could not clear the pull hints of %s in %s yet", digest, repo, exc_info=True)
         return BlobRef(ref.size, ref.location)
 
     def unlink_blob(self, repo: str, digest: Digest) -> bool:

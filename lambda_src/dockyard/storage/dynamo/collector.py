@@ -12,6 +12,7 @@ import secrets
 from dockyard.domain.digest import Digest
 from dockyard.resources import Table as Schema
 from dockyard.storage import keys
+from dockyard.storage.dynamo import hints
 from dockyard.storage.dynamo.blobs import ATTEMPTS, GC_AT, _ref, unlink_ops, unreferenced
 from dockyard.storage.dynamo.references import PENDING, UNREF, Batches
 from dockyard.storage.dynamo.table import PK, SK, TTL, Change, Cond, Table, equals, exists, has, n, s, value
@@ -61,7 +62,11 @@ class DynamoCollector:
 
     def link_state(self, repo: str, digest: Digest) -> LinkState | None:
         item = self.table.get(keys.repo_pk(repo), keys.link_sk(digest))
-        return LinkState(_ref(item), n(item, "refs"), n(item, GC_AT) or None) if item else None
+        return LinkState(_ref(item), n(item, "refs"), n(item, GC_AT) or None, s(item, hints.STALE)) if item else None
+
+    def clear_hints(self, repo: str, digest: Digest, left: str) -> None:
+        """Finish a moved link's clearing: no pull hint of `repo` names `digest` at `left` any more."""
+        hints.clear(self.table, repo, digest, left)
 
     def collect_link(self, repo: str, digest: Digest, since: int, now: int) -> bool:
         """Remove a link no manifest references, queued since `since` and not changed since, counted out of

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from dataclasses import replace
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.pages import Budget
 from dockyard.storage import keys
 from dockyard.domain.manifest import Descriptor
+from dockyard.storage.dynamo import hints
 from dockyard.storage.dynamo.blobs import link_refs
 from dockyard.storage.dynamo.references import TRANSACTION_LIMIT, Batches, changes, entry_item
 from dockyard.storage.dynamo.table import PK, SK, Change, Cond, Table, absent, b, equals, exists, has, key, n, s, value
 from dockyard.storage.types import (BlobRef, ConditionFailed, ManifestInfo, ManifestRecord, ManifestTags, Page,
-                                    PullHints, References, StillReferenced, TagDetail, TagInfo, Uses)
+                                    References, StillReferenced, TagDetail, TagInfo, Uses)
 
 # What a listing for people reads of a tag item, without its body.
 _SUMMARY = ("digest", "media_type", "size", "body_location", "subject", "artifact_type", "pushed_at", "last_pulled")
@@ -39,26 +39,8 @@ def _values(record: ManifestRecord) -> dict:
     if record.artifact_type:
         values["artifact_type"] = record.artifact_type
     if record.hints is not None:
-        values["blob_refs"] = "\n".join(f"{digest} {ref.size} {ref.location}" for digest, ref in record.hints.links)
-        if record.hints.config is not None:
-            values["config_bytes"] = zlib.compress(record.hints.config)  # JSON: a quarter of it, or less
+        values.update(hints.attributes(record.hints))
     return values
-
-
-# What only a manifest's own item and its tags' items hold: not its referrer entry.
-_HINTS = ("blob_refs", "config_bytes")
-
-
-def _hints(item: dict) -> PullHints | None:
-    text = s(item, "blob_refs")
-    if not text:
-        return None
-    links = []
-    for line in text.split("\n"):
-        digest, size, location = line.split(" ", 2)
-        links.append((Digest.parse(digest), BlobRef(int(size), location)))
-    config = b(item, "config_bytes")
-    return PullHints(tuple(links), zlib.decompress(config) if config is not None else None)
 
 
 def _attrs(record: ManifestRecord) -> dict:
@@ -71,7 +53,7 @@ def _record(item: dict) -> ManifestRecord:
                           size=n(item, "size"), body=b(item, "body"), body_location=s(item, "body_location"),
                           subject=Digest.parse(subject) if subject else None, artifact_type=s(item, "artifact_type"),
                           checked_at=n(item, "checked_at") or None, pushed_at=n(item, "pushed_at"),
-                          last_pulled=n(item, "last_pulled") or None, hints=_hints(item))
+                          last_pulled=n(item, "last_pulled") or None, hints=hints.parse(item))
 
 
 def _info(item: dict) -> ManifestInfo:
@@ -185,7 +167,7 @@ class DynamoManifests:
         manifest = Change(pk, keys.manifest_sk(record.digest), sets=_values(record),
                           defaults={"pushed_at": record.pushed_at}, adds={"version": 0},
                           removes={"body_location" if "body" in fields else "body",
-                                   *(name for name in _HINTS if name not in fields)},
+                                   *(name for name in hints.NAMES if name not in fields)},
                           condition=absent() if creating else exists() & (
                               equals("body_location", refs.body_location) if refs.body_location
                               else has("body_location", False)))  # the body where it was read: counted once
@@ -211,7 +193,7 @@ class DynamoManifests:
         changed += [self._untag(repo, digest, removed, record.pushed_at) for digest, removed in left.items()]
         if record.subject is not None:
             referrer = {**key(pk, keys.referrer_sk(record.subject, record.digest)),
-                        **{k: v for k, v in fields.items() if k not in ("body", "body_location", *_HINTS)}}
+                        **{k: v for k, v in fields.items() if k not in ("body", "body_location", *hints.NAMES)}}
             if record.annotations:  # only the referrers API shows them
                 referrer["annotations"] = value(json.dumps(record.annotations))
             ops.append(self.table.put_op(referrer))
@@ -236,6 +218,11 @@ class DynamoManifests:
                         at = equals("location", where[change.sk])
                         change.condition = at if change.condition is None else change.condition & at
             changed += counted
+        elif record.hints is not None:  # stored already: each link the hints name still where it was read
+            if own + len(record.hints.links) > TRANSACTION_LIMIT:
+                return self.put_manifest(repo, replace(record, hints=None), tags, refs, uses, lazy)
+            ops += [self.table.condition_check_op(pk, keys.link_sk(digest), equals("location", ref.location))
+                    for digest, ref in dict(record.hints.links).items()]
         self.table.transact([*map(self.table.change_op, _merged(changed)), *ops])
 
     def _untag(self, repo: str, digest: Digest, tags: set[str], now: int) -> Change:

@@ -299,10 +299,19 @@ class Table:
         items = items[:limit]
         return Page(items, items[-1][SK]["S"][len(prefix):] if more and items else None)
 
-    def query_lazily(self, pk: str, prefix: str, last: str | None, batch: int) -> Iterator[dict]:
+    def query_lazily(self, pk: str, prefix: str, last: str | None, batch: int, *, where: Cond | None = None,
+                     attributes: tuple[str, ...] = (), consistent: bool = False) -> Iterator[dict]:
         """Items whose sort key starts with `prefix`, in order, after `prefix + last`, read as they are
-        consumed: `batch` items (and at most 1 MB) per Query."""
-        request = {**self._under(pk, prefix), "Limit": batch}
+        consumed: `batch` items (and at most 1 MB) read per Query; only those that match `where` (a filter:
+        what it skips is read all the same), and of each only its keys and `attributes`, if named."""
+        request = {**self._under(pk, prefix), "Limit": batch, "ConsistentRead": consistent}
+        if attributes:
+            request["ProjectionExpression"] = ", ".join(["#pk", "#sk", *(f"#{a}" for a in attributes)])
+            request["ExpressionAttributeNames"].update({"#sk": SK, **{f"#{a}": a for a in attributes}})
+        if where is not None:
+            request["FilterExpression"] = where.expression
+            request["ExpressionAttributeNames"].update(where.names)
+            request.setdefault("ExpressionAttributeValues", {}).update(where.values)
         if last is not None:
             request["ExclusiveStartKey"] = key(pk, prefix + last)
         while True:
