@@ -11,7 +11,8 @@ honest: moto holds every stored byte in RAM.
 DynamoDB requests are handled one at a time: moto applies a transaction by snapshotting the whole table and
 restoring the snapshot when a condition fails, which would wipe the writes of concurrent requests. Real
 DynamoDB has no such problem; S3 requests still run in parallel. The snapshot itself is made of the items a
-transaction names only (`dockyard.local.transactions`), so that a transaction costs the same in a large table.
+transaction names only (`dockyard.local.transactions`), so that a transaction costs the same in a large table,
+and a Query lists the items of its partition only, not the whole table sorted (`dockyard.local.queries`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ def make_server(host: str = "127.0.0.1", port: int = 0, credentials: tuple[str, 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server as werkzeug_server
 
-    from dockyard.local.transactions import install
+    from dockyard.local import queries, transactions
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    install()
+    transactions.install()
+    queries.install()
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
     if credentials:
         from dockyard.local.gatekeeper import Gatekeeper
