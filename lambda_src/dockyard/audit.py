@@ -65,7 +65,8 @@ def classify(endpoint, params: dict, query: str, status: int, has_credentials: b
     if event == "blob.push" and "mount" in parse_qs(query):
         event = "blob.mount"
     line = {"event": event}
-    for name, key in (("name", "repository"), ("reference", "reference"), ("digest", "digest"), ("key_id", "key")):
+    for name, key in (("name", "repository"), ("reference", "reference"), ("digest", "digest"), ("key_id", "key"),
+                      ("pattern", "pattern"), ("upstream", "upstream")):
         if name in params:
             line[key] = params[name]
     return line

@@ -36,3 +36,16 @@ def test_every_write_and_nothing_else_makes_a_line(client, lines):
                     ("manifest.push", "team/manifests/evil", "latest"), ("blob.delete", NAME, layer),
                     ("manifest.delete", "team/manifests/evil", digest), ("anonymous.set", None, None)]
     assert len(pushes) == 2  # the image's config and layer
+
+
+def test_every_admin_write_makes_a_line_naming_what_it_changed(client, lines):
+    """Rules and runs change what is kept: each such write is audited with the glob it names."""
+    assert client.put("/dockyard/v1/retention/team/*", json={"keep_last": 3}).status_code == 200
+    assert client.post("/dockyard/v1/gc", json={"dry_run": True, "grace": 0}).status_code == 202
+    assert client.delete("/dockyard/v1/retention/team/*").status_code == 200
+    assert client.put("/dockyard/v1/immutability/prod/*", json={"tags": ["v*"]}).status_code == 200
+    assert client.delete("/dockyard/v1/immutability/prod/*").status_code == 200
+    assert client.get("/dockyard/v1/retention").status_code == 200  # a read: no line
+    assert [(line["event"], line.get("pattern")) for line in lines] == [
+        ("retention.set", "team/*"), ("gc.start", None), ("retention.delete", "team/*"),
+        ("immutability.set", "prod/*"), ("immutability.delete", "prod/*")]

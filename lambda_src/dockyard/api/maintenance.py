@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from dockyard.api import urls
 from dockyard.api.access import Admin
 from dockyard.api.deps import RegistryDep, read_json
+from dockyard.audit import audited
 from dockyard.errors import Err, RegistryError
 from dockyard.storage.types import RetentionRule
 
@@ -27,6 +28,7 @@ RULE_FIELDS = ("keep_last", "expire_after", "untagged_after", "unpulled_after")
 
 
 @router.post("/gc")
+@audited("gc.start")
 def start_gc(request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     body = read_json(request)
     dry_run = body.get("dry_run", False)
@@ -58,6 +60,7 @@ def list_rules(registry: RegistryDep, admin: Admin) -> JSONResponse:
 
 
 @router.put("/retention/{pattern:path}")
+@audited("retention.set")
 def set_rule(pattern: str, request: Request, registry: RegistryDep, admin: Admin) -> JSONResponse:
     body = read_json(request)
     unknown = set(body) - {*RULE_FIELDS, "tags", "keep_tags"}
@@ -73,6 +76,7 @@ def set_rule(pattern: str, request: Request, registry: RegistryDep, admin: Admin
 
 
 @router.delete("/retention/{pattern:path}")
+@audited("retention.delete")
 def delete_rule(pattern: str, registry: RegistryDep, admin: Admin) -> JSONResponse:
     registry.maintenance.delete_rule(pattern)
     return JSONResponse({"deleted": pattern})
