@@ -12,9 +12,10 @@ def test_the_repository_list_costs_a_catalog_query_and_two_queries_per_repositor
     assert dict(calls) == {("dynamodb", "Query"): 1 + 2 * 3}
 
 
-def test_a_repository_page_costs_three_queries_two_batches_and_one_s3_read_per_image_config(secured, calls):
-    """The tags, the immutability rules, its pulls per day, the page's config links and platform manifests,
-    their configs; for an admin, one query more: the retention rules."""
+def test_a_repository_page_costs_three_queries_and_a_batch_and_reads_no_config_its_tags_carry(secured, calls):
+    """The tags, the immutability rules, its pulls per day, the page's platform manifests; the configs come
+    with the tags (their pull hints), so neither their links nor their bytes are read; for an admin, one
+    query more: the retention rules."""
     from tests.support.auth import create_key
     from tests.ui.test_ui_maintenance import ADMIN
 
@@ -25,21 +26,41 @@ def test_a_repository_page_costs_three_queries_two_batches_and_one_s3_read_per_i
     secured.get("/ui/")  # the anonymous rules, read once a minute per instance
     calls.clear()
     assert secured.get("/ui/r/team/app").status_code == 200
-    assert dict(calls) == {("dynamodb", "Query"): 4, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+    assert dict(calls) == {("dynamodb", "Query"): 4, ("dynamodb", "BatchGetItem"): 1}
     sign_in(secured, *create_key(secured, ADMIN, "reader", "team/*=pull"))
     secured.get("/ui/")
     calls.clear()
     assert secured.get("/ui/r/team/app").status_code == 200
-    assert dict(calls) == {("dynamodb", "Query"): 3, ("dynamodb", "BatchGetItem"): 2, ("s3", "GetObject"): 2}
+    assert dict(calls) == {("dynamodb", "Query"): 3, ("dynamodb", "BatchGetItem"): 1}
 
 
-def test_an_image_page_costs_five_reads_an_s3_read_a_query_of_the_rules_and_one_per_referrer_level(ui, calls):
+def test_an_image_page_costs_two_reads_a_query_of_the_rules_and_one_per_referrer_level(ui, calls):
+    """Its config comes with the manifest (the pull hints): no link read, no S3 read."""
     subject = push_full_image(ui, "team/app", "v1")
     push_referrer(ui, "team/app", subject, "application/spdx+json")
     calls.clear()
     assert ui.get("/ui/r/team/app/-/manifests/v1").status_code == 200
+    assert dict(calls) == {("dynamodb", "GetItem"): 2, ("dynamodb", "Query"): 3}
+
+
+def test_an_image_page_reads_a_config_too_large_to_travel_with_its_manifest(ui, calls):
+    """A config over `CONFIG_HINT` is not in the pull hints: its link and its bytes are read, and shown."""
+    import json
+
+    from dockyard.registry.hints import CONFIG_HINT
+    from tests.support.registry import image_manifest, push_blob
+
+    config = json.dumps({"architecture": "riscv64", "os": "linux", "padding": "x" * CONFIG_HINT}).encode()
+    for blob in (config, b"layer" * 100):
+        push_blob(ui, "team/big", blob)
+    body = image_manifest(config, [b"layer" * 100])
+    assert ui.put("/v2/team/big/manifests/v1", content=body,
+                  headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).status_code == 201
+    calls.clear()
+    page = ui.get("/ui/r/team/big/-/manifests/v1")
+    assert page.status_code == 200 and "riscv64" in page.text
     assert dict(calls) == {("dynamodb", "GetItem"): 2, ("dynamodb", "BatchGetItem"): 1, ("s3", "GetObject"): 1,
-                           ("dynamodb", "Query"): 3}
+                           ("dynamodb", "Query"): 2}  # the rules, and its referrers
 
 
 def test_an_index_page_costs_one_batched_read_for_its_platforms(ui, calls):

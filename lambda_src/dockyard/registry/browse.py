@@ -7,12 +7,14 @@ Every view costs a bounded number of reads, whatever the registry holds (the fig
   its blob links, run side by side;
 - a repository: its tags (one query per MB of tag items, at most `MAX_SORTED` tags read to sort them by
   push time), one query of the immutability rules, one batched read of the page's config links and one of
-  the page's platform manifests, and one S3 read per single-platform image config on the page; a tag filter
+  the page's platform manifests, and one S3 read per single-platform image config on the page (none for a
+  config its tag's pull hints carry: then, with none to read, no batched link read either); a tag filter
   past `MAX_SORTED` tags scans at most `SEARCH_PAGES` pages of tags without bodies; one query of its pulls
   per day; for an admin, one query of the retention rules more;
-- an image: the manifest (one read), its config (one link read and one S3 read), its tags (one read), its
-  platform manifests (one batched read of at most `MAX_CHILD_SIZES`), the immutability rules if it is
-  tagged (one query) and its referrers (one query per node of the tree, at most `MAX_REFERRERS` nodes);
+- an image: the manifest (one read), its config (nothing if its pull hints carry it, else one link read and
+  one S3 read), its tags (one read), its platform manifests (one batched read of at most `MAX_CHILD_SIZES`),
+  the immutability rules if it is tagged (one query) and its referrers (one query per node of the tree, at
+  most `MAX_REFERRERS` nodes);
 - a delete's confirmation: the manifest, its tags, the rules (one query), its referrers if by digest.
 Viewing is not pulling: no pull is stamped and nothing is fetched from an upstream.
 Fields that other parts of the registry record (push and pull times) are shown where they exist.
@@ -27,6 +29,7 @@ from dockyard.domain.digest import Digest
 from dockyard.domain.imageconfig import ImageConfig, parse_body, parse_config
 from dockyard.domain.names import is_tag, parse_reference, validate_name
 from dockyard.errors import Err, RegistryError
+from dockyard.registry.hints import config_of
 from dockyard.registry.immutability import Immutability
 from dockyard.registry.manifests import Manifests
 from dockyard.storage.interfaces import BlobIndex, ByteReader, ManifestIndex
@@ -146,7 +149,8 @@ class Browse:
         with ThreadPoolExecutor(WORKERS) as pool:  # bodies kept in S3 are read side by side
             bodies = list(pool.map(lambda d: self._body(d.manifest), details))
         parsed = {d.tag: parse_body(body, d.manifest.media_type) for d, body in zip(details, bodies)}
-        configs = self._configs(repo, [p.config.digest for p in parsed.values() if p.kind == "image"])
+        configs = self._configs(repo, [p.config.digest for p in parsed.values() if p.kind == "image"],
+                                [d.manifest for d in details])
         children = self._child_sizes(repo, [c.digest for p in parsed.values() for c in p.children])
         immutable = self._immutable(repo, [d.tag for d in details])
         rows = []
@@ -172,7 +176,7 @@ class Browse:
         parsed = parse_body(record.body, record.media_type)
         config = None
         if parsed.kind == "image" and parsed.config:
-            config = self._configs(repo, [parsed.config.digest]).get(parsed.config.digest)
+            config = self._configs(repo, [parsed.config.digest], [record]).get(parsed.config.digest)
         sizes = self._child_sizes(repo, [c.digest for c in parsed.children])
         state = self.index.manifest_tags(repo, record.digest)
         referrers, complete = self.referrer_tree(repo, record.digest)
@@ -234,11 +238,14 @@ class Browse:
     def _body(self, record: ManifestRecord) -> bytes | None:
         return record.body if record.body is not None else self.objects.read_blob(record.body_location)
 
-    def _configs(self, repo: str, digests: list[str]) -> dict[str, ImageConfig]:
-        """Image configs by digest: one batched link read, then their bytes side by side."""
-        wanted = [Digest.parse(d) for d in dict.fromkeys(digests) if d]
+    def _configs(self, repo: str, digests: list[str], records: list[ManifestRecord]) -> dict[str, ImageConfig]:
+        """Image configs by digest: those the pull hints of `records` carry (`registry.hints`) for nothing,
+        the others with one batched link read, then their bytes side by side."""
+        carried = dict(c for r in records if r.hints is not None and (c := config_of(r.hints)) is not None)
+        known = {str(d): parse_config(data) for d, data in carried.items() if str(d) in digests}
+        wanted = [Digest.parse(d) for d in dict.fromkeys(digests) if d and d not in known]
         if not wanted:
-            return {}
+            return {d: c for d, c in known.items() if c is not None}
         links = self.blobs.get_links(repo, wanted)
 
         def read(item):
@@ -252,7 +259,7 @@ class Browse:
 
         with ThreadPoolExecutor(WORKERS) as pool:
             found = dict(pool.map(read, [(d, r) for d, r in links.items() if r.size <= MAX_CONFIG]))
-        return {digest: config for digest, config in found.items() if config is not None}
+        return {digest: config for digest, config in {**known, **found}.items() if config is not None}
 
     def _child_sizes(self, repo: str, digests: list[str]) -> dict[str, int]:
         """Pull sizes of the first `MAX_CHILD_SIZES` platform manifests indexes list (one batched read)."""

@@ -126,7 +126,8 @@ class DynamoManifests:
 
     def get_manifests(self, repo: str, digests: list[Digest]) -> dict[Digest, ManifestRecord]:
         pk = keys.repo_pk(repo)
-        items = self.table.batch_get([(pk, keys.manifest_sk(d)) for d in dict.fromkeys(digests)], (*_SUMMARY, "body"))
+        items = self.table.batch_get([(pk, keys.manifest_sk(d)) for d in dict.fromkeys(digests)],
+                                     (*_SUMMARY, "body", *hints.NAMES))
         return {record.digest: record for record in map(_record, items)}
 
     def check_references(self, repo: str, blobs, manifests, tags: tuple[str, ...] = (),
