@@ -327,17 +327,19 @@ def test_pushing_again_a_blob_whose_bytes_were_lost_moves_its_link_and_clears_th
     assert transaction_items == [2, 2]
 
 
-def test_a_stored_manifest_pushed_again_checks_each_link_its_hints_name(client, calls, transaction_items):
+def test_a_stored_manifest_pushed_again_checks_each_link_its_hints_name(client, registry, calls, transaction_items):
     """A push of a stored manifest (a new tag, say) writes hints too: each link they name is checked in its
-    transaction, so that none names a location a link left after the push read it."""
+    transaction, so that none names a location a link left after the push read it. Its config comes with the
+    stored manifest's hints: not read from S3 again."""
     digest, body = push_image(client, "team/app", "v1", layers=[b"a" * 100, b"b" * 100])
     calls.clear()
     transaction_items.clear()
     response = client.put("/v2/team/app/manifests/v2", content=body, headers={"Content-Type": mt.OCI_MANIFEST})
     assert response.status_code == 201
-    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("s3", "GetObject"): 1,
-                           ("dynamodb", "TransactWriteItems"): 1, ("dynamodb", "UpdateItem"): 1}  # and the push count
+    assert dict(calls) == {("dynamodb", "BatchGetItem"): 1, ("dynamodb", "TransactWriteItems"): 1,
+                           ("dynamodb", "UpdateItem"): 1}  # and the push count
     assert transaction_items == [2 + 3]  # the manifest's item and the new tag's, and a check of each of 3 links
+    assert registry.storage.manifests.get_tag("team/app", "v2").hints.config == image_config("v1")
 
 
 def test_a_new_manifest_counts_itself_on_each_of_its_blobs_in_its_transaction(client, calls, transaction_items):

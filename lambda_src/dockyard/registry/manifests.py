@@ -138,7 +138,8 @@ class Manifests:
                 stored, kept = kept_body(self.commit, self.store, repo, record, out=True), True
                 continue
             uses = Uses(manifest.blobs, manifest.children, body=stored.body_location is not None)
-            hints = None if stored.body_location else pull_hints(manifest, refs.links, 1 + len(tagged), read)
+            config = read if refs.config is None else lambda _: refs.config  # stored: its hints kept the config
+            hints = None if stored.body_location else pull_hints(manifest, refs.links, 1 + len(tagged), config)
             try:
                 self.index.put_manifest(repo, replace(stored, hints=hints), tagged, refs, uses)
                 self.meter.pushed(repo)

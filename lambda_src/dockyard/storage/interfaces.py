@@ -196,7 +196,8 @@ class ManifestIndex(ManifestReads, Protocol):
     def check_references(self, repo: str, blobs: list[Digest], manifests: list[Digest],
                          tags: tuple[str, ...] = (), digest: Digest | None = None) -> References:
         """Which of these are missing from `repo` (and where each blob found is linked), where each of `tags`
-        points, whether `repo` is listed, and whether manifest `digest` is stored already."""
+        points, whether `repo` is listed, and whether manifest `digest` is stored already (and the config its
+        pull hints keep)."""
 
     def put_manifest(self, repo: str, record: ManifestRecord, tags: tuple[str, ...], refs: References,
                      uses: Uses = Uses(), lazy: bool = False) -> None:

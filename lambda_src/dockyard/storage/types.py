@@ -189,6 +189,7 @@ class References:
     exists: bool = False  # whether the manifest is stored already (then its references are counted)
     body_location: str | None = None  # where the stored manifest keeps its body, if not inline
     links: dict[Digest, BlobRef] = field(default_factory=dict)  # where each blob asked about is linked
+    config: bytes | None = None  # the stored manifest's config, as its pull hints keep it
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,13 @@ def parse(item: dict) -> PullHints | None:
     text = s(item, "blob_refs")
     if not text:
         return None
-    config = b(item, "config_bytes")
-    return PullHints(tuple(_lines(text)), zlib.decompress(config) if config is not None else None)
+    return PullHints(tuple(_lines(text)), config(item))
+
+
+def config(item: dict) -> bytes | None:
+    """The config's bytes an item keeps, if any."""
+    compressed = b(item, "config_bytes")
+    return zlib.decompress(compressed) if compressed is not None else None
 
 
 def _lines(text: str):

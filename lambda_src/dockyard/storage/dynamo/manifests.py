@@ -142,9 +142,9 @@ class DynamoManifests:
         found: set[tuple[str, str]] = set()
         current: dict[str, Digest | None] = dict.fromkeys(tags)
         extra = [k for k in (*tag_keys, own_key) if k is not None and k not in wanted]
-        body_location, links = None, {}
+        body_location, links, config = None, {}, None
         for item in self.table.batch_get([*wanted, *extra, catalog_key],
-                                         ("digest", "location", "body_location", "size")):
+                                         ("digest", "location", "body_location", "size", "config_bytes")):
             item_key = (item[PK]["S"], item[SK]["S"])
             if item_key[1].startswith("blob#"):
                 if "location" not in item:
@@ -154,9 +154,9 @@ class DynamoManifests:
             if item_key in tag_keys:
                 current[tag_keys[item_key]] = Digest.parse(item["digest"]["S"])
             elif item_key == own_key:
-                body_location = s(item, "body_location")
+                body_location, config = s(item, "body_location"), hints.config(item)
         return References([digest for k, digest in wanted.items() if k not in found], current, catalog_key in found,
-                          own_key in found, body_location, links)
+                          own_key in found, body_location, links, config)
 
     # --- writes -------------------------------------------------------------------------------------
 
