@@ -98,9 +98,12 @@ def serve() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from dockyard.local import queries, transactions
     from dockyard.local.motoserver import SerializedDynamoDB
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    transactions.install()  # as the embedded server: DynamoDB at the cost of the items a request touches
+    queries.install()
     app = PresignedAsSigner(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -7,6 +7,7 @@
 - Faults are bounded: connect and read timeouts; a refused connection, a timeout, a 5xx or a 429 raise
   `Unavailable`, which the cache answers with stale content where it has some.
 - Nothing here logs a credential, a token or an Authorization header.
+- Every request names us (`USER_AGENT`), so that an upstream's operators can tell a cache from a client.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from dockyard import __version__
 from dockyard.domain import mediatypes as mt
 
 MANIFEST_ACCEPT = ", ".join([mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST])
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 MAX_REDIRECTS = 5
 TOKEN_MARGIN = 10  # a token is renewed this many seconds before it expires
+USER_AGENT = f"dockyard/{__version__} (pull-through cache)"
 
 
 class UpstreamError(Exception):
@@ -133,8 +136,8 @@ class UpstreamClient:
         `ProtocolError` before any answer) is sent once more on a new one. Timeouts are not retried."""
         for attempt in (0, 1):
             try:
-                return _pool(*self.timeouts).request(method, url, headers=headers, preload_content=not stream,
-                                                     redirect=False)
+                return _pool(*self.timeouts).request(method, url, headers={"User-Agent": USER_AGENT, **headers},
+                                                     preload_content=not stream, redirect=False)
             except urllib3.exceptions.ProtocolError as exc:
                 if attempt or method not in ("GET", "HEAD"):
                     raise Unavailable(0, f"upstream unreachable: {type(exc).__name__}") from None
@@ -168,7 +171,9 @@ class UpstreamClient:
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
-        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
+        headers = {"User-Agent": USER_AGENT}
+        if self.credentials:
+            headers["Authorization"] = self.credentials.basic()
         import urllib3
 
         try:
