@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ADMIN_ID, ADMIN_SECRET
 from tests.support.auth import basic, bearer, create_key, token_for
 from tests.support.oci import OCI_MANIFEST, sha256
-from tests.support.registry import image_manifest
+from tests.support.registry import error_code, image_manifest
 from tests.support.upstreams import Distribution, blob_gets
 
 CONFIG, LAYER = b'{"architecture": "amd64", "os": "linux"}', b"upstream layer " * 1000
@@ -47,6 +47,21 @@ def private(tmp_path_factory):
 
 def add(client, name: str, url: str, headers=None, **extra) -> httpx.Response:
     return client.post("/dockyard/v1/upstreams", json={"name": name, "url": url, **extra}, headers=headers or {})
+
+
+def test_a_registry_holds_a_bounded_number_of_upstreams(client):
+    """Every instance reads them all, and the admin API lists them whole: their number is bounded."""
+    from dockyard.registry.upstreams import MAX_UPSTREAMS
+
+    for i in range(MAX_UPSTREAMS):
+        assert add(client, f"up{i}", f"http://127.0.0.1:{1024 + i}").status_code == 201
+    refused = add(client, "one-more", "http://127.0.0.1:9")
+    assert (refused.status_code, error_code(refused)) == (400, "UNSUPPORTED")  # our invalid-parameter code
+    assert f"at most {MAX_UPSTREAMS} upstreams" in refused.text
+    assert add(client, "up0", "http://127.0.0.1:2000").status_code == 201  # one replaced is no one more
+    assert client.delete("/dockyard/v1/upstreams/up1").status_code == 200
+    assert add(client, "one-more", "http://127.0.0.1:9").status_code == 201
+    assert len(client.get("/dockyard/v1/upstreams").json()["upstreams"]) == MAX_UPSTREAMS
 
 
 def test_upstreams_are_added_listed_and_removed_and_passwords_never_come_back(client, registry, private):

@@ -32,6 +32,8 @@ DOCKER_HUB = "https://registry-1.docker.io"
 DOCKER_HUB_NAMES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 _NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*\Z")
 MAX_NAME = 64
+# Upstreams a registry holds at most: every instance reads them all (one Query, cached), and lists them whole.
+MAX_UPSTREAMS = 50
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,10 @@ class Upstreams:
             raise RegistryError(Err.INVALID_PARAMETER, "an upstream name is one lowercase name component "
                                                        f"(a-z, 0-9, '.', '_', '-'), at most {MAX_NAME} characters")
         url = normalize_url(url)
+        names = {r.name for r in self.store.list_upstreams()}
+        if name not in names and len(names) >= MAX_UPSTREAMS:
+            raise RegistryError(Err.INVALID_PARAMETER, f"a registry has at most {MAX_UPSTREAMS} upstreams; "
+                                                       "remove one first")
         if bool(username) != bool(password):
             raise RegistryError(Err.INVALID_PARAMETER, "username and password go together")
         parts = urlsplit(url)
