@@ -51,8 +51,13 @@ class SerializedMoto:
         self.endpoint = line.split()[1]
 
     def stop(self) -> None:
+        import subprocess
+
         self.process.stdin.close()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # busy still (a request of a run that failed): never hide its error
+            self.process.kill()
 
 
 class Meter:
@@ -125,7 +130,7 @@ def fill(registry, repos: int, tags: int, layers: int) -> list[tuple[str, str]]:
                 oldest = found
             done += repos
             if done % 1000 == 0:
-                print(f"  {done} tags, {done * layers} links in {time.monotonic() - started:.0f} s", file=sys.stderr)
+                print(f"  {done} tags, {done * layers} links in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         time.sleep(1.1)  # pushes are stamped in seconds: the runs below come after all of them
     return oldest
 
@@ -138,8 +143,10 @@ def run(registry, meter: Meter, dry_run: bool = False) -> dict:
     seconds = time.monotonic() - started
     assert result.state == "done", result.error
     counts = {k: v for k, v in result.counts.items() if v}
-    return {"seconds": seconds, "calls": dict(meter.calls), "read_units": meter.read_units,
-            "write_units": meter.write_units, "dollars": meter.dollars(seconds), "counts": counts}
+    measured = {"seconds": seconds, "calls": dict(meter.calls), "read_units": meter.read_units,
+                "write_units": meter.write_units, "dollars": meter.dollars(seconds), "counts": counts}
+    print(f"  run{' (dry)' if dry_run else ''}: {json.dumps(measured, default=str)}", file=sys.stderr, flush=True)
+    return measured
 
 
 def main() -> None:
