@@ -145,7 +145,8 @@ def run(registry, meter: Meter, dry_run: bool = False) -> dict:
     counts = {k: v for k, v in result.counts.items() if v}
     measured = {"seconds": seconds, "calls": dict(meter.calls), "read_units": meter.read_units,
                 "write_units": meter.write_units, "dollars": meter.dollars(seconds), "counts": counts}
-    print(f"  run{' (dry)' if dry_run else ''}: {json.dumps(measured, default=str)}", file=sys.stderr, flush=True)
+    shown = {**measured, "calls": {f"{s} {op}": n for (s, op), n in measured["calls"].items()}}
+    print(f"  run{' (dry)' if dry_run else ''}: {json.dumps(shown)}", file=sys.stderr, flush=True)
     return measured
 
 
