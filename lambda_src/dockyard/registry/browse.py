@@ -244,8 +244,11 @@ class Browse:
         carried = dict(c for r in records if r.hints is not None and (c := config_of(r.hints)) is not None)
         known = {str(d): parse_config(data) for d, data in carried.items() if str(d) in digests}
         wanted = [Digest.parse(d) for d in dict.fromkeys(digests) if d and d not in known]
-        if not wanted:
-            return {d: c for d, c in known.items() if c is not None}
+        found = self._read_configs(repo, wanted) if wanted else {}
+        return {digest: config for digest, config in {**known, **found}.items() if config is not None}
+
+    def _read_configs(self, repo: str, wanted: list[Digest]) -> dict[str, ImageConfig | None]:
+        """Configs read from S3: one batched link read, then their bytes side by side (None: unreadable)."""
         links = self.blobs.get_links(repo, wanted)
 
         def read(item):
@@ -258,8 +261,7 @@ class Browse:
             return str(digest), parse_config(bytes(data))
 
         with ThreadPoolExecutor(WORKERS) as pool:
-            found = dict(pool.map(read, [(d, r) for d, r in links.items() if r.size <= MAX_CONFIG]))
-        return {digest: config for digest, config in {**known, **found}.items() if config is not None}
+            return dict(pool.map(read, [(d, r) for d, r in links.items() if r.size <= MAX_CONFIG]))
 
     def _child_sizes(self, repo: str, digests: list[str]) -> dict[str, int]:
         """Pull sizes of the first `MAX_CHILD_SIZES` platform manifests indexes list (one batched read)."""

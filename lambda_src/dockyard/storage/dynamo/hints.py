@@ -26,21 +26,22 @@ from dockyard.storage.types import BlobRef, ConditionFailed, PullHints
 log = logging.getLogger(__name__)
 
 # What only a manifest's own item and its tags' items hold of it: not its referrer entry.
-NAMES = ("blob_refs", "config_bytes")
+REFS, CONFIG = "blob_refs", "config_bytes"
+NAMES = (REFS, CONFIG)
 # The mark on a link that moved while hints may still name the location it left.
 STALE = "stale_hints"
 
 
 def attributes(hints: PullHints) -> dict:
     """The hints as item attributes (plain values)."""
-    values = {"blob_refs": "\n".join(f"{digest} {ref.size} {ref.location}" for digest, ref in hints.links)}
+    values = {REFS: "\n".join(f"{digest} {ref.size} {ref.location}" for digest, ref in hints.links)}
     if hints.config is not None:
-        values["config_bytes"] = zlib.compress(hints.config)  # JSON: a quarter of it, or less
+        values[CONFIG] = zlib.compress(hints.config)  # JSON: a quarter of it, or less
     return values
 
 
 def parse(item: dict) -> PullHints | None:
-    text = s(item, "blob_refs")
+    text = s(item, REFS)
     if not text:
         return None
     return PullHints(tuple(_lines(text)), config(item))
@@ -48,7 +49,7 @@ def parse(item: dict) -> PullHints | None:
 
 def config(item: dict) -> bytes | None:
     """The config's bytes an item keeps, if any."""
-    compressed = b(item, "config_bytes")
+    compressed = b(item, CONFIG)
     return zlib.decompress(compressed) if compressed is not None else None
 
 
@@ -63,16 +64,16 @@ def clear(table: Table, repo: str, digest: Digest, left: str) -> int:
     (if it still names `left`); returns how many items lost their hints. A hint rewritten meanwhile stays:
     its push found the link where it is now."""
     pk = keys.repo_pk(repo)
-    naming = Cond("contains(#blob_refs, :left)", {"#blob_refs": "blob_refs"}, {":left": value(left)})
+    naming = Cond("contains(#refs, :left)", {"#refs": REFS}, {":left": value(left)})
     cleared = 0
     for prefix in (keys.MANIFEST_ITEM_PREFIX, keys.TAG_PREFIX):
-        for item in table.query_lazily(pk, prefix, None, 1000, where=naming, attributes=("blob_refs",),
+        for item in table.query_lazily(pk, prefix, None, 1000, where=naming, attributes=(REFS,),
                                        consistent=True):
-            text = item["blob_refs"]["S"]
+            text = item[REFS]["S"]
             if not any(d == digest and ref.location == left for d, ref in _lines(text)):
                 continue
             try:
-                table.apply(Change(pk, item[SK]["S"], removes=set(NAMES), condition=equals("blob_refs", text)))
+                table.apply(Change(pk, item[SK]["S"], removes=set(NAMES), condition=equals(REFS, text)))
                 cleared += 1
             except ConditionFailed:
                 pass  # pushed again (or deleted) meanwhile

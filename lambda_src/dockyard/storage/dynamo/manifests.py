@@ -144,7 +144,7 @@ class DynamoManifests:
         extra = [k for k in (*tag_keys, own_key) if k is not None and k not in wanted]
         body_location, links, config = None, {}, None
         for item in self.table.batch_get([*wanted, *extra, catalog_key],
-                                         ("digest", "location", "body_location", "size", "config_bytes")):
+                                         ("digest", "location", "body_location", "size", hints.CONFIG)):
             item_key = (item[PK]["S"], item[SK]["S"])
             if item_key[1].startswith("blob#"):
                 if "location" not in item:
