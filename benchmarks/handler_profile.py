@@ -26,6 +26,7 @@ from common import FAKE_ENV, MotoServer, environment
 PLACES = {
     "botocore presigner": "signers.py:756(generate_presigned_url)",
     "botocore API call (serialize, sign, send, parse)": "client.py:", "_make_api_call": "(_make_api_call)",
+    "Dockyard's GetItem (storage/dynamo/getitem.py)": "getitem.py:",
     "AWS round trip (socket)": "(_send)",
     "JWT verify (PyJWT)": "jwt/api_jwt.py:", "JWT sign (PyJWT)": "(encode)",
     "FastAPI dependency resolution": "(solve_dependencies)",

@@ -10,13 +10,11 @@ botocore's addressing rules stay in force; the credentials are the client's own,
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from functools import lru_cache
 from urllib.parse import parse_qs, quote, urlsplit
 
-ALGORITHM = "AWS4-HMAC-SHA256"
+from dockyard.storage.sigv4 import ALGORITHM, Signer, timestamp
+
 _PROBE_KEY = "dockyard-presign-probe"
 
 
@@ -32,36 +30,24 @@ class GetSigner:
         query = parse_qs(sample.query)
         if query.get("X-Amz-Algorithm") != [ALGORITHM]:
             raise ValueError("the client does not presign with SigV4")
-        _, _, self._region, self._service, _ = query["X-Amz-Credential"][0].split("/")
+        _, _, region, service, _ = query["X-Amz-Credential"][0].split("/")
+        self._signer = Signer(region, service)
         self._prefix = sample.path[: -len(_PROBE_KEY)]  # "/bucket/" (path style) or "/" (virtual host)
         self._origin = f"{sample.scheme}://{sample.netloc}"
         self._host = sample.netloc
-        self._keys: dict[tuple[str, str], bytes] = {}
 
     def url(self, key: str, expires_in: int, now: float | None = None) -> str:
         credentials = self._client._request_signer._credentials.get_frozen_credentials()
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-        scope = f"{stamp[:8]}/{self._region}/{self._service}/aws4_request"
+        stamp = timestamp(now)
+        scope = self._signer.scope(stamp)
         path = self._prefix + quote(key, safe="/~")
         query = (f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={quote(credentials.access_key + '/' + scope, safe='')}"
                  f"&X-Amz-Date={stamp}&X-Amz-Expires={expires_in}")
         token = f"&X-Amz-Security-Token={quote(credentials.token, safe='')}" if credentials.token else ""
         # Signed: the parameters in sorted order; in the URL, botocore's order (the token last).
         canonical = f"GET\n{path}\n{query}{token}&X-Amz-SignedHeaders=host\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(credentials.secret_key, stamp[:8]), to_sign.encode(),
-                             hashlib.sha256).hexdigest()
+        signature = self._signer.signature(credentials.secret_key, stamp, canonical)
         return f"{self._origin}{path}?{query}&X-Amz-SignedHeaders=host{token}&X-Amz-Signature={signature}"
-
-    def _signing_key(self, secret: str, date: str) -> bytes:
-        """HMAC chain of secret, date, region and service: the same for every URL of a day."""
-        key = self._keys.get((secret, date))
-        if key is None:
-            key = ("AWS4" + secret).encode()
-            for part in (date, self._region, self._service, "aws4_request"):
-                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-            self._keys = {(secret, date): key}  # one day's key (a rotation replaces it)
-        return key
 
 
 @lru_cache(maxsize=16)

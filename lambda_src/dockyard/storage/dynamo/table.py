@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.resources import Table as Schema
+from dockyard.storage.dynamo import getitem
 from dockyard.storage.types import ConditionFailed, ItemTooLarge, Page
 
 PK, SK, TTL = Schema.PARTITION_KEY, Schema.SORT_KEY, Schema.TTL_ATTRIBUTE
@@ -158,7 +159,7 @@ class Table:
         if attributes:
             request["ProjectionExpression"] = ", ".join(f"#{a}" for a in attributes)
             request["ExpressionAttributeNames"] = {f"#{a}": a for a in attributes}
-        return self.client.get_item(**request).get("Item")
+        return getitem.getter(self.client)(**request).get("Item")
 
     def get_immutable(self, pk: str, sk: str) -> dict | None:
         """An item that never changes once written: a cheap read, and a consistent one only on a miss (what
