@@ -4,10 +4,12 @@ The usage report (`dockyard usage`) and the benchmarks both read them from here.
 A month is 30 days. Per repository, the estimate adds:
 - storage: S3 Standard for its blob bytes, a blob linked by several repositories split evenly between them,
   and DynamoDB for its items (manifests and the tag items that copy them, links, counters);
-- requests: for each pull (manifest GET) and each blob redirect, one Lambda invocation of `BILLED_MS`
-  milliseconds at `MEMORY_GB`, its DynamoDB reads, and for each redirect one S3 GET; for each push (manifest
-  PUT) `PUSH_INVOCATIONS` invocations and `PUSH_WRITE_UNITS` DynamoDB write units;
-- egress: the bytes the redirects sent, at the rate asked for: 0 in the region, or the internet list price.
+- requests: for each pull (manifest GET) and each blob download, one Lambda invocation of `BILLED_MS`
+  milliseconds at `MEMORY_GB` and its DynamoDB reads; for each download redirected to S3 one S3 GET (none for
+  a small blob an instance served from memory); for each push (manifest PUT) `PUSH_INVOCATIONS` invocations
+  and `PUSH_WRITE_UNITS` DynamoDB write units;
+- egress: the bytes the downloads sent (from S3 or from the function), at the rate asked for: 0 in the
+  region, or the internet list price.
 What a month costs is the activity of the window asked for (`--since`), scaled to 30 days.
 """
 
@@ -32,7 +34,7 @@ EGRESS = {"in-region": 0.0, "internet": 0.09}
 MEMORY_GB = 1.0  # the stack's default function memory
 BILLED_MS = 5  # a warm request, handler and AWS calls (benchmarks/calls_and_cost.py measures 2-5 ms)
 PULL_READ_UNITS = 1.0  # a tag read strongly consistently
-REDIRECT_READ_UNITS = 0.5  # a blob link read eventually consistently (0 when the instance knows it)
+REDIRECT_READ_UNITS = 0.5  # a blob GET's link read eventually consistently (0 when the instance knows it)
 PUSH_INVOCATIONS = 8  # a few blob checks and uploads, and the manifest PUT
 PUSH_WRITE_UNITS = 30  # the manifest PUT transaction (2 units an item) and the links of new blobs
 DAYS_PER_MONTH = 30
@@ -52,17 +54,18 @@ def egress_rate(name: str) -> float:
 
 
 def monthly(*, s3_bytes: float, item_bytes: int, pulls: float, redirects: float, redirect_bytes: float,
-            pushes: float, egress: float) -> dict[str, float]:
+            pushes: float, egress: float, served: float = 0, served_bytes: float = 0) -> dict[str, float]:
     """Dollars a month, by part; activity counts are per month already."""
-    invocations = pulls + redirects + pushes * PUSH_INVOCATIONS
+    downloads = redirects + served
+    invocations = pulls + downloads + pushes * PUSH_INVOCATIONS
     parts = {
         "s3_storage": s3_bytes / GB * PRICES["s3_gb_month"],
         "dynamodb_storage": item_bytes / GB * PRICES["dynamodb_gb_month"],
         "lambda": invocations * (PRICES["lambda_request"] + BILLED_MS / 1000 * MEMORY_GB * PRICES["lambda_gb_second"]),
-        "dynamodb_requests": (pulls * PULL_READ_UNITS + redirects * REDIRECT_READ_UNITS) * PRICES["dynamodb_read_unit"]
+        "dynamodb_requests": (pulls * PULL_READ_UNITS + downloads * REDIRECT_READ_UNITS) * PRICES["dynamodb_read_unit"]
         + pushes * PUSH_WRITE_UNITS * PRICES["dynamodb_write_unit"],
         "s3_requests": redirects * PRICES["s3_get"],
-        "egress": redirect_bytes / GB * egress,
+        "egress": (redirect_bytes + served_bytes) / GB * egress,
     }
     return {**parts, "total": sum(parts.values())}
 

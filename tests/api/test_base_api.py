@@ -46,12 +46,15 @@ def test_invalid_query_parameter_is_a_json_400(client):
     assert "errors" in response.json()
 
 
-def test_storage_failure_is_a_json_500_without_internals(settings, registry, monkeypatch):
-    # Inject a fault into one boto3 operation (not into our own code).
+def test_storage_failure_is_a_json_500_without_internals(settings, registry, request):
+    # Inject a fault into one AWS operation, through the client's events (not into our own code).
     def broken(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(registry.storage.blobs.table.client, "get_item", broken)
+    registry.storage.blobs.table.client.meta.events.register("before-call.dynamodb.GetItem", broken,
+                                                            unique_id="broken-get-item")
+    request.addfinalizer(lambda: registry.storage.blobs.table.client.meta.events.unregister(
+        "before-call.dynamodb.GetItem", unique_id="broken-get-item"))
     with TestClient(create_app(settings, registry), raise_server_exceptions=False) as client:
         response = client.get("/v2/team/app/manifests/latest")
     assert response.status_code == 500

@@ -39,6 +39,8 @@ def test_stored_bytes_unique_and_shared_manifests_tags_and_activity(client, mete
     assert client.head("/v2/team/a/manifests/v1").status_code == 200  # not a pull
     assert client.get(f"/v2/team/a/blobs/{sha256(base)}", follow_redirects=False).status_code == 307
     assert client.get(f"/v2/team/a/blobs/{sha256(own)}", follow_redirects=False).status_code == 307
+    config = client.get(f"/v2/team/a/blobs/{sha256(image_config('v1'))}", follow_redirects=False)
+    assert config.status_code == 200 and config.content == image_config("v1")  # from memory: the pulls' hints
 
     report = usage(client, glob="team/*")
     assert set(by_name(report)) == {"team/a", "team/b"}
@@ -53,12 +55,15 @@ def test_stored_bytes_unique_and_shared_manifests_tags_and_activity(client, mete
     assert (a["stored"]["manifests"], a["stored"]["tags"]) == (2, 2)
     assert a["activity"]["pulls"] == 3 and a["activity"]["pushes"] == 2
     assert (a["activity"]["redirects"], a["activity"]["redirect_bytes"]) == (2, 1300)
+    assert (a["activity"]["served"], a["activity"]["served_bytes"]) == (1, len(image_config("v1")))
+    assert (a["activity"]["downloads"], a["activity"]["download_bytes"]) == (3, 1300 + len(image_config("v1")))
     assert [d["pulls"] for d in a["activity"]["per_day"]] == [3]
     assert a["last_pull"] and a["last_push"] and b["last_pull"] is None and b["last_push"]
     assert a["monthly_cost_usd"]["total"] > b["monthly_cost_usd"]["total"] > 0
     assert a["monthly_cost_usd"]["egress"] == 0 and report["model"]["egress_usd_per_gb"] == 0
     internet = by_name(usage(client, glob="team/a", egress="internet"))["team/a"]["monthly_cost_usd"]
-    assert internet["egress"] == pytest.approx(1300 / pricing.GB * pricing.EGRESS["internet"], abs=1e-6)
+    assert internet["egress"] == pytest.approx((1300 + len(image_config("v1"))) / pricing.GB
+                                               * pricing.EGRESS["internet"], abs=1e-6)
     assert set(by_name(usage(client))) == {"team/a", "team/b", "other/c"}
 
 

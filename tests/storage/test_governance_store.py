@@ -26,10 +26,11 @@ def test_usage_counts_add_up_per_day_and_the_last_pull_is_the_last_written(stora
     storage.governance.add_usage("team/app", "2026-12-01", UsageCounts(pulls=2, redirects=3, redirect_bytes=30,
                                                                        last_pull=100), 10 ** 10)
     storage.governance.add_usage("team/app", "2026-12-01", UsageCounts(pulls=1, pushes=1, last_pull=90,
-                                                                       last_push=95), 10 ** 10)
+                                                                       last_push=95, served=2, served_bytes=7), 10 ** 10)
     storage.governance.add_usage("team/app", "2026-12-02", UsageCounts(pulls=5), 10 ** 10)
     assert storage.governance.list_usage("team/app") == {
-        "2026-12-01": UsageCounts(pulls=3, redirects=3, redirect_bytes=30, pushes=1, last_pull=90, last_push=95),
+        "2026-12-01": UsageCounts(pulls=3, redirects=3, redirect_bytes=30, pushes=1, last_pull=90, last_push=95,
+                                  served=2, served_bytes=7),
         "2026-12-02": UsageCounts(pulls=5)}
     assert storage.governance.list_usage("team/other") == {}
 

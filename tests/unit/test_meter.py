@@ -33,17 +33,19 @@ def test_pulls_are_written_in_one_batch_once_the_oldest_is_interval_old():
     store, clock = Store(), Clock(NOON)
     meter = Meter(store, 60, clock)
     meter.pulled("team/app")
-    meter.redirected("team/app", 1000)
+    meter.downloaded("team/app", 1000, served=False)
     clock.at += 30
     meter.pulled("team/app")
-    meter.redirected("team/app", 500)
+    meter.downloaded("team/app", 500, served=False)
+    meter.downloaded("team/app", 70, served=True)
     meter.pulled("other/app")
     assert store.writes == []
     clock.at += 30
     meter.pulled("team/app")
     assert sorted(w[:3] for w in store.writes) == [
         ("other/app", "2026-11-30", UsageCounts(pulls=1, last_pull=NOON + 30)),
-        ("team/app", "2026-11-30", UsageCounts(pulls=3, redirects=2, redirect_bytes=1500, last_pull=NOON + 60))]
+        ("team/app", "2026-11-30", UsageCounts(pulls=3, redirects=2, redirect_bytes=1500, served=1, served_bytes=70,
+                                               last_pull=NOON + 60))]
     assert store.writes[0][3] == calendar.timegm((2026, 11, 30, 0, 0, 0)) + KEEP_DAYS * 86400
     meter.pulled("team/app")
     assert len(store.writes) == 2  # a new batch starts
@@ -52,7 +54,7 @@ def test_pulls_are_written_in_one_batch_once_the_oldest_is_interval_old():
 def test_interval_zero_writes_every_pull_and_days_are_apart():
     store, clock = Store(), Clock(calendar.timegm((2026, 11, 30, 23, 59, 59)))
     meter = Meter(store, 0, clock)
-    meter.redirected("team/app", 10)
+    meter.downloaded("team/app", 10, served=False)
     clock.at += 2
     meter.pulled("team/app")
     assert [(w[1], w[2].pulls, w[2].redirects) for w in sorted(store.writes)] == [("2026-11-30", 0, 1),

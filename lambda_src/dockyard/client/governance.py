@@ -136,7 +136,7 @@ def usage(args, call) -> int:
         stored, activity = r["stored"], r["activity"]
         print(f"{r['repository']:32} {human_size(stored['unique_bytes']):>9} {human_size(stored['shared_bytes']):>9} "
               f"{stored['manifests']:>5} {stored['tags']:>5} {activity['pulls']:>7} {activity['pushes']:>6} "
-              f"{human_size(activity['redirect_bytes']):>9} {_when(r['last_pull']):>16} {_when(r['last_push']):>16} "
+              f"{human_size(activity['download_bytes']):>9} {_when(r['last_pull']):>16} {_when(r['last_push']):>16} "
               f"{r['monthly_cost_usd']['total']:>9.4f}")
     if not report["repositories"]:
         print("(no repositories)")

@@ -75,7 +75,8 @@ class Blobs:
             located = Located(info, url=self.store.presign_get(ref.location, self.settings.presign_ttl))
             if small:
                 self.small.ask(parsed)  # after every call that may block (`offload` may run this twice)
-        self.meter.redirected(repo, ref.size)  # counted last: on the event loop, `offload` may run this again
+        # counted last: on the event loop, `offload` may run this again
+        self.meter.downloaded(repo, ref.size, served=located.data is not None)
         return located
 
     def prime(self, repo: str, hints: PullHints) -> None:

@@ -1,4 +1,4 @@
-"""Usage metering: pulls, blob redirects and pushes per repository and day.
+"""Usage metering: pulls, blob downloads (redirected or served from memory) and pushes per repository and day.
 
 A pull must not pay a write: an instance counts manifest GETs and blob redirects in memory and adds them to
 the table in batches (one UpdateItem per repository and day that saw activity), when the oldest count it
@@ -49,10 +49,12 @@ class Meter:
         if self._count(repo, now, UsageCounts(pulls=1, last_pull=int(now))) >= self.interval and may_block():
             self.flush()
 
-    def redirected(self, repo: str, size: int) -> None:
-        """A blob GET answered with a redirect to the byte store (memory only: no call, no wait)."""
+    def downloaded(self, repo: str, size: int, served: bool) -> None:
+        """A blob GET answered with a redirect to the byte store, or `served` by this instance from memory
+        (counted in memory only: no call, no wait)."""
         now = self.clock()
-        self._count(repo, now, UsageCounts(redirects=1, redirect_bytes=size, last_pull=int(now)))
+        counts = UsageCounts(served=1, served_bytes=size) if served else UsageCounts(redirects=1, redirect_bytes=size)
+        self._count(repo, now, counts + UsageCounts(last_pull=int(now)))
 
     def pushed(self, repo: str) -> None:
         """A manifest PUT, written at once (if that fails, with the next batch)."""

@@ -1,8 +1,8 @@
 """What each repository stores, does and costs (`dockyard usage`): a page of repositories at a time.
 
 Per repository: blob bytes unique to it and shared with other repositories (from the blob records' link
-counts), manifests, tags, its pulls (manifest GETs), blob redirects and their bytes, and pushes (manifest
-PUTs) per day since a date, its last pull and push, and an estimated monthly cost (`dockyard.pricing`).
+counts), manifests, tags, its pulls (manifest GETs), blob downloads (redirects to S3, and small blobs an
+instance served from memory) and their bytes, and pushes (manifest PUTs) per day since a date, its last pull and push, and an estimated monthly cost (`dockyard.pricing`).
 
 A page costs, per repository, one walk of its items and one batched read of its blobs' records.
 """
@@ -65,10 +65,10 @@ class Usage:
         scale = pricing.DAYS_PER_MONTH / days
         cost = pricing.monthly(s3_bytes=share, item_bytes=stored.item_bytes, pulls=total.pulls * scale,
                                redirects=total.redirects * scale, redirect_bytes=total.redirect_bytes * scale,
+                               served=total.served * scale, served_bytes=total.served_bytes * scale,
                                pushes=total.pushes * scale, egress=rate)
         return {"repository": name, "stored": _stored(stored, unique, shared),
-                "activity": {"pulls": total.pulls, "pushes": total.pushes, "redirects": total.redirects,
-                             "redirect_bytes": total.redirect_bytes, "per_day": _per_day(window)},
+                "activity": {**_activity(total), "per_day": _per_day(window)},
                 "last_pull": ever.last_pull or None, "last_push": ever.last_push or None,
                 "monthly_cost_usd": {k: round(v, 6) for k, v in cost.items()}}
 
@@ -80,5 +80,11 @@ def _stored(stored: StoredRepository, unique: int, shared: int) -> dict:
 
 
 def _per_day(window: dict[str, UsageCounts]) -> list[dict]:
-    return [{"day": day, "pulls": c.pulls, "pushes": c.pushes, "redirects": c.redirects,
-             "redirect_bytes": c.redirect_bytes} for day, c in sorted(window.items())]
+    return [{"day": day, **_activity(c)} for day, c in sorted(window.items())]
+
+
+def _activity(c: UsageCounts) -> dict:
+    """A window's or a day's activity; `downloads` and `download_bytes` are blob GETs of both kinds."""
+    return {"pulls": c.pulls, "pushes": c.pushes, "downloads": c.redirects + c.served,
+            "download_bytes": c.redirect_bytes + c.served_bytes, "redirects": c.redirects,
+            "redirect_bytes": c.redirect_bytes, "served": c.served, "served_bytes": c.served_bytes}

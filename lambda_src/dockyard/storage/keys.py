@@ -53,9 +53,10 @@ Counters (`refs`, `links`, `parents`) are absent or 0 when nothing counts.
         {digest, media_type, size, body | body_location, subject?, artifact_type?, blob_refs?, config_bytes?,
          pushed_at, last_pulled?, checked_at?}
     pk = repo#<name>, sk = usage#<YYYY-MM-DD>
-        the repository's activity on a day (UTC): manifest GETs, blob redirects and their bytes, manifest PUTs,
-        the last pull and push (epoch seconds); counted per instance and added in batches; kept for 400 days
-        {pulls?, redirects?, redirect_bytes?, pushes?, last_pull?, last_push?, expires_at}
+        the repository's activity on a day (UTC): manifest GETs, blob GETs redirected to S3 and blob GETs an
+        instance answered from memory (`served`) with the bytes of each, manifest PUTs, the last pull and push
+        (epoch seconds); counted per instance and added in batches; kept for 400 days
+        {pulls?, redirects?, redirect_bytes?, served?, served_bytes?, pushes?, last_pull?, last_push?, expires_at}
     pk = repo#<name>, sk = referrer#<subject>#<digest>
         a manifest whose subject is <subject>, as the referrers API lists it (annotations as JSON)
         {digest, media_type, size, subject, artifact_type?, annotations?}

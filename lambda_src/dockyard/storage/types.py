@@ -398,8 +398,8 @@ class LinkTotals:
 @dataclass(frozen=True)
 class UsageCounts:
     """Activity of one repository on one day: manifest GETs (`pulls`), blob GETs answered with a redirect to
-    the byte store and the bytes of those blobs, manifest PUTs (`pushes`), and the last of each (epoch
-    seconds, 0 if none)."""
+    the byte store (`redirects`) or by the instance itself, from memory (`served`: a small blob, no S3 GET),
+    the bytes of each, manifest PUTs (`pushes`), and the last pull and push (epoch seconds, 0 if none)."""
 
     pulls: int = 0
     redirects: int = 0
@@ -407,11 +407,12 @@ class UsageCounts:
     pushes: int = 0
     last_pull: int = 0
     last_push: int = 0
+    served: int = 0
+    served_bytes: int = 0
 
     def __add__(self, other: UsageCounts) -> UsageCounts:
-        return UsageCounts(self.pulls + other.pulls, self.redirects + other.redirects,
-                           self.redirect_bytes + other.redirect_bytes, self.pushes + other.pushes,
-                           max(self.last_pull, other.last_pull), max(self.last_push, other.last_push))
+        return UsageCounts(**{name: (max if name.startswith("last_") else int.__add__)(mine, getattr(other, name))
+                              for name, mine in vars(self).items()})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dockyard.storage import keys
 from dockyard.storage.dynamo.table import PK, SK, TTL, Table, exists, key, n, value
 from dockyard.storage.types import ConditionFailed, ImmutabilityRule, StoredRepository, UsageCounts
 
-COUNTERS = ("pulls", "redirects", "redirect_bytes", "pushes")
+COUNTERS = ("pulls", "redirects", "redirect_bytes", "served", "served_bytes", "pushes")
 LATEST = ("last_pull", "last_push")
 # What an item costs beside its body, roughly: key, names and the other attributes (DynamoDB bills storage
 # per byte of names and values, plus 100 bytes of overhead per item).
@@ -86,4 +86,4 @@ class DynamoGovernance:
 
 
 def _counts(item: dict) -> UsageCounts:
-    return UsageCounts(*(n(item, a) for a in (*COUNTERS, *LATEST)))
+    return UsageCounts(**{a: n(item, a) for a in (*COUNTERS, *LATEST)})
