@@ -7,8 +7,7 @@ import threading
 
 from fastapi import FastAPI
 
-from dockyard import ui
-from dockyard.api import admin, base, blobs, direct, governance, listings, maintenance, manifests, token, uploads
+from dockyard.api import base, blobs, listings, manifests, token, uploads
 from dockyard.audit import AuditLog
 from dockyard.config import Settings
 from dockyard.errors import install_error_handlers
@@ -61,6 +60,41 @@ def _lazy_registry(settings, registry: Registry | None):
     return provide
 
 
+class RoutesOnDemand:
+    """Adds the routes of everything but the distribution API (the admin API, direct pushes, the web page)
+    to the app on the first request for a path outside `/v2` and `/token`, once: an instance that only
+    serves pulls and pushes never imports them, which keeps its cold start near a bare FastAPI app's (see
+    `benchmarks/coldstart.py`). They go after the distribution routes, as they always did."""
+
+    REGISTRY_PATHS = ("/v2/", "/token")
+
+    def __init__(self, app, include):
+        self.app, self.include = app, include
+        self.lock, self.done = threading.Lock(), False
+
+    async def __call__(self, scope, receive, send):
+        if not self.done and scope["type"] == "http" and not _registry_path(scope["path"]):
+            with self.lock:
+                if not self.done:
+                    self.include()
+                    self.done = True
+        await self.app(scope, receive, send)
+
+
+def _registry_path(path: str) -> bool:
+    return path == "/v2" or path.startswith(RoutesOnDemand.REGISTRY_PATHS)
+
+
+def _other_routes(app: FastAPI) -> None:
+    from dockyard import ui
+    from dockyard.api import admin, direct, governance, maintenance
+
+    for module in (direct, admin, governance, maintenance):
+        app.include_router(module.router)
+    for router in ui.routers():  # the web page, under /ui/: after every registry route
+        app.include_router(router)
+
+
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
     """The registry app. Nothing touches AWS, nor reads the environment, until the first request."""
     if registry is not None:
@@ -72,10 +106,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     # Routes are matched in order, so the requests of a pull come first. Fixed paths go before the
     # `{name:path}` routes; those of blobs, manifests, uploads and listings never match each other's paths
     # (`{digest}` holds no slash), whatever their order.
-    for module in (base, token, blobs, manifests, uploads, listings, direct, admin, governance, maintenance):
+    for module in (base, token, blobs, manifests, uploads, listings):
         app.include_router(module.router)
-    for router in ui.routers():  # the web page, under /ui/: after every registry route
-        app.include_router(router)
+    app.add_middleware(RoutesOnDemand, include=lambda: _other_routes(app))
     app.add_middleware(RegistryHeaders)
     app.add_middleware(OriginCheck, settings=app.state.settings)  # before any route; refusals are audited
     app.add_middleware(AuditLog, reads=lambda: app.state.settings().audit_reads)

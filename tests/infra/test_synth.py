@@ -85,13 +85,35 @@ def test_cdk_synth_bundles_the_locked_wheels_offline_without_docker(synthesized)
     locked = wheels.locked_versions()
     assert installed == locked, "the bundle holds exactly the locked distributions"
     assert not (asset / "bin").exists(), "bin/ scripts carry the build machine's interpreter path"
-    assert not list(asset.rglob("__pycache__"))
+    check_bytecode(asset)
     assert not (asset / "dockyard" / "local").exists() and not (asset / "dockyard" / "client").exists()
     assert str(ROOT) not in "".join(p.read_text(errors="replace") for p in asset.rglob("*.py")
                                     if "dockyard" not in p.parts)
     [report_path] = out.glob("AwsSolutions-*Dockyard-NagReport.csv")
     report = report_path.read_text()
     assert "Non-Compliant" not in report.replace("Non-Compliant (Suppressed)", "")
+
+
+def check_bytecode(asset: Path) -> None:
+    """Every module has byte code of the runtime's version next to it, checked by the source's hash (never
+    its time), naming its source where Lambda unpacks it; without such an interpreter here, none at all."""
+    compiler = wheels.bundle_python()
+    sources = list(asset.rglob("*.py"))
+    compiled = list(asset.rglob("*.pyc"))
+    if compiler is None:
+        assert compiled == []
+        return
+    tag = f"cpython-{wheels.PYTHON_VERSION.replace('.', '')}"
+    assert len(compiled) == len(sources) > 700
+    assert all((p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file() for p in sources)
+    magic = subprocess.run([compiler[0], "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+                           capture_output=True, text=True, check=True).stdout
+    for pyc in compiled:
+        head = pyc.read_bytes()
+        assert head[:4].hex() == magic and int.from_bytes(head[4:8], "little") == 0b01, pyc  # unchecked hash
+        assert str(ROOT).encode() not in head and str(asset).encode() not in head, pyc
+    handler = (asset / "dockyard" / "__pycache__" / f"handler.{tag}.pyc").read_bytes()
+    assert f"{wheels.RUNTIME_ROOT}/dockyard/handler.py".encode() in handler
 
 
 def test_the_bundled_boto3_is_the_locked_one_and_makes_every_client_the_function_uses(synthesized):
