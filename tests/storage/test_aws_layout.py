@@ -125,7 +125,7 @@ def fill(storage, repo: str) -> None:
                                                   username="u", secret_id="arn:secret", created_at=1))
     storage.upstreams.claim_fetch(digest, "t", NOW + 60, NOW)
     storage.governance.put_immutability(ImmutabilityRule("prod/*", ("latest",), NOW))
-    storage.governance.add_usage(repo, "2026-12-01", UsageCounts(1, 1, 5, 1, NOW, NOW), NOW + 60)
+    storage.governance.add_usage(repo, "2026-12-01", UsageCounts(1, 1, 5, 1, NOW, NOW, served=1, served_bytes=3), NOW + 60)
     counted, gone = Quota("team/*", 1000, "q1", count_after=NOW), Quota("old/*", 1000, "q2", count_after=NOW)
     for quota in (counted, gone):
         storage.quotas.create_quota(quota)
