@@ -4,6 +4,7 @@ never touches, and that a dry run predicts exactly the real one. Deletes refused
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -161,6 +162,15 @@ def test_only_one_real_run_at_a_time(client, registry):
     assert run_gc(client, dry_run=True)["state"] == "done"  # a dry run reads only: it may run meanwhile
     registry.maintenance.runner.work(run.id)
     assert run_gc(client)["state"] == "done"
+
+
+def test_runs_list_newest_first_even_when_started_in_one_second(client, registry):
+    started = []
+    for _ in range(8):  # a few milliseconds apart: within one second, as a preview and its run often are
+        started.append(registry.maintenance.runner.start(dry_run=True, grace=0).id)
+        time.sleep(0.002)
+    listed = [run["id"] for run in client.get("/dockyard/v1/gc/runs").json()["runs"]]
+    assert listed[:8] == started[::-1]
 
 
 @pytest.mark.parametrize("body", [{"grace": -1}, {"grace": "1d"}, {"dry_run": "yes"}])
