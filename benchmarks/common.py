@@ -43,8 +43,13 @@ class MotoServer:
         raise RuntimeError("moto_server did not start")
 
     def stop(self) -> None:
+        """Stop it; killed if it is still busy after 30 s (werkzeug may wait on idle connections), so that a
+        run's results or error are never lost to the wait."""
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

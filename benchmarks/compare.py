@@ -4,7 +4,8 @@ Debian's `docker-registry`, S3 driver, redirects on), both over the same moto se
     python benchmarks/compare.py [--repeat 3]
 
 Runs are interleaved (Dockyard, distribution, Dockyard, ...) and each registry gets a fresh repository
-per run, so nothing is already there. Reports medians and the ratio Dockyard/distribution.
+per run, so nothing is already there. Reports medians and the ratio Dockyard/distribution, and beside it
+the time of the same copy with no registry (oci: to oci:), so that the registries' own share can be compared.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main() -> None:
     distribution = Distribution(moto, workdir)
     registries = {"dockyard": dockyard, "distribution": distribution}
     samples: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
+    floors: dict[str, list[float]] = {}
     try:
         images = build_images(workdir / "images")
         for run in range(args.repeat):
@@ -124,6 +126,9 @@ def main() -> None:
                         seconds = skopeo("copy", "--src-tls-verify=false", target, f"oci:{out}:v1")
                     samples.setdefault((image, "pull", name), []).append((seconds, rss.peak))
                     shutil.rmtree(out, ignore_errors=True)
+                out = workdir / f"alone-{image}-{run}"  # the client's own work: the same copy, no registry
+                floors.setdefault(image, []).append(skopeo("copy", source, f"oci:{out}:v1"))
+                shutil.rmtree(out, ignore_errors=True)
     finally:
         dockyard.stop()
         distribution.stop()
@@ -134,18 +139,24 @@ def main() -> None:
     print("# Dockyard beside the reference registry\n")
     print(f"{environment()}; distribution {version} (Debian docker-registry, S3 driver, redirects on); "
           f"skopeo {skopeo_version}; both over one moto server; medians of {args.repeat} interleaved runs\n")
-    print("| image | operation | Dockyard | distribution | ratio | Dockyard peak RSS | distribution peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| image | operation | Dockyard | distribution | ratio | skopeo alone | ratio of the time past skopeo's own "
+          "| Dockyard peak RSS | distribution peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for image in ("small", "big", "many"):
+        alone = statistics.median(floors[image])
         for operation in ("push", "pull"):
             ours = samples[(image, operation, "dockyard")]
             theirs = samples[(image, operation, "distribution")]
             t_ours = statistics.median(s for s, _ in ours)
             t_theirs = statistics.median(s for s, _ in theirs)
+            past = f"{(t_ours - alone) / (t_theirs - alone):.2f}" if t_theirs > alone else "–"
             print(f"| {image} | {operation} | {t_ours:.2f} s | {t_theirs:.2f} s | {t_ours / t_theirs:.2f} | "
+                  f"{alone:.2f} s | {past} | "
                   f"{max(r for _, r in ours) / 1024:.0f} MiB | {max(r for _, r in theirs) / 1024:.0f} MiB |")
     print("\nsmall: 3 layers of 20 KB; big: 100 MiB incompressible + 3 × 50 KB; many: 30 × 100 KB. Commands: "
-          "`skopeo copy --dest-tls-verify=false oci:… docker://HOST/bench/IMAGE-RUN:v1`, then back to `oci:`.")
+          "`skopeo copy --dest-tls-verify=false oci:… docker://HOST/bench/IMAGE-RUN:v1`, then back to `oci:`. "
+          "'skopeo alone': `skopeo copy oci:… oci:…`, the same image with no registry (reading, hashing and "
+          "writing it): the part of a push or pull that no registry can shorten.")
 
 
 if __name__ == "__main__":

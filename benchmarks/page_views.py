@@ -11,7 +11,6 @@ import argparse
 import gzip
 import os
 import statistics
-import subprocess
 import time
 import uuid
 
@@ -139,10 +138,7 @@ def main() -> None:
         loads = browser_times(server.url, max(5, args.repeat // 3))
     finally:
         server.stop()
-        try:
-            moto.stop()
-        except subprocess.TimeoutExpired:  # werkzeug may wait on the browser's idle connections
-            moto.process.kill()
+        moto.stop()
     print("# Web page views\n")
     print(f"{environment()}; `dockyard serve --auth` over moto_server on loopback; {args.repeat} views each\n")
     print("| page | server median | p90 | HTML | gzipped |\n| --- | --- | --- | --- | --- |")
