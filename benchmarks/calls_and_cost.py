@@ -45,6 +45,7 @@ from pathlib import Path
 
 import edge_cost
 from common import FAKE_ENV, ROOT, MotoServer, environment, signed_backend
+from tests.support.processes import stop_process
 
 from dockyard.pricing import PRICES  # us-east-1 list prices, as of 2025-12 (one source with `dockyard usage`)
 
@@ -353,11 +354,7 @@ def _dockerd(root: Path):
             time.sleep(0.5)
         yield env
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop_process(daemon)
 
 
 def measure_init(repeat: int = 5) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import Server, free_port  # noqa: E402
+from tests.support.processes import Server, free_port, stop_process  # noqa: E402
 
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -43,13 +43,9 @@ class MotoServer:
         raise RuntimeError("moto_server did not start")
 
     def stop(self) -> None:
-        """Stop it; killed if it is still busy after 30 s (werkzeug may wait on idle connections), so that a
-        run's results or error are never lost to the wait."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """Stop it; killed if it is still busy (werkzeug may wait on idle connections), so that a run's
+        results or error are never lost to the wait."""
+        stop_process(self.process)
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
