@@ -39,6 +39,13 @@ def test_the_url_is_the_blob_path_under_the_distribution_signed_with_a_canned_po
     assert len(base64.b64decode(signature.translate(str.maketrans("-_~", "+=/")))) == 256  # RSA 2048
 
 
+def test_a_url_never_expires_before_its_ttl_even_a_fraction_of_a_second_past_a_window(signer):
+    for fraction in (0.0, 0.001, 0.36, 0.999):  # now + ttl a fraction past a whole window (the CI run that failed)
+        now = 1796228160 + fraction
+        expires = int(signer.url(LOCATION, 300, now=now).split("Expires=")[1].split("&")[0])
+        assert now + 300 <= expires < now + 300 + WINDOW and expires % WINDOW == 0, fraction
+
+
 def test_the_signature_is_rsa_sha1_over_exactly_the_canned_policy(signer, keys):
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding

@@ -16,6 +16,7 @@ and remembered.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -80,7 +81,7 @@ class EdgeSigner:
         """The URL of the blob at `location` (a key under the blob prefix), valid for at least `ttl` s."""
         if not location.startswith(BLOB_PREFIX):
             raise ValueError("only blobs are served from the edge")
-        expires = -(-int((time.time() if now is None else now) + ttl) // WINDOW) * WINDOW
+        expires = -(-math.ceil((time.time() if now is None else now) + ttl) // WINDOW) * WINDOW  # never early
         url = self._urls.get((location, expires))
         if url is None:
             if expires != self._window or len(self._urls) >= CACHE_MAX:
