@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -21,26 +20,23 @@ FAKE_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS
 
 
 class MotoServer:
-    """moto's own `moto_server` (threaded werkzeug), in its own process on loopback, so that its memory is
-    not counted against a registry. Unlike the tests' server it does not serialize DynamoDB requests: real
-    DynamoDB runs them in parallel, and nothing measured here makes a transaction fail."""
+    """The moto server `dockyard serve` embeds (`dockyard.local.motoserver`: transactions and queries at the
+    cost of the items they touch, as on DynamoDB, not of the whole table), in its own process on loopback, so
+    that its memory is not counted against a registry. By default DynamoDB requests run in parallel, as on
+    real DynamoDB (nothing measured with it makes a condition fail); `serialized` handles them one at a time,
+    as `dockyard serve` does, for benchmarks whose writers race."""
 
-    def __init__(self):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, **FAKE_ENV}
+    def __init__(self, serialized: bool = False):
+        env = {**os.environ, **FAKE_ENV, "PYTHONPATH": str(ROOT / "lambda_src")}
         env.pop("AWS_CA_BUNDLE", None)
-        moto_server = Path(sys.executable).parent / "moto_server"
-        self.process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("moto_server did not start")
+        command = [sys.executable, "-m", "dockyard.local.motoserver", *([] if serialized else ["--concurrent"])]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        line = self.process.stdout.readline()
+        if not line.startswith("READY "):
+            stop_process(self.process)
+            raise RuntimeError(f"the moto server did not start: {line!r}")
+        self.endpoint = line.split()[1]
+        self.port = int(self.endpoint.rsplit(":", 1)[1])
 
     def stop(self) -> None:
         """Stop it; killed if it is still busy (werkzeug may wait on idle connections), so that a run's

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from common import FAKE_ENV, MotoServer, RssSampler, environment, start_server
+from timing_proxy import TimingProxy
 from tests.support.oci import Layout, layer_tar, random_layer
 from tests.support.processes import SKOPEO_BLOB_CACHE, free_port, stop_process, wait_for_registry
 
@@ -93,8 +94,11 @@ def build_images(root: Path) -> dict[str, str]:
 
 
 def skopeo(*args: str) -> float:
+    """One skopeo run's wall time, started on a quiet disk: what earlier runs wrote (moto keeps large objects
+    in files) is flushed first, or its write-back slows whichever copy comes next."""
     if SKOPEO_BLOB_CACHE.exists():
         SKOPEO_BLOB_CACHE.unlink()
+    os.sync()
     start = time.perf_counter()
     subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True)
     return time.perf_counter() - start
@@ -112,6 +116,7 @@ def main() -> None:
     registries = {"dockyard": dockyard, "distribution": distribution}
     samples: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
     floors: dict[str, list[float]] = {}
+    served: dict[tuple[str, str], list[tuple[int, float]]] = {}
     try:
         images = build_images(workdir / "images")
         for run in range(args.repeat):
@@ -129,6 +134,15 @@ def main() -> None:
                 out = workdir / f"alone-{image}-{run}"  # the client's own work: the same copy, no registry
                 floors.setdefault(image, []).append(skopeo("copy", source, f"oci:{out}:v1"))
                 shutil.rmtree(out, ignore_errors=True)
+        for run in range(min(args.repeat, 3)):  # each registry's own time in a first pull, through a proxy
+            for image, source in images.items():
+                for name, registry in registries.items():
+                    target, out = f"bench/{image}-timed-{run}:v1", workdir / f"timed-{name}-{image}-{run}"
+                    skopeo("copy", "--dest-tls-verify=false", source, f"docker://{registry.host}/{target}")
+                    with TimingProxy(registry.host) as proxy:
+                        skopeo("copy", "--src-tls-verify=false", f"docker://{proxy.host}/{target}", f"oci:{out}:v1")
+                        served.setdefault((image, name), []).append(proxy.take())
+                    shutil.rmtree(out, ignore_errors=True)
     finally:
         dockyard.stop()
         distribution.stop()
@@ -138,7 +152,7 @@ def main() -> None:
     skopeo_version = subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout.split()[-1]
     print("# Dockyard beside the reference registry\n")
     print(f"{environment()}; distribution {version} (Debian docker-registry, S3 driver, redirects on); "
-          f"skopeo {skopeo_version}; both over one moto server; medians of {args.repeat} interleaved runs\n")
+          f"skopeo {skopeo_version}; both over one moto server (as `dockyard serve` embeds it, DynamoDB requests in parallel); medians of {args.repeat} interleaved runs\n")
     print("| image | operation | Dockyard | distribution | ratio | skopeo alone | ratio of the time past skopeo's own "
           "| Dockyard peak RSS | distribution peak RSS |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -157,6 +171,22 @@ def main() -> None:
           "`skopeo copy --dest-tls-verify=false oci:… docker://HOST/bench/IMAGE-RUN:v1`, then back to `oci:`. "
           "'skopeo alone': `skopeo copy oci:… oci:…`, the same image with no registry (reading, hashing and "
           "writing it): the part of a push or pull that no registry can shorten.")
+    print(f"\n## The registries' own time in a pull (medians of {min(args.repeat, 3)} first pulls through a timing "
+          "proxy)\n")
+    print("| image | requests | Dockyard | distribution | ratio | best pull ratio any registry could reach |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for image in ("small", "big", "many"):
+        ours, theirs = served[(image, "dockyard")], served[(image, "distribution")]
+        r_ours, r_theirs = (statistics.median(s for _, s in side) for side in (ours, theirs))
+        pull = statistics.median(s for s, _ in samples[(image, "pull", "distribution")])
+        counts = " / ".join(f"{statistics.median(n for n, _ in side):.0f}" for side in (ours, theirs))
+        print(f"| {image} | {counts} "
+              f"| {r_ours * 1000:.1f} ms | {r_theirs * 1000:.1f} ms | {r_ours / r_theirs:.2f} "
+              f"| {max(0.0, pull - r_theirs) / pull:.2f} |")
+    print("\nThe time from each request's first byte to its answer's last byte, summed over the pull's requests to "
+          "the registry (Dockyard / distribution in 'requests'); the S3 downloads they redirect to are not in it. "
+          "'Best pull ratio': distribution's pull time less all of its own time, over its pull time: what a "
+          "registry answering in no time at all would reach beside it (a bound, since parallel requests overlap).")
 
 
 if __name__ == "__main__":

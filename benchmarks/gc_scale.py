@@ -21,43 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from common import FAKE_ENV, ROOT, environment
+from common import FAKE_ENV, MotoServer, environment
 
 PRICES = {"read_unit": 0.125 / 1e6, "write_unit": 0.625 / 1e6, "s3_list": 0.005 / 1e3,
           "lambda_gb_second": 0.0000133334}
 MEMORY_GB = 1.0
 EVENTUAL = {"Query"}  # the GC queue is a global secondary index: eventually consistent reads only
-
-
-class SerializedMoto:
-    """The moto server `dockyard serve` embeds (it serializes DynamoDB requests: moto's transactions are not
-    safe under concurrency), in a process of its own."""
-
-    def __init__(self):
-        import os
-        import subprocess
-
-        env = {**os.environ, **FAKE_ENV, "PYTHONPATH": str(ROOT / "lambda_src")}
-        self.process = subprocess.Popen([sys.executable, "-m", "dockyard.local.motoserver"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=env)
-        line = self.process.stdout.readline()
-        assert line.startswith("READY "), line
-        self.endpoint = line.split()[1]
-
-    def stop(self) -> None:
-        import subprocess
-
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # busy still (a request of a run that failed): never hide its error
-            self.process.kill()
 
 
 class Meter:
@@ -167,7 +143,7 @@ def main() -> None:
     from dockyard.storage.aws import ensure_bucket, ensure_table, make_clients
     from dockyard.storage.types import RetentionRule
 
-    moto = SerializedMoto()
+    moto = MotoServer(serialized=True)
     try:
         name = f"gc-{uuid.uuid4().hex[:8]}"
         # moto serializes DynamoDB requests: with 4 writers on a loaded machine an answer can take more than

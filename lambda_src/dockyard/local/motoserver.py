@@ -13,6 +13,8 @@ restoring the snapshot when a condition fails, which would wipe the writes of co
 DynamoDB has no such problem; S3 requests still run in parallel. The snapshot itself is made of the items a
 transaction names only (`dockyard.local.transactions`), so that a transaction costs the same in a large table,
 and a Query lists the items of its partition only, not the whole table sorted (`dockyard.local.queries`).
+`--concurrent` lets DynamoDB requests run in parallel too, as real DynamoDB does: only for benchmarks whose
+writers never fail a condition (a failed transaction puts back the items it names, over concurrent writes).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ class SerializedDynamoDB:
         return self.app(environ, start_response)
 
 
-def make_server(host: str = "127.0.0.1", port: int = 0, credentials: tuple[str, str] | None = None):
+def make_server(host: str = "127.0.0.1", port: int = 0, credentials: tuple[str, str] | None = None,
+                serialize: bool = True):
     """A threaded werkzeug server running moto; call `serve_forever()` (or use a thread). With
-    `credentials` (see `secure_backend`), only requests signed with them get in."""
+    `credentials` (see `secure_backend`), only requests signed with them get in; `serialize=False` runs
+    DynamoDB requests in parallel (see the module's docstring)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server as werkzeug_server
 
@@ -47,7 +51,9 @@ def make_server(host: str = "127.0.0.1", port: int = 0, credentials: tuple[str, 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     transactions.install()
     queries.install()
-    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    app = DomainDispatcherApplication(create_backend_app)
+    if serialize:
+        app = SerializedDynamoDB(app)
     if credentials:
         from dockyard.local.gatekeeper import Gatekeeper
 
@@ -80,9 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--secure", action="store_true", help="accept only a key generated now (printed)")
+    parser.add_argument("--concurrent", action="store_true", help="DynamoDB requests in parallel (benchmarks)")
     args = parser.parse_args(argv)
     credentials = secure_backend() if args.secure else None
-    server = make_server(args.host, args.port, credentials)
+    server = make_server(args.host, args.port, credentials, serialize=not args.concurrent)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     print(" ".join(["READY", f"http://{host}:{port}", *(credentials or ())]), flush=True)
