@@ -152,7 +152,8 @@ def main() -> None:
     skopeo_version = subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout.split()[-1]
     print("# Dockyard beside the reference registry\n")
     print(f"{environment()}; distribution {version} (Debian docker-registry, S3 driver, redirects on); "
-          f"skopeo {skopeo_version}; both over one moto server (as `dockyard serve` embeds it, DynamoDB requests in parallel); medians of {args.repeat} interleaved runs\n")
+          f"skopeo {skopeo_version}; both over one moto server (as `dockyard serve` embeds it, DynamoDB requests "
+          f"in parallel); medians of {args.repeat} interleaved runs\n")
     print("| image | operation | Dockyard | distribution | ratio | skopeo alone | ratio of the time past skopeo's own "
           "| Dockyard peak RSS | distribution peak RSS |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
